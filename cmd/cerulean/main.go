@@ -1,0 +1,329 @@
+// Command cerulean runs Azure's identity, key and file-share stack on your own machine.
+// It only wires: the work happens in internal/.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/cerulean-azure/cerulean/internal/access"
+	"github.com/cerulean-azure/cerulean/internal/arm"
+	"github.com/cerulean-azure/cerulean/internal/directory"
+	"github.com/cerulean-azure/cerulean/internal/instance"
+	"github.com/cerulean-azure/cerulean/internal/providers/authorization"
+	"github.com/cerulean-azure/cerulean/internal/providers/compute"
+	"github.com/cerulean-azure/cerulean/internal/providers/msi"
+	"github.com/cerulean-azure/cerulean/internal/server"
+	"github.com/cerulean-azure/cerulean/internal/store"
+	"github.com/cerulean-azure/cerulean/internal/sts"
+	"github.com/spf13/cobra"
+)
+
+func main() {
+	if err := rootCmd().Execute(); err != nil {
+		fmt.Fprintln(os.Stderr, "cerulean:", err)
+		os.Exit(1)
+	}
+}
+
+func rootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "cerulean",
+		Short: "Azure's identity, key and file-share stack on your own machine",
+		Long: `Cerulean runs managed identities and their token endpoints, Microsoft Entra client
+credentials, Azure Resource Manager with RBAC, on one port of your machine, faithfully enough
+that the official Azure CLI and SDKs work against it unmodified.
+
+Start it with 'cerulean serve', then load its settings into a shell with
+'eval "$(cerulean env)"'.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.PersistentFlags().String("data", "./cerulean-data", "data folder (store, root key, CA, server state)")
+	root.AddCommand(serveCmd(), envCmd(), identityCmd())
+	return root
+}
+
+func dataDir(cmd *cobra.Command) string {
+	d, _ := cmd.Flags().GetString("data")
+	return d
+}
+
+func serveCmd() *cobra.Command {
+	settings := sts.DefaultSettings()
+	var listen, logLevel string
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run Cerulean (HTTP and HTTPS on one port, plus the interception proxy)",
+		Long: `Run Cerulean. The first run creates, in the data folder: a tenant, a default
+subscription, a local CA (ca.pem) and token-signing keys, and a bootstrap administrator
+service principal with Owner on the subscription. Later runs reuse them.
+
+One port serves HTTPS (Resource Manager, the token service) and plain HTTP (the
+managed-identity endpoints), and works as an HTTP proxy that answers IMDS
+(http://169.254.169.254) and terminates CONNECT for Azure host names only.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var level slog.Level
+			if err := level.UnmarshalText([]byte(logLevel)); err != nil {
+				return fmt.Errorf("--log-level: %w", err)
+			}
+			log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return serve(ctx, log, dataDir(cmd), listen, settings)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&listen, "listen", "127.0.0.1:8443", "address to listen on (port 0 picks a free port)")
+	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	f.DurationVar(&settings.AppTokenLifetime, "app-token-lifetime", settings.AppTokenLifetime, "lifetime of client-credential tokens")
+	f.DurationVar(&settings.ManagedIdentityTokenLifetime, "mi-token-lifetime", settings.ManagedIdentityTokenLifetime, "lifetime of managed-identity tokens (Azure: about 24h)")
+	f.Float64Var(&settings.ManagedIdentityRate, "mi-rate-limit", settings.ManagedIdentityRate, "managed-identity token requests per second per host (Azure: 20; 0 = unlimited)")
+	f.IntVar(&settings.ManagedIdentityBurst, "mi-burst", settings.ManagedIdentityBurst, "burst allowed above --mi-rate-limit")
+	f.IntVar(&settings.ManagedIdentityConcurrency, "mi-concurrency", settings.ManagedIdentityConcurrency, "concurrent managed-identity requests per host (Azure: 5; 0 = unlimited)")
+	f.DurationVar(&settings.ManagedIdentityCacheRefresh, "mi-cache-refresh", settings.ManagedIdentityCacheRefresh, "a cached managed-identity token is reused until it has less than this to live")
+	f.StringVar(&settings.DefaultIMDSHost, "default-imds-host", "", "ARM id of the host an IMDS call without proxy credentials comes from")
+	return cmd
+}
+
+func serve(ctx context.Context, log *slog.Logger, data, listen string, settings sts.Settings) error {
+	in, err := instance.Open(ctx, data)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	tokens, err := sts.New(ctx, in.Dir, in.Store, in.Barrier, in.RootKey, settings)
+	if err != nil {
+		return err
+	}
+	svc := arm.New(in.Dir, tokens, access.New(in.Store))
+	msi.Register(svc)
+	compute.Register(svc)
+	authorization.Register(svc)
+	tokens.SetHostResolver(svc)
+	if err := svc.EnsureSubscription(ctx, in.Tenant.SubscriptionID, in.Tenant.ID, "Cerulean Subscription"); err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w (choose another with --listen)", listen, err)
+	}
+	addr := ln.Addr().String()
+	if err := instance.WriteState(data, instance.State{PID: os.Getpid(), Address: addr}); err != nil {
+		return err
+	}
+	defer instance.RemoveState(data)
+	log.Info("cerulean listening", "address", addr, "https", "https://"+addr, "tenant", in.Tenant.ID,
+		"subscription", in.Tenant.SubscriptionID, "ca", in.CA.CertFile, "data", data)
+	fmt.Fprintf(os.Stderr, "Cerulean is listening on %s. In another shell: eval \"$(cerulean env --data %s)\"\n", addr, data)
+	srv := &server.Server{ARM: svc, STS: tokens, CA: in.CA, Log: log}
+	return srv.Serve(ctx, ln)
+}
+
+// envVars is what `cerulean env` prints.
+type envVars struct {
+	TenantID                string `json:"tenantId"`
+	SubscriptionID          string `json:"subscriptionId"`
+	CACertFile              string `json:"caCertFile"`
+	AdminClientID           string `json:"adminClientId"`
+	AdminClientSecret       string `json:"adminClientSecret"`
+	AdminObjectID           string `json:"adminObjectId"`
+	ResourceManagerEndpoint string `json:"resourceManagerEndpoint"`
+	ActiveDirectoryEndpoint string `json:"activeDirectoryEndpoint"`
+	AuthorityHost           string `json:"authorityHost"`
+	IdentityEndpoint        string `json:"identityEndpoint"`
+	Proxy                   string `json:"proxy"`
+	// Set with --resource.
+	Resource         string `json:"resource,omitempty"`
+	IdentityHeader   string `json:"identityHeader,omitempty"`
+	MSIEndpoint      string `json:"msiEndpoint,omitempty"`
+	ResourceProxy    string `json:"resourceProxy,omitempty"`
+	AppServiceIDEndp string `json:"appServiceIdentityEndpoint,omitempty"`
+}
+
+func envCmd() *cobra.Command {
+	var asJSON bool
+	var resource string
+	cmd := &cobra.Command{
+		Use:   "env",
+		Short: "Print the environment a client needs to use the running server",
+		Long: `Print 'export' lines (or, with --json, one JSON object) with what a client needs:
+the CA file to trust (SSL_CERT_FILE, REQUESTS_CA_BUNDLE, NODE_EXTRA_CA_CERTS), the proxy
+(HTTP_PROXY/HTTPS_PROXY with NO_PROXY for loopback), the endpoints, the bootstrap
+administrator's client id and secret (AZURE_CLIENT_ID, AZURE_CLIENT_SECRET), tenant and
+subscription.
+
+With --resource <ARM id of a VM or Arc machine> it also prints IDENTITY_ENDPOINT and
+IDENTITY_HEADER (App Service-style), MSI_ENDPOINT (Cloud Shell-style, what
+'az login --identity' uses) and proxy credentials that make IMDS calls come from that host.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			data := dataDir(cmd)
+			st, err := instance.ReadState(data)
+			if err != nil {
+				return err
+			}
+			in, err := instance.Open(ctx, data)
+			if err != nil {
+				return err
+			}
+			defer in.Close()
+			base := "https://" + st.Address
+			v := envVars{
+				TenantID: in.Tenant.ID, SubscriptionID: in.Tenant.SubscriptionID, CACertFile: absPath(in.CA.CertFile),
+				AdminClientID: in.Admin.AppID, AdminClientSecret: in.Admin.Secret, AdminObjectID: in.Admin.ObjectID,
+				ResourceManagerEndpoint: base, ActiveDirectoryEndpoint: base + "/adfs", AuthorityHost: base,
+				IdentityEndpoint: "http://" + st.Address + "/msi/token", Proxy: "http://" + st.Address,
+			}
+			if resource != "" {
+				if err := checkHost(ctx, in.Store, resource); err != nil {
+					return err
+				}
+				secret := sts.HostSecretFor(in.RootKey, resource)
+				v.Resource, v.IdentityHeader = resource, secret
+				v.AppServiceIDEndp = v.IdentityEndpoint
+				v.MSIEndpoint = "http://" + st.Address + "/msi/host/" + secret
+				name := resource[strings.LastIndex(resource, "/")+1:]
+				v.ResourceProxy = "http://" + url.PathEscape(name) + ":" + secret + "@" + st.Address
+			}
+			if asJSON {
+				enc := json.NewEncoder(cmd.OutOrStdout())
+				enc.SetIndent("", "  ")
+				return enc.Encode(v)
+			}
+			printExports(cmd, v)
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object instead of export lines")
+	cmd.Flags().StringVar(&resource, "resource", "", "ARM id of an identity-bearing resource (VM or Arc machine) to act as")
+	return cmd
+}
+
+func absPath(p string) string {
+	if strings.HasPrefix(p, "/") {
+		return p
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		return p
+	}
+	return wd + "/" + strings.TrimPrefix(p, "./")
+}
+
+func checkHost(ctx context.Context, st store.Store, id string) error {
+	return st.View(ctx, func(tx store.Tx) error {
+		r, err := arm.GetResourceTx(tx, id)
+		if err != nil {
+			return fmt.Errorf("resource %s: %w (create it first, e.g. az vm create or a PUT on that id)", id, err)
+		}
+		if r.Identity == nil || r.Identity.Type == arm.IdentityNone {
+			return fmt.Errorf("resource %s has no managed identity: enable one first (identity type SystemAssigned or UserAssigned)", id)
+		}
+		return nil
+	})
+}
+
+func printExports(cmd *cobra.Command, v envVars) {
+	proxy := v.Proxy
+	if v.ResourceProxy != "" {
+		proxy = v.ResourceProxy
+	}
+	lines := [][2]string{
+		{"SSL_CERT_FILE", v.CACertFile}, {"REQUESTS_CA_BUNDLE", v.CACertFile}, {"NODE_EXTRA_CA_CERTS", v.CACertFile},
+		{"HTTP_PROXY", proxy}, {"HTTPS_PROXY", proxy}, {"NO_PROXY", "127.0.0.1,localhost"},
+		{"AZURE_TENANT_ID", v.TenantID}, {"AZURE_SUBSCRIPTION_ID", v.SubscriptionID},
+		{"AZURE_CLIENT_ID", v.AdminClientID}, {"AZURE_CLIENT_SECRET", v.AdminClientSecret},
+		{"AZURE_AUTHORITY_HOST", v.AuthorityHost},
+		{"CERULEAN_ARM_ENDPOINT", v.ResourceManagerEndpoint}, {"CERULEAN_AD_ENDPOINT", v.ActiveDirectoryEndpoint},
+	}
+	if v.Resource != "" {
+		lines = append(lines, [2]string{"IDENTITY_ENDPOINT", v.AppServiceIDEndp}, [2]string{"IDENTITY_HEADER", v.IdentityHeader},
+			[2]string{"MSI_ENDPOINT", v.MSIEndpoint})
+	}
+	out := cmd.OutOrStdout()
+	for _, l := range lines {
+		fmt.Fprintf(out, "export %s=%s\n", l[0], shellQuote(l[1]))
+	}
+}
+
+func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
+func identityCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "identity", Short: "Inspect managed identities"}
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List managed identities (with --deleted, the soft-deleted ones kept for 30 days)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			deleted, _ := cmd.Flags().GetBool("deleted")
+			in, err := instance.Open(cmd.Context(), dataDir(cmd))
+			if err != nil {
+				return err
+			}
+			defer in.Close()
+			ps, err := in.Dir.List(cmd.Context(), deleted)
+			if err != nil {
+				return err
+			}
+			sort.Slice(ps, func(i, j int) bool { return ps[i].ResourceID < ps[j].ResourceID })
+			out := cmd.OutOrStdout()
+			fmt.Fprintf(out, "%-36s  %-36s  %-14s  %-8s  %s\n", "PRINCIPAL ID", "CLIENT ID", "TYPE", "STATE", "RESOURCE")
+			for _, p := range ps {
+				if p.Kind != directory.KindManagedIdentity || (deleted && !p.Deleted()) {
+					continue
+				}
+				state := "active"
+				if p.Deleted() {
+					state = "deleted " + p.DeletedAt.Format("2006-01-02")
+				}
+				fmt.Fprintf(out, "%-36s  %-36s  %-14s  %-8s  %s\n", p.ObjectID, p.AppID, p.ManagedIdentityType, state, p.ResourceID)
+			}
+			return nil
+		},
+	}
+	list.Flags().Bool("deleted", false, "list soft-deleted identities instead")
+	cred := &cobra.Command{
+		Use:   "credential <principal-id>",
+		Short: "Show a managed identity's internal certificate credential (valid 90 days, rolled after 45)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			in, err := instance.Open(cmd.Context(), dataDir(cmd))
+			if err != nil {
+				return err
+			}
+			defer in.Close()
+			var c directory.Credential
+			err = in.Store.Update(cmd.Context(), func(tx store.Tx) error {
+				var err error
+				c, err = in.Dir.ManagedIdentityCredentialTx(tx, args[0])
+				return err
+			})
+			if errors.Is(err, directory.ErrPrincipalNotFound) {
+				return fmt.Errorf("no managed identity with principal id %s (see `cerulean identity list`)", args[0])
+			}
+			if err != nil {
+				return err
+			}
+			return json.NewEncoder(cmd.OutOrStdout()).Encode(map[string]any{
+				"principalId": args[0], "thumbprint": c.Thumbprint, "notBefore": c.NotBefore.Format(time.RFC3339),
+				"notAfter": c.NotAfter.Format(time.RFC3339), "rollsAfter": c.NotBefore.Add(directory.ManagedIdentityCredentialRollover).Format(time.RFC3339),
+			})
+		},
+	}
+	cmd.AddCommand(list, cred)
+	return cmd
+}

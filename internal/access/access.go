@@ -1,0 +1,246 @@
+// Package access is the RBAC gate: it keeps role assignments in the store and answers the
+// one question every endpoint asks — may principal P perform action A at scope S — through
+// Check, which builds on the authz engine and caches its index per store revision.
+//
+// It is not the engine (package authz: role catalog, matching, conditions) and knows nothing
+// of HTTP beyond returning Azure's 403 AuthorizationFailed as an *azerr.Error.
+package access
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cerulean-azure/cerulean/internal/authz"
+	"github.com/cerulean-azure/cerulean/internal/azerr"
+	"github.com/cerulean-azure/cerulean/internal/store"
+)
+
+// Collections this package owns.
+const colAssignments = "authz.roleAssignments"
+
+// Assignment is a stored role assignment (api-version 2022-04-01 shape).
+type Assignment struct {
+	Name             string    `json:"name"`
+	Scope            string    `json:"scope"`
+	RoleDefinitionID string    `json:"roleDefinitionId"`
+	PrincipalID      string    `json:"principalId"`
+	PrincipalType    string    `json:"principalType"`
+	Description      string    `json:"description,omitempty"`
+	Condition        string    `json:"condition,omitempty"`
+	ConditionVersion string    `json:"conditionVersion,omitempty"`
+	CreatedOn        time.Time `json:"createdOn"`
+	UpdatedOn        time.Time `json:"updatedOn"`
+	CreatedBy        string    `json:"createdBy,omitempty"`
+	UpdatedBy        string    `json:"updatedBy,omitempty"`
+}
+
+// RoleGUID is the trailing GUID of the assignment's role definition id.
+func (a Assignment) RoleGUID() string { return RoleGUID(a.RoleDefinitionID) }
+
+// RoleGUID returns the GUID at the end of a role definition id (or the input if it is one).
+func RoleGUID(roleDefinitionID string) string {
+	i := strings.LastIndex(roleDefinitionID, "/")
+	return strings.ToLower(roleDefinitionID[i+1:])
+}
+
+// Principal is the caller as the gate sees it.
+type Principal struct {
+	ObjectID string
+	// Display names the caller in error messages: its app id or user principal name.
+	Display string
+	// GroupIDs are the object ids of the groups the caller belongs to.
+	GroupIDs []string
+}
+
+// Gate decides and records role assignments.
+type Gate struct {
+	st store.Store
+
+	mu  sync.Mutex
+	rev int64
+	idx *authz.Index
+}
+
+// New returns the gate over st.
+func New(st store.Store) *Gate { return &Gate{st: st, rev: -1} }
+
+// RoleDefinition returns a role by GUID: the built-in roles (custom roles come later).
+func (g *Gate) RoleDefinition(guid string) (authz.RoleDefinition, bool) {
+	return authz.BuiltInRole(strings.ToLower(guid))
+}
+
+// index returns the decision index for the current store revision.
+func (g *Gate) index(ctx context.Context) (*authz.Index, error) {
+	rev, err := g.st.Revision(ctx, colAssignments)
+	if err != nil {
+		return nil, err
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.idx != nil && rev == g.rev {
+		return g.idx, nil
+	}
+	var list []Assignment
+	if err := g.st.View(ctx, func(tx store.Tx) error {
+		var err error
+		list, err = ListTx(tx)
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	as := make([]authz.Assignment, 0, len(list))
+	for _, a := range list {
+		as = append(as, authz.Assignment{Name: a.Name, Scope: a.Scope, RoleDefinitionID: a.RoleDefinitionID,
+			PrincipalID: a.PrincipalID, PrincipalType: a.PrincipalType, Condition: a.Condition, ConditionVersion: a.ConditionVersion})
+	}
+	g.idx = authz.NewIndex(as, g.RoleDefinition)
+	g.rev = rev
+	return g.idx, nil
+}
+
+// Request is one authorization question.
+type Request struct {
+	Principal  Principal
+	Action     string
+	DataAction bool
+	Scope      string
+	// Attributes feed ABAC conditions (may be nil).
+	Attributes authz.ConditionAttributes
+}
+
+// Decide answers a request with the engine's decision.
+func (g *Gate) Decide(ctx context.Context, req Request) (authz.Decision, error) {
+	idx, err := g.index(ctx)
+	if err != nil {
+		return authz.Decision{}, err
+	}
+	ids := make([]string, 0, 1+len(req.Principal.GroupIDs))
+	ids = append(ids, req.Principal.ObjectID)
+	ids = append(ids, req.Principal.GroupIDs...)
+	return idx.Decide(authz.Request{PrincipalIDs: ids, Action: req.Action, DataAction: req.DataAction,
+		Scope: req.Scope, Attributes: req.Attributes}), nil
+}
+
+// Check is the one function every endpoint calls: nil when the principal may perform the
+// action at the scope, else Azure's 403 AuthorizationFailed.
+func (g *Gate) Check(ctx context.Context, req Request) error {
+	d, err := g.Decide(ctx, req)
+	if err != nil {
+		return err
+	}
+	if d.Allowed {
+		return nil
+	}
+	return AuthorizationFailed(req.Principal, req.Action, req.Scope)
+}
+
+// AuthorizationFailed is ARM's 403 for a denied action.
+func AuthorizationFailed(p Principal, action, scope string) *azerr.Error {
+	return azerr.New(http.StatusForbidden, "AuthorizationFailed",
+		"The client '%s' with object id '%s' does not have authorization to perform action '%s' over scope '%s' or the scope is invalid. If access was recently granted, please refresh your credentials.",
+		p.Display, p.ObjectID, action, scope)
+}
+
+// HasAnyWithin reports whether the principal (or its groups) holds any assignment at, above
+// or below scope: ARM's test for whether a collection is visible at all.
+func (g *Gate) HasAnyWithin(ctx context.Context, p Principal, scope string) (bool, error) {
+	var list []Assignment
+	if err := g.st.View(ctx, func(tx store.Tx) error {
+		var err error
+		list, err = ListTx(tx)
+		return err
+	}); err != nil {
+		return false, err
+	}
+	ids := map[string]bool{strings.ToLower(p.ObjectID): true}
+	for _, gid := range p.GroupIDs {
+		ids[strings.ToLower(gid)] = true
+	}
+	s := scopeKey(scope)
+	for _, a := range list {
+		if !ids[strings.ToLower(a.PrincipalID)] {
+			continue
+		}
+		as := scopeKey(a.Scope)
+		if Within(as, s) || Within(s, as) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+func scopeKey(s string) string { return strings.ToLower(strings.TrimRight(s, "/")) }
+
+// Within reports whether scope inner is outer or below it (case-insensitive, on segment
+// boundaries; "" and "/" are the root).
+func Within(inner, outer string) bool {
+	i, o := scopeKey(inner), scopeKey(outer)
+	if o == "" {
+		return true
+	}
+	return i == o || strings.HasPrefix(i, o+"/")
+}
+
+// ErrAssignmentNotFound is returned for an unknown assignment name.
+var ErrAssignmentNotFound = errors.New("access: role assignment not found")
+
+// GetTx returns the assignment with the given name (a GUID).
+func GetTx(tx store.Tx, name string) (Assignment, error) {
+	var a Assignment
+	b, err := tx.Get(colAssignments, strings.ToLower(name))
+	if errors.Is(err, store.ErrNotFound) {
+		return a, ErrAssignmentNotFound
+	}
+	if err != nil {
+		return a, err
+	}
+	return a, json.Unmarshal(b, &a)
+}
+
+// PutTx creates or replaces an assignment.
+func PutTx(tx store.Tx, a Assignment) error {
+	b, err := json.Marshal(a)
+	if err != nil {
+		return fmt.Errorf("encode role assignment: %w", err)
+	}
+	return tx.Put(colAssignments, strings.ToLower(a.Name), b)
+}
+
+// DeleteTx removes an assignment.
+func DeleteTx(tx store.Tx, name string) error {
+	err := tx.Delete(colAssignments, strings.ToLower(name))
+	if errors.Is(err, store.ErrNotFound) {
+		return ErrAssignmentNotFound
+	}
+	return err
+}
+
+// ListTx returns every assignment, ordered by scope then name.
+func ListTx(tx store.Tx) ([]Assignment, error) {
+	items, err := tx.List(colAssignments, "")
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Assignment, 0, len(items))
+	for _, it := range items {
+		var a Assignment
+		if err := json.Unmarshal(it.Value, &a); err != nil {
+			return nil, fmt.Errorf("decode role assignment %s: %w", it.Key, err)
+		}
+		out = append(out, a)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if si, sj := scopeKey(out[i].Scope), scopeKey(out[j].Scope); si != sj {
+			return si < sj
+		}
+		return out[i].Name < out[j].Name
+	})
+	return out, nil
+}

@@ -1,0 +1,158 @@
+// Package instance opens a Cerulean data folder: the root key, the local CA, the embedded
+// store, the tenant and the bootstrap administrator. First use creates them; later uses
+// reuse them. Both `cerulean serve` and the offline commands (`cerulean env`, `cerulean
+// identity`) start here.
+//
+// It does not serve anything (package server does).
+package instance
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/cerulean-azure/cerulean/internal/access"
+	"github.com/cerulean-azure/cerulean/internal/authz"
+	"github.com/cerulean-azure/cerulean/internal/directory"
+	"github.com/cerulean-azure/cerulean/internal/pki"
+	"github.com/cerulean-azure/cerulean/internal/seal"
+	"github.com/cerulean-azure/cerulean/internal/store"
+	"github.com/cerulean-azure/cerulean/internal/store/sqlite"
+	"github.com/google/uuid"
+)
+
+const colBootstrap = "instance.bootstrap"
+
+// Admin is the bootstrap administrator service principal (Owner on the default
+// subscription).
+type Admin struct {
+	ObjectID string `json:"objectId"`
+	AppID    string `json:"appId"`
+	Secret   string `json:"-"`
+}
+
+// Instance is an opened data folder.
+type Instance struct {
+	DataDir string
+	RootKey []byte
+	Barrier *seal.Barrier
+	CA      *pki.CA
+	Store   store.Store
+	Dir     *directory.Directory
+	Tenant  directory.Tenant
+	Admin   Admin
+}
+
+// Open opens (creating on first use) the data folder.
+func Open(ctx context.Context, dataDir string) (*Instance, error) {
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data folder %s: %w", dataDir, err)
+	}
+	in := &Instance{DataDir: dataDir}
+	var err error
+	if in.RootKey, err = seal.LoadOrCreateRootKey(filepath.Join(dataDir, "root.key")); err != nil {
+		return nil, err
+	}
+	if in.Barrier, err = seal.New(in.RootKey); err != nil {
+		return nil, err
+	}
+	if in.CA, err = pki.LoadOrCreate(dataDir); err != nil {
+		return nil, err
+	}
+	db, err := sqlite.Open(ctx, filepath.Join(dataDir, "cerulean.db"))
+	if err != nil {
+		return nil, err
+	}
+	in.Store = db
+	in.Dir = directory.New(db, in.Barrier, time.Now)
+	if in.Tenant, _, err = in.Dir.EnsureTenant(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("create tenant: %w", err)
+	}
+	if err := in.ensureAdmin(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return in, nil
+}
+
+// Close closes the store.
+func (in *Instance) Close() error { return in.Store.Close() }
+
+// SubscriptionScope is the default subscription's scope.
+func (in *Instance) SubscriptionScope() string { return "/subscriptions/" + in.Tenant.SubscriptionID }
+
+// ensureAdmin creates, once, the administrator service principal with a retrievable secret
+// and an Owner assignment on the default subscription, all in one transaction.
+func (in *Instance) ensureAdmin(ctx context.Context) error {
+	return in.Store.Update(ctx, func(tx store.Tx) error {
+		b, err := tx.Get(colBootstrap, "admin")
+		if err == nil {
+			if err := json.Unmarshal(b, &in.Admin); err != nil {
+				return err
+			}
+			in.Admin.Secret, err = in.Dir.ClientSecret(tx, in.Admin.ObjectID)
+			return err
+		}
+		if !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		sp, err := in.Dir.CreatePrincipal(tx, directory.Principal{Kind: directory.KindServicePrincipal, DisplayName: "cerulean-admin"})
+		if err != nil {
+			return err
+		}
+		secret, _, err := in.Dir.AddClientSecretTx(tx, sp.ObjectID, 10*365*24*time.Hour, true)
+		if err != nil {
+			return err
+		}
+		owner, _ := authz.BuiltInRoleByName("Owner")
+		now := time.Now().UTC()
+		if err := access.PutTx(tx, access.Assignment{Name: uuid.NewString(), Scope: in.SubscriptionScope(),
+			RoleDefinitionID: in.SubscriptionScope() + "/providers/Microsoft.Authorization/roleDefinitions/" + owner.Name,
+			PrincipalID:      sp.ObjectID, PrincipalType: "ServicePrincipal", Description: "Cerulean bootstrap administrator",
+			CreatedOn: now, UpdatedOn: now}); err != nil {
+			return err
+		}
+		in.Admin = Admin{ObjectID: sp.ObjectID, AppID: sp.AppID, Secret: secret}
+		b, _ = json.Marshal(in.Admin)
+		return tx.Put(colBootstrap, "admin", b)
+	})
+}
+
+// State is what a running server records in the data folder for the offline commands.
+type State struct {
+	PID     int    `json:"pid"`
+	Address string `json:"address"` // host:port of the listener (HTTP and HTTPS)
+}
+
+func statePath(dataDir string) string { return filepath.Join(dataDir, "server.json") }
+
+// WriteState records the running server's address.
+func WriteState(dataDir string, s State) error {
+	b, _ := json.MarshalIndent(s, "", "  ")
+	tmp := statePath(dataDir) + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, statePath(dataDir))
+}
+
+// ReadState reads the running server's address.
+func ReadState(dataDir string) (State, error) {
+	var s State
+	b, err := os.ReadFile(statePath(dataDir))
+	if errors.Is(err, os.ErrNotExist) {
+		return s, fmt.Errorf("no server has run with data folder %s: start one with `cerulean serve --data %s`", dataDir, dataDir)
+	}
+	if err != nil {
+		return s, err
+	}
+	return s, json.Unmarshal(b, &s)
+}
+
+// RemoveState forgets the server's address at shutdown.
+func RemoveState(dataDir string) { os.Remove(statePath(dataDir)) }

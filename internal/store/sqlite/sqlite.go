@@ -1,0 +1,257 @@
+// Package sqlite is the embedded Store: one SQLite database file in the data folder, in WAL
+// mode with full synchronous commits, so an acknowledged write survives kill -9. It is the
+// default store of `cerulean serve`.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"sync/atomic"
+
+	"github.com/cerulean-azure/cerulean/internal/store"
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+// DB is a store.Store backed by a SQLite file.
+type DB struct {
+	read   *sql.DB
+	write  *sql.DB
+	closed atomic.Bool
+}
+
+var _ store.Store = (*DB)(nil)
+
+// migrations are applied in order, each once; append only.
+var migrations = []string{
+	`CREATE TABLE documents (
+		collection TEXT NOT NULL,
+		key        TEXT NOT NULL,
+		value      BLOB NOT NULL,
+		PRIMARY KEY (collection, key)
+	) WITHOUT ROWID`,
+	`CREATE TABLE revisions (
+		collection TEXT PRIMARY KEY,
+		revision   INTEGER NOT NULL
+	) WITHOUT ROWID`,
+}
+
+// Open opens (creating if needed) the database at path and applies pending migrations.
+func Open(ctx context.Context, path string) (*DB, error) {
+	q := url.Values{}
+	for _, p := range []string{"journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(10000)", "foreign_keys(ON)"} {
+		q.Add("_pragma", p)
+	}
+	dsn := "file:" + path + "?" + q.Encode()
+	write, err := sql.Open("sqlite", dsn+"&_txlock=immediate")
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	write.SetMaxOpenConns(1)
+	read, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		write.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	read.SetMaxOpenConns(8)
+	db := &DB{read: read, write: write}
+	if err := db.migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+func (db *DB) migrate(ctx context.Context) error {
+	tx, err := db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin migration: %w", err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY)`); err != nil {
+		return fmt.Errorf("create schema_migrations: %w", err)
+	}
+	var have int
+	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&have); err != nil {
+		return fmt.Errorf("read schema version: %w", err)
+	}
+	if have > len(migrations) {
+		return fmt.Errorf("database schema version %d is newer than this binary knows (%d): upgrade cerulean", have, len(migrations))
+	}
+	for v := have + 1; v <= len(migrations); v++ {
+		if _, err := tx.ExecContext(ctx, migrations[v-1]); err != nil {
+			return fmt.Errorf("apply migration %d: %w", v, err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version) VALUES (?)`, v); err != nil {
+			return fmt.Errorf("record migration %d: %w", v, err)
+		}
+	}
+	return tx.Commit()
+}
+
+// Close closes the database.
+func (db *DB) Close() error {
+	db.closed.Store(true)
+	return errors.Join(db.read.Close(), db.write.Close())
+}
+
+// View implements store.Store.
+func (db *DB) View(ctx context.Context, fn func(store.Tx) error) error {
+	return db.run(ctx, db.read, true, fn)
+}
+
+// Update implements store.Store.
+func (db *DB) Update(ctx context.Context, fn func(store.Tx) error) error {
+	return db.run(ctx, db.write, false, fn)
+}
+
+func (db *DB) run(ctx context.Context, pool *sql.DB, readOnly bool, fn func(store.Tx) error) error {
+	if db.closed.Load() {
+		return store.ErrClosed
+	}
+	sqlTx, err := pool.BeginTx(ctx, &sql.TxOptions{ReadOnly: readOnly})
+	if err != nil {
+		return fmt.Errorf("begin transaction: %w", err)
+	}
+	t := &tx{ctx: ctx, tx: sqlTx, readOnly: readOnly, touched: map[string]bool{}}
+	if err := fn(t); err != nil {
+		sqlTx.Rollback()
+		return err
+	}
+	if readOnly {
+		return sqlTx.Rollback()
+	}
+	for c := range t.touched {
+		if _, err := sqlTx.ExecContext(ctx, `INSERT INTO revisions (collection, revision) VALUES (?, 1)
+			ON CONFLICT(collection) DO UPDATE SET revision = revision + 1`, c); err != nil {
+			sqlTx.Rollback()
+			return fmt.Errorf("bump revision of %s: %w", c, err)
+		}
+	}
+	if err := sqlTx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// Revision implements store.Store.
+func (db *DB) Revision(ctx context.Context, collection string) (int64, error) {
+	if db.closed.Load() {
+		return 0, store.ErrClosed
+	}
+	var r int64
+	err := db.read.QueryRowContext(ctx, `SELECT revision FROM revisions WHERE collection = ?`, collection).Scan(&r)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("read revision of %s: %w", collection, err)
+	}
+	return r, nil
+}
+
+type tx struct {
+	ctx      context.Context
+	tx       *sql.Tx
+	readOnly bool
+	touched  map[string]bool
+}
+
+var errReadOnly = errors.New("store: write in a read-only transaction")
+
+func (t *tx) Get(collection, key string) ([]byte, error) {
+	var v []byte
+	err := t.tx.QueryRowContext(t.ctx, `SELECT value FROM documents WHERE collection = ? AND key = ?`, collection, key).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, store.ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get %s/%s: %w", collection, key, err)
+	}
+	return v, nil
+}
+
+func (t *tx) Put(collection, key string, value []byte) error {
+	if t.readOnly {
+		return errReadOnly
+	}
+	if _, err := t.tx.ExecContext(t.ctx, `INSERT INTO documents (collection, key, value) VALUES (?, ?, ?)
+		ON CONFLICT(collection, key) DO UPDATE SET value = excluded.value`, collection, key, value); err != nil {
+		return fmt.Errorf("put %s/%s: %w", collection, key, err)
+	}
+	t.touched[collection] = true
+	return nil
+}
+
+func (t *tx) Create(collection, key string, value []byte) error {
+	if t.readOnly {
+		return errReadOnly
+	}
+	res, err := t.tx.ExecContext(t.ctx, `INSERT INTO documents (collection, key, value) VALUES (?, ?, ?)
+		ON CONFLICT(collection, key) DO NOTHING`, collection, key, value)
+	if err != nil {
+		return fmt.Errorf("create %s/%s: %w", collection, key, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return store.ErrExists
+	}
+	t.touched[collection] = true
+	return nil
+}
+
+func (t *tx) Delete(collection, key string) error {
+	if t.readOnly {
+		return errReadOnly
+	}
+	res, err := t.tx.ExecContext(t.ctx, `DELETE FROM documents WHERE collection = ? AND key = ?`, collection, key)
+	if err != nil {
+		return fmt.Errorf("delete %s/%s: %w", collection, key, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return store.ErrNotFound
+	}
+	t.touched[collection] = true
+	return nil
+}
+
+func (t *tx) List(collection, prefix string) ([]store.Item, error) {
+	var rows *sql.Rows
+	var err error
+	if end := prefixEnd(prefix); end == "" {
+		rows, err = t.tx.QueryContext(t.ctx, `SELECT key, value FROM documents WHERE collection = ? AND key >= ? ORDER BY key`, collection, prefix)
+	} else {
+		rows, err = t.tx.QueryContext(t.ctx, `SELECT key, value FROM documents WHERE collection = ? AND key >= ? AND key < ? ORDER BY key`,
+			collection, prefix, end)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list %s/%s: %w", collection, prefix, err)
+	}
+	defer rows.Close()
+	var items []store.Item
+	for rows.Next() {
+		var it store.Item
+		if err := rows.Scan(&it.Key, &it.Value); err != nil {
+			return nil, fmt.Errorf("list %s/%s: %w", collection, prefix, err)
+		}
+		items = append(items, it)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list %s/%s: %w", collection, prefix, err)
+	}
+	return items, nil
+}
+
+// prefixEnd returns the smallest string greater than every string starting with prefix, or
+// "" when there is none.
+func prefixEnd(prefix string) string {
+	b := []byte(prefix)
+	for i := len(b) - 1; i >= 0; i-- {
+		if b[i] < 0xff {
+			b[i]++
+			return string(b[:i+1])
+		}
+	}
+	return ""
+}
