@@ -57,13 +57,21 @@ const (
 // principal, with every assignment's role resolved and compiled and every condition parsed.
 // It is safe for concurrent use.
 type Index struct {
-	byPrincipal map[string][]compiledAssignment // key: lower-case principal id
+	byPrincipal map[string]principalAssignments // key: lower-case principal id
 	n           int
+}
+
+// principalAssignments holds one principal's assignments. scopes[i] is asg[i].scope; the
+// scopes sit side by side in one string so that the scope scan, which dominates Decide,
+// reads contiguous memory.
+type principalAssignments struct {
+	scopes []string
+	asg    []compiledAssignment
 }
 
 type compiledAssignment struct {
 	a        Assignment
-	scope    string        // lower-case, trailing slashes trimmed; "" is the root "/"
+	scope    string        // trailing slashes trimmed; "" is the root "/"
 	roleGUID string        // lower-case
 	role     *compiledRole // nil: the role definition does not exist, grants nothing
 	cond     condNode      // nil: no condition
@@ -71,8 +79,8 @@ type compiledAssignment struct {
 }
 
 type compiledRole struct {
-	guid, name string
-	perms      []compiledPerm
+	name  string
+	perms []compiledPerm
 }
 
 type compiledPerm struct {
@@ -89,7 +97,8 @@ func NewIndex(assignments []Assignment, lookupRole func(guid string) (RoleDefini
 	if lookupRole == nil {
 		lookupRole = BuiltInRole
 	}
-	ix := &Index{byPrincipal: make(map[string][]compiledAssignment), n: len(assignments)}
+	ix := &Index{byPrincipal: make(map[string]principalAssignments), n: len(assignments)}
+	grouped := make(map[string][]compiledAssignment)
 	roles := make(map[string]*compiledRole)
 	conds := make(map[string]condNode)
 	condBad := make(map[string]bool)
@@ -117,13 +126,13 @@ func NewIndex(assignments []Assignment, lookupRole func(guid string) (RoleDefini
 	for _, a := range assignments {
 		ca := compiledAssignment{
 			a:        a,
-			scope:    strings.ToLower(normalizeScope(a.Scope)),
+			scope:    normalizeScope(a.Scope),
 			roleGUID: RoleDefinitionGUID(a.RoleDefinitionID),
 		}
 		cr, seen := roles[ca.roleGUID]
 		if !seen {
 			if def, ok := lookupRole(ca.roleGUID); ok {
-				cr = compileRole(ca.roleGUID, def, parse)
+				cr = compileRole(def, parse)
 			}
 			roles[ca.roleGUID] = cr
 		}
@@ -132,13 +141,32 @@ func NewIndex(assignments []Assignment, lookupRole func(guid string) (RoleDefini
 		ca.cond, ok = parse(a.Condition, a.ConditionVersion)
 		ca.broken = !ok
 		key := strings.ToLower(strings.TrimSpace(a.PrincipalID))
-		ix.byPrincipal[key] = append(ix.byPrincipal[key], ca)
+		if key == "" {
+			continue // an assignment to nobody grants nothing
+		}
+		grouped[key] = append(grouped[key], ca)
+	}
+	for key, asg := range grouped {
+		var arena strings.Builder
+		for _, ca := range asg {
+			arena.WriteString(ca.scope)
+		}
+		all := arena.String()
+		pa := principalAssignments{scopes: make([]string, len(asg)), asg: asg}
+		off := 0
+		for i := range asg {
+			n := len(asg[i].scope)
+			pa.scopes[i] = all[off : off+n]
+			asg[i].scope = pa.scopes[i]
+			off += n
+		}
+		ix.byPrincipal[key] = pa
 	}
 	return ix
 }
 
-func compileRole(guid string, def RoleDefinition, parse func(s, version string) (condNode, bool)) *compiledRole {
-	cr := &compiledRole{guid: guid, name: def.RoleName}
+func compileRole(def RoleDefinition, parse func(s, version string) (condNode, bool)) *compiledRole {
+	cr := &compiledRole{name: def.RoleName}
 	for _, p := range def.Permissions {
 		cp := compiledPerm{
 			actions:        compileSet(p.Actions),
@@ -168,12 +196,12 @@ func (ix *Index) Decide(req Request) Decision {
 	}
 	target := normalizeScope(req.Scope)
 	for _, pid := range req.PrincipalIDs {
-		list := ix.lookup(pid)
-		for i := range list {
-			ca := &list[i]
-			if !scopeCovers(ca.scope, target) {
+		pa := ix.lookup(pid)
+		for i, scope := range pa.scopes {
+			if !scopeCovers(scope, target) {
 				continue
 			}
+			ca := &pa.asg[i]
 			if ca.role == nil {
 				d.noteIf(ca, noteRoleMissing)
 				continue
@@ -237,7 +265,7 @@ func evalCondition(n condNode, req *Request) bool {
 	return n.eval(&c)
 }
 
-func (ix *Index) lookup(pid string) []compiledAssignment {
+func (ix *Index) lookup(pid string) principalAssignments {
 	if l, ok := ix.byPrincipal[pid]; ok {
 		return l
 	}
@@ -249,7 +277,7 @@ func (ix *Index) lookup(pid string) []compiledAssignment {
 		}
 	}
 	if !upper {
-		return nil
+		return principalAssignments{}
 	}
 	var buf [64]byte
 	if len(pid) > len(buf) {
@@ -268,8 +296,9 @@ func normalizeScope(s string) string {
 	return strings.TrimRight(strings.TrimSpace(s), "/")
 }
 
-// scopeCovers reports whether an assignment at scope (lower-case, normalized) applies to
-// target (normalized): target equals scope or lies below it on a segment boundary.
+// scopeCovers reports whether an assignment at scope (normalized) applies to target
+// (normalized): target equals scope or lies below it on a segment boundary, ignoring ASCII
+// case.
 func scopeCovers(scope, target string) bool {
 	if scope == "" {
 		return true
@@ -278,10 +307,13 @@ func scopeCovers(scope, target string) bool {
 	if len(target) < n || (len(target) > n && target[n] != '/') {
 		return false
 	}
-	// Compare backwards: assignments of one principal share long prefixes
+	if target[:n] == scope {
+		return true // the usual case: the caller spells the ID as the assignment does
+	}
+	// Compare backwards, folding case: assignments of one principal share long prefixes
 	// ("/subscriptions/<id>/resourceGroups/") and differ near the end.
 	for i := n - 1; i >= 0; i-- {
-		if lowerASCII(target[i]) != scope[i] {
+		if lowerASCII(target[i]) != lowerASCII(scope[i]) {
 			return false
 		}
 	}
@@ -292,7 +324,7 @@ func scopeCovers(scope, target string) bool {
 // case-insensitive, on "/" segment boundaries, "/" covering everything, trailing slashes
 // ignored.
 func ScopeCovers(scope, target string) bool {
-	return scopeCovers(strings.ToLower(normalizeScope(scope)), normalizeScope(target))
+	return scopeCovers(normalizeScope(scope), normalizeScope(target))
 }
 
 // Explain says in a sentence why the decision came out as it did: which assignment and role
