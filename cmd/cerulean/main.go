@@ -17,13 +17,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/cerulean-azure/cerulean/internal/access"
 	"github.com/cerulean-azure/cerulean/internal/arm"
 	"github.com/cerulean-azure/cerulean/internal/directory"
 	"github.com/cerulean-azure/cerulean/internal/instance"
-	"github.com/cerulean-azure/cerulean/internal/providers/authorization"
-	"github.com/cerulean-azure/cerulean/internal/providers/compute"
-	"github.com/cerulean-azure/cerulean/internal/providers/msi"
 	"github.com/cerulean-azure/cerulean/internal/server"
 	"github.com/cerulean-azure/cerulean/internal/store"
 	"github.com/cerulean-azure/cerulean/internal/sts"
@@ -104,16 +100,8 @@ func serve(ctx context.Context, log *slog.Logger, data, listen string, settings 
 		return err
 	}
 	defer in.Close()
-	tokens, err := sts.New(ctx, in.Dir, in.Store, in.Barrier, in.RootKey, settings)
+	srv, err := server.Build(ctx, in, settings, log)
 	if err != nil {
-		return err
-	}
-	svc := arm.New(in.Dir, tokens, access.New(in.Store))
-	msi.Register(svc)
-	compute.Register(svc)
-	authorization.Register(svc)
-	tokens.SetHostResolver(svc)
-	if err := svc.EnsureSubscription(ctx, in.Tenant.SubscriptionID, in.Tenant.ID, "Cerulean Subscription"); err != nil {
 		return err
 	}
 	ln, err := net.Listen("tcp", listen)
@@ -128,7 +116,6 @@ func serve(ctx context.Context, log *slog.Logger, data, listen string, settings 
 	log.Info("cerulean listening", "address", addr, "https", "https://"+addr, "tenant", in.Tenant.ID,
 		"subscription", in.Tenant.SubscriptionID, "ca", in.CA.CertFile, "data", data)
 	fmt.Fprintf(os.Stderr, "Cerulean is listening on %s. In another shell: eval \"$(cerulean env --data %s)\"\n", addr, data)
-	srv := &server.Server{ARM: svc, STS: tokens, CA: in.CA, Log: log}
 	return srv.Serve(ctx, ln)
 }
 
