@@ -94,6 +94,17 @@ func IsAzureHost(host string) bool {
 	return false
 }
 
+// isLoopback reports whether host is this machine; the proxy serves such requests itself
+// (clients that send everything through the proxy reach Cerulean's own endpoints), never
+// forwarding them.
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
 type ctxKey int
 
 const requestIDKey ctxKey = 0
@@ -164,7 +175,7 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 	if r.URL.IsAbs() {
 		// A forward-proxy request (absolute-form URI).
 		host = hostOnly(r.URL.Host)
-		if !IsAzureHost(host) {
+		if !IsAzureHost(host) && !isLoopback(host) {
 			refuse(w, host)
 			return
 		}
@@ -236,7 +247,7 @@ func (s *Server) proxyHost(header string) (string, bool) {
 // local CA and serves the requests inside it like any other.
 func (s *Server) connect(w http.ResponseWriter, r *http.Request) {
 	host := hostOnly(r.Host)
-	if !IsAzureHost(host) || host == "169.254.169.254" {
+	if (!IsAzureHost(host) && !isLoopback(host)) || host == "169.254.169.254" {
 		refuse(w, host)
 		return
 	}
