@@ -135,7 +135,10 @@ func (s *Service) serveCore(c *Call, segs, l []string) (int, any, bool, error) {
 			return wrap(0, nil, err)
 		}
 		return wrap(s.listResources(c, sub, segs[3]))
-	case n >= 3 && n <= 5 && l[2] == "providers":
+	case n >= 3 && n <= 4 && l[2] == "providers",
+		n == 5 && l[2] == "providers" && (l[4] == "register" || l[4] == "unregister"):
+		// Provider listing and registration; /subscriptions/{s}/providers/{ns}/{type} is a
+		// subscription-wide collection of a provider's type, served below.
 		return wrap(s.serveProviders(c, sub, segs[3:]))
 	}
 	return 0, nil, false, nil
