@@ -320,6 +320,24 @@ func TestAzureCLI(t *testing.T) {
 	spCLI.fails("Subscription '"+sub+"' not found", "group", "create", "-n", rgDenied, "-l", "westus", "--subscription", sub)
 	restDenied(spCLI, rgDenied)
 
+	// 2b. A service principal with a certificate credential logs in with the PEM file; a
+	// certificate registered for another principal is refused by the token endpoint.
+	certDir := t.TempDir()
+	var certSP servicePrincipal
+	decodeJSON(t, cerulean(t, "sp", "create", "azcli-cert", "--create-cert", filepath.Join(certDir, "sp.pem")), &certSP)
+	var otherSP servicePrincipal
+	decodeJSON(t, cerulean(t, "sp", "create", "azcli-cert-other", "--create-cert", filepath.Join(certDir, "other.pem")), &otherSP)
+	certCLI := newAzCLI(t, "cert")
+	certCLI.copyCloud(admin)
+	certCLI.loginSP(certSP.AppID, filepath.Join(certDir, "sp.pem"))
+	certCLI.json(&acct, "account", "show")
+	if acct.User.Name != certSP.AppID || acct.User.Type != "servicePrincipal" {
+		t.Fatalf("az account show after certificate login = %+v, want %s", acct, certSP.AppID)
+	}
+	restDenied(certCLI, rgDenied)
+	certCLI.fails("AADSTS700027", "login", "--service-principal", "-u", certSP.AppID, "-p", filepath.Join(certDir, "other.pem"),
+		"--tenant", srv.TenantID, "--allow-no-subscriptions", "-o", "none")
+
 	// 3. The admin (Owner) creates a group and a user-assigned identity, and makes the
 	// service principal Contributor on the subscription.
 	admin.loginSP(srv.AdminClientID, srv.AdminClientSecret)
@@ -373,11 +391,12 @@ func TestAzureCLI(t *testing.T) {
 	}) {
 		t.Errorf("[admin] az identity list = %s, want %s", out, ident.ID)
 	}
-	assign := func(principal string) {
+	roleGUIDs := map[string]string{"Contributor": roleContributor, "Reader": roleReader}
+	assignRole := func(principal, role string) {
 		t.Helper()
-		out, errOut, err := admin.roleAssign(principal, "Contributor", subScope)
+		out, errOut, err := admin.roleAssign(principal, role, subScope)
 		if err != nil {
-			t.Fatalf("[admin] role assignment of Contributor to %s: %v\nstdout:\n%s\nstderr:\n%s", principal, err, out, errOut)
+			t.Fatalf("[admin] role assignment of %s to %s: %v\nstdout:\n%s\nstderr:\n%s", role, principal, err, out, errOut)
 		}
 		var ra struct {
 			ID               string `json:"id"`
@@ -389,18 +408,40 @@ func TestAzureCLI(t *testing.T) {
 		if err := json.Unmarshal([]byte(out), &ra); err != nil {
 			t.Fatalf("role assignment output is not JSON: %v\n%s", err, out)
 		}
-		if ra.PrincipalID != principal || !strings.HasSuffix(strings.ToLower(ra.RoleDefinitionID), roleContributor) ||
+		if ra.PrincipalID != principal || !strings.HasSuffix(strings.ToLower(ra.RoleDefinitionID), roleGUIDs[role]) ||
 			ra.PrincipalType != "ServicePrincipal" || !strings.EqualFold(ra.Scope, subScope) {
-			t.Fatalf("role assignment = %+v, want principal %s (ServicePrincipal), role %s, scope %s", ra, principal, roleContributor, subScope)
+			t.Fatalf("role assignment = %+v, want principal %s (ServicePrincipal), role %s, scope %s", ra, principal, roleGUIDs[role], subScope)
 		}
 	}
-	assign(sp.ObjectID)
+	assign := func(principal string) { t.Helper(); assignRole(principal, "Contributor") }
 
-	// 4. As Contributor the service principal creates a group but cannot assign roles.
+	// 4. As Reader the service principal sees the subscription, and az's own commands are
+	// refused by Cerulean: group create, identity create.
+	assignRole(sp.ObjectID, "Reader")
 	spCLI.loginSP(sp.AppID, sp.Password)
 	spCLI.json(&acct, "account", "show")
 	if acct.ID != sub {
 		t.Fatalf("SP's az account show after the role assignment = %+v, want subscription %s", acct, sub)
+	}
+	spCLI.fails("AuthorizationFailed", "group", "create", "-n", rgSP, "-l", "westus")
+	spCLI.fails("AuthorizationFailed", "identity", "create", "-g", rg, "-n", "azcli-sp-id")
+	var seen []struct {
+		Name string `json:"name"`
+	}
+	spCLI.json(&seen, "group", "list")
+	if !slices.ContainsFunc(seen, func(g struct {
+		Name string `json:"name"`
+	}) bool {
+		return g.Name == rg
+	}) {
+		t.Fatalf("Reader's az group list = %+v, want %s", seen, rg)
+	}
+
+	// 5. As Contributor it creates a group and an identity but cannot assign roles.
+	assign(sp.ObjectID)
+	spCLI.json(&ident, "identity", "create", "-g", rg, "-n", "azcli-sp-id")
+	if ident.PrincipalID == "" || !strings.HasSuffix(ident.ID, "/azcli-sp-id") {
+		t.Fatalf("Contributor's az identity create = %+v", ident)
 	}
 	spCLI.json(&group, "group", "create", "-n", rgSP, "-l", "westus", "--subscription", sub)
 	if !strings.EqualFold(group.Name, rgSP) {
@@ -410,7 +451,7 @@ func TestAzureCLI(t *testing.T) {
 		t.Fatalf("[sp] a Contributor assigned a role (err=%v), want AuthorizationFailed\nstdout:\n%s\nstderr:\n%s", err, out, errOut)
 	}
 
-	// 5. An identity-bearing host; seed 003's listing query finds its principal.
+	// 6. An identity-bearing host; seed 003's listing query finds its principal.
 	var vm struct {
 		ID       string `json:"id"`
 		Identity struct {
@@ -443,7 +484,7 @@ func TestAzureCLI(t *testing.T) {
 		t.Fatalf("az resource list did not list vm1 with a system-assigned identity: %+v", listed)
 	}
 
-	// 6. az login --identity through MSI_ENDPOINT, before and after a role assignment.
+	// 7. az login --identity through MSI_ENDPOINT, before and after a role assignment.
 	host, err := ceruleanEnv(vmID)
 	if err != nil {
 		t.Fatal(err)
@@ -467,7 +508,7 @@ func TestAzureCLI(t *testing.T) {
 		t.Fatalf("MI's az group create = %+v", group)
 	}
 
-	// 7. az login --identity through IMDS (169.254.169.254 via the host's proxy).
+	// 8. az login --identity through IMDS (169.254.169.254 via the host's proxy).
 	imds := newAzCLI(t, "imds", "HTTP_PROXY="+host.ResourceProxy)
 	imds.copyCloud(admin)
 	imds.ok("login", "--identity", "--allow-no-subscriptions", "-o", "none")

@@ -47,7 +47,7 @@ Start it with 'cerulean serve', then load its settings into a shell with
 		SilenceErrors: true,
 	}
 	root.PersistentFlags().String("data", "./cerulean-data", "data folder (store, root key, CA, server state)")
-	root.AddCommand(serveCmd(), envCmd(), identityCmd(), spCmd())
+	root.AddCommand(serveCmd(), envCmd(), identityCmd(), spCmd(), signingKeyCmd())
 	return root
 }
 
@@ -312,47 +312,5 @@ func identityCmd() *cobra.Command {
 		},
 	}
 	cmd.AddCommand(list, cred)
-	return cmd
-}
-
-func spCmd() *cobra.Command {
-	cmd := &cobra.Command{Use: "sp", Short: "Manage service principals (app registrations) of the tenant"}
-	create := &cobra.Command{
-		Use:   "create <display-name>",
-		Short: "Create a service principal with a client secret (it has no role until you assign one)",
-		Long: `Create a service principal with a client secret valid for --years, and print its
-appId (client id), objectId and secret as JSON. The secret is shown once and stored only
-as a salted hash. Give it roles with 'az role assignment create --assignee-object-id ...'.`,
-		Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			years, _ := cmd.Flags().GetInt("years")
-			if years < 1 || years > 100 {
-				return fmt.Errorf("--years must be between 1 and 100, got %d", years)
-			}
-			in, err := instance.Open(cmd.Context(), dataDir(cmd))
-			if err != nil {
-				return err
-			}
-			defer in.Close()
-			var p directory.Principal
-			var secret string
-			err = in.Store.Update(cmd.Context(), func(tx store.Tx) error {
-				var err error
-				if p, err = in.Dir.CreatePrincipal(tx, directory.Principal{Kind: directory.KindServicePrincipal, DisplayName: args[0]}); err != nil {
-					return err
-				}
-				secret, _, err = in.Dir.AddClientSecretTx(tx, p.ObjectID, time.Duration(years)*365*24*time.Hour, false)
-				return err
-			})
-			if err != nil {
-				return err
-			}
-			return json.NewEncoder(cmd.OutOrStdout()).Encode(map[string]string{
-				"appId": p.AppID, "objectId": p.ObjectID, "password": secret, "tenant": in.Tenant.ID, "displayName": p.DisplayName,
-			})
-		},
-	}
-	create.Flags().Int("years", 2, "years the client secret is valid")
-	cmd.AddCommand(create)
 	return cmd
 }

@@ -11,6 +11,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -179,3 +180,56 @@ func (ca *CA) Pool() *x509.CertPool {
 	p.AddCert(ca.Cert)
 	return p
 }
+
+// SelfSigned creates an RSA-2048 key and a self-signed client certificate for commonName,
+// valid from an hour ago for validity, and returns them as one PEM bundle (certificate,
+// then PKCS#8 private key) — the form `az ad sp create-for-rbac --create-cert` writes and
+// azidentity.ParseCertificates reads.
+func SelfSigned(commonName string, validity time.Duration) (*x509.Certificate, []byte, error) {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return nil, nil, fmt.Errorf("generate key: %w", err)
+	}
+	now := time.Now()
+	tmpl := &x509.Certificate{
+		SerialNumber: serial(),
+		Subject:      pkix.Name{CommonName: commonName},
+		NotBefore:    now.Add(-time.Hour),
+		NotAfter:     now.Add(validity),
+		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return nil, nil, fmt.Errorf("create certificate: %w", err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, nil, err
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return nil, nil, fmt.Errorf("marshal key: %w", err)
+	}
+	bundle := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	bundle = append(bundle, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})...)
+	return cert, bundle, nil
+}
+
+// ParseCertificatePEM returns the first certificate in a PEM file's contents (other blocks,
+// such as a private key, are skipped).
+func ParseCertificatePEM(data []byte) (*x509.Certificate, error) {
+	for {
+		var b *pem.Block
+		b, data = pem.Decode(data)
+		if b == nil {
+			return nil, errors.New("no PEM CERTIFICATE block found")
+		}
+		if b.Type == "CERTIFICATE" {
+			return x509.ParseCertificate(b.Bytes)
+		}
+	}
+}
+
+// WriteFile writes data to path atomically with mode.
+func WriteFile(path string, data []byte, mode os.FileMode) error { return writeFile(path, data, mode) }

@@ -14,6 +14,7 @@ import (
 	"math/big"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cerulean-azure/cerulean/internal/seal"
@@ -48,10 +49,16 @@ type keyring struct {
 	mu         sync.RWMutex
 	keys       []*signingKey // newest first; at most two
 	lastReload time.Time
+	reloading  atomic.Bool
+	refresh    time.Duration // keyRefresh; shorter in tests
 }
 
+// keyRefresh is how often the signing key is re-read from the store, so a rotation made by
+// another instance or by `cerulean signing-key rotate` is picked up while serving.
+const keyRefresh = 10 * time.Second
+
 func newKeyring(st store.Store, barrier *seal.Barrier) *keyring {
-	return &keyring{st: st, barrier: barrier}
+	return &keyring{st: st, barrier: barrier, refresh: keyRefresh}
 }
 
 func sealContext(kid string) string { return "sts/signing-key/" + kid }
@@ -164,6 +171,15 @@ var errNoKey = errors.New("sts: no signing key")
 
 func (k *keyring) current() (*signingKey, error) {
 	k.mu.RLock()
+	stale := time.Since(k.lastReload) > k.refresh
+	k.mu.RUnlock()
+	if stale && k.reloading.CompareAndSwap(false, true) {
+		// One caller re-reads; the others sign with the key they have. A failed re-read
+		// keeps the current keys.
+		_ = k.reload(context.Background())
+		k.reloading.Store(false)
+	}
+	k.mu.RLock()
 	defer k.mu.RUnlock()
 	if len(k.keys) == 0 {
 		return nil, errNoKey
@@ -219,4 +235,23 @@ func (k *keyring) jwks(issuer string) any {
 			X5c: []string{base64.StdEncoding.EncodeToString(key.cert.Raw)}, Issuer: issuer})
 	}
 	return map[string]any{"keys": keys}
+}
+
+// SigningKeyInfo describes a token-signing key: its kid (the x5t of its certificate) and
+// when it was made.
+type SigningKeyInfo struct {
+	KeyID     string    `json:"kid"`
+	CreatedAt time.Time `json:"createdAt"`
+	Current   bool      `json:"current"`
+}
+
+// SigningKeys lists the current and previous signing keys, newest first.
+func (s *Service) SigningKeys() []SigningKeyInfo {
+	s.keys.mu.RLock()
+	defer s.keys.mu.RUnlock()
+	out := make([]SigningKeyInfo, 0, len(s.keys.keys))
+	for i, k := range s.keys.keys {
+		out = append(out, SigningKeyInfo{KeyID: k.kid, CreatedAt: k.created, Current: i == 0})
+	}
+	return out
 }

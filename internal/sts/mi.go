@@ -276,7 +276,8 @@ type cacheKey struct{ oid, resource, host string }
 type cachedToken = Issued
 
 // cachedManagedIdentityToken returns a cached token for (identity, resource, host) while it
-// has more than the refresh window to live, else issues a new one. The caller has already
+// has more than the refresh window to live and was signed by the current key (a rotation
+// renews cached tokens), else issues a new one. The caller has already
 // checked that the identity still exists and is attached.
 func (s *Service) cachedManagedIdentityToken(p directory.Principal, resource, host string) (Issued, error) {
 	k := cacheKey{p.ObjectID, resource, strings.ToLower(host)}
@@ -285,9 +286,11 @@ func (s *Service) cachedManagedIdentityToken(p directory.Principal, resource, ho
 	t, ok := s.cache[k]
 	s.cacheMu.Unlock()
 	if ok && t.ExpiresOn.Sub(now) > s.settings.ManagedIdentityCacheRefresh {
-		return t, nil
+		if cur, err := s.keys.current(); err == nil && cur.kid == t.KeyID {
+			return t, nil
+		}
 	}
-	t, err := s.issue(p, resource, s.settings.ManagedIdentityTokenLifetime, false, host)
+	t, err := s.issue(p, resource, s.settings.ManagedIdentityTokenLifetime, false, host, acrCertificate)
 	if err != nil {
 		return t, err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha1"
 	"crypto/sha256"
+	"crypto/subtle"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
@@ -286,8 +287,10 @@ func (s *Service) tokenForClient(ctx context.Context, r *http.Request, v2 bool) 
 		return nil, aadErr(http.StatusBadRequest, "unauthorized_client", 700016,
 			"Application with identifier '%s' was not found in the directory '%s'. This can happen if the application has not been installed by the administrator of the tenant.", clientID, s.tenant.ID)
 	}
+	acr := acrSecret
 	switch {
 	case f.Get("client_assertion") != "":
+		acr = acrCertificate
 		if f.Get("client_assertion_type") != assertionType {
 			return nil, aadErr(http.StatusBadRequest, "invalid_request", 50027, "client_assertion_type must be '%s'.", assertionType)
 		}
@@ -307,7 +310,7 @@ func (s *Service) tokenForClient(ctx context.Context, r *http.Request, v2 bool) 
 		return nil, aadErr(http.StatusUnauthorized, "invalid_client", 7000218,
 			"The request body must contain the following parameter: 'client_assertion' or 'client_secret'.")
 	}
-	iss, err := s.issue(p, resource, s.settings.AppTokenLifetime, v2 && strings.HasPrefix(resource, "api://"), "")
+	iss, err := s.issue(p, resource, s.settings.AppTokenLifetime, v2 && strings.HasPrefix(resource, "api://"), "", acr)
 	if err != nil {
 		return nil, err
 	}
@@ -413,10 +416,10 @@ func (s *Service) checkAssertion(ctx context.Context, p directory.Principal, raw
 	verified := false
 	for _, c := range certs {
 		s1, s256 := sha1.Sum(c.Raw), sha256.Sum256(c.Raw)
-		if x5t != "" && x5t != base64.RawURLEncoding.EncodeToString(s1[:]) {
+		if x5t != "" && !thumbprintMatches(x5t, s1[:]) {
 			continue
 		}
-		if x5t256 != "" && x5t256 != base64.RawURLEncoding.EncodeToString(s256[:]) {
+		if x5t256 != "" && !thumbprintMatches(x5t256, s256[:]) {
 			continue
 		}
 		if tok.Claims(c.PublicKey, &claims) == nil {
@@ -444,4 +447,16 @@ func (s *Service) checkAssertion(ctx context.Context, p directory.Principal, raw
 		return aadErr(http.StatusUnauthorized, "invalid_client", 700024, "Client assertion is not within its valid time range.")
 	}
 	return nil
+}
+
+// thumbprintMatches compares an x5t/x5t#S256 header with a certificate digest. RFC 7515
+// says base64url without padding; MSAL Go sends standard base64 with padding and MSAL
+// Python base64url with padding, so every spelling is decoded.
+func thumbprintMatches(header string, digest []byte) bool {
+	for _, enc := range []*base64.Encoding{base64.RawURLEncoding, base64.URLEncoding, base64.StdEncoding, base64.RawStdEncoding} {
+		if b, err := enc.DecodeString(header); err == nil {
+			return subtle.ConstantTimeCompare(b, digest) == 1
+		}
+	}
+	return false
 }

@@ -132,14 +132,23 @@ func v2Issuer(tid string) string { return "https://login.microsoftonline.com/" +
 // Issued is a signed access token with its timing.
 type Issued struct {
 	Token     string
+	KeyID     string // the signing key's kid
 	Audience  string
 	IssuedAt  time.Time
 	ExpiresOn time.Time
 }
 
+// Application authentication methods, as appidacr/azpacr spell them.
+const (
+	acrSecret      = "1"
+	acrCertificate = "2"
+)
+
 // issue signs a token for principal p with audience aud. hostID is the host a managed
-// identity token was requested from ("" otherwise); v2 selects v2-shaped claims.
-func (s *Service) issue(p directory.Principal, aud string, lifetime time.Duration, v2 bool, hostID string) (Issued, error) {
+// identity token was requested from ("" otherwise); v2 selects v2-shaped claims; acr is
+// how an application authenticated (acrSecret or acrCertificate; managed identities are
+// always acrCertificate).
+func (s *Service) issue(p directory.Principal, aud string, lifetime time.Duration, v2 bool, hostID, acr string) (Issued, error) {
 	key, err := s.keys.current()
 	if err != nil {
 		return Issued{}, err
@@ -161,16 +170,15 @@ func (s *Service) issue(p directory.Principal, aud string, lifetime time.Duratio
 		c.IdentityType, c.Name, c.UserPrincipalName = "user", p.DisplayName, p.UserPrincipalName
 	default:
 		c.IdentityType = "app"
+		if p.Kind == directory.KindManagedIdentity {
+			acr = acrCertificate
+		}
 		if v2 {
-			c.AuthorizedParty, c.AzpACR = p.AppID, "1"
+			c.AuthorizedParty, c.AzpACR = p.AppID, acr
 		} else {
-			c.AppID, c.AppIDACR = p.AppID, "1"
+			c.AppID, c.AppIDACR = p.AppID, acr
 		}
 		if p.Kind == directory.KindManagedIdentity {
-			c.AppIDACR, c.AzpACR = "2", ""
-			if v2 {
-				c.AzpACR = "2"
-			}
 			c.ManagedIdentityID = lowerResourceGroups(p.ResourceID)
 			c.HostResourceID = strings.ToLower(hostID)
 		}
@@ -179,7 +187,7 @@ func (s *Service) issue(p directory.Principal, aud string, lifetime time.Duratio
 	if err != nil {
 		return Issued{}, fmt.Errorf("sign token: %w", err)
 	}
-	return Issued{Token: tok, Audience: aud, IssuedAt: now, ExpiresOn: exp}, nil
+	return Issued{Token: tok, KeyID: key.kid, Audience: aud, IssuedAt: now, ExpiresOn: exp}, nil
 }
 
 // lowerResourceGroups spells the resourceGroups segment as ARM echoes it in xms_mirid.

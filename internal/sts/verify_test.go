@@ -64,7 +64,7 @@ func b64(v any) string {
 func TestService_Verify_Forged(t *testing.T) {
 	s, sp := newService(t)
 	ctx := context.Background()
-	good, err := s.issue(sp, "https://management.azure.com/", time.Hour, false, "")
+	good, err := s.issue(sp, "https://management.azure.com/", time.Hour, false, "", acrSecret)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,7 +153,7 @@ func TestService_Verify_Forged(t *testing.T) {
 func TestService_Verify_PreviousKeyAfterRotation(t *testing.T) {
 	s, sp := newService(t)
 	ctx := context.Background()
-	old, _ := s.issue(sp, "https://management.azure.com/", time.Hour, false, "")
+	old, _ := s.issue(sp, "https://management.azure.com/", time.Hour, false, "", acrSecret)
 	if err := s.RotateSigningKey(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -184,5 +184,35 @@ func TestResourceFromScope(t *testing.T) {
 		if _, err := resourceFromScope(bad); err == nil {
 			t.Errorf("resourceFromScope(%q) accepted", bad)
 		}
+	}
+}
+
+// TestService_RotationByAnotherInstance: a rotation made by another service on the same
+// store (another instance, or `cerulean signing-key rotate`) is picked up for signing after
+// the refresh interval, and tokens signed by the new key verify.
+func TestService_RotationByAnotherInstance(t *testing.T) {
+	s, sp := newService(t)
+	ctx := context.Background()
+	other, err := New(ctx, s.dir, s.dir.Store(), s.keys.barrier, make([]byte, 32), DefaultSettings())
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, _ := s.keys.current()
+	if err := other.RotateSigningKey(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if k, _ := s.keys.current(); k.kid != before.kid {
+		t.Fatalf("signing key changed before the refresh interval")
+	}
+	s.keys.mu.Lock()
+	s.keys.lastReload = time.Now().Add(-2 * s.keys.refresh)
+	s.keys.mu.Unlock()
+	after, _ := s.keys.current()
+	if after.kid == before.kid || after.kid != other.SigningKeys()[0].KeyID {
+		t.Fatalf("after the refresh interval signing with %s, want the rotated key %s", after.kid, other.SigningKeys()[0].KeyID)
+	}
+	fresh, _ := other.issue(sp, "https://management.azure.com/", time.Hour, false, "", acrSecret)
+	if _, err := s.Verify(ctx, fresh.Token, armAudiences); err != nil {
+		t.Fatalf("token signed by the rotated key refused: %v", err)
 	}
 }

@@ -1,0 +1,177 @@
+package main
+
+import (
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/cerulean-azure/cerulean/internal/directory"
+	"github.com/cerulean-azure/cerulean/internal/instance"
+	"github.com/cerulean-azure/cerulean/internal/pki"
+	"github.com/cerulean-azure/cerulean/internal/store"
+	"github.com/spf13/cobra"
+)
+
+func spCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "sp", Short: "Manage service principals (app registrations) of the tenant"}
+	create := &cobra.Command{
+		Use:   "create <display-name>",
+		Short: "Create a service principal with a client secret (it has no role until you assign one)",
+		Long: `Create a service principal with a client secret valid for --years, and print its
+appId (client id), objectId and secret as JSON. The secret is shown once and stored only
+as a salted hash. Give it roles with 'az role assignment create --assignee-object-id ...'.
+
+With --cert FILE it also registers the certificate in FILE (PEM) as a credential; with
+--create-cert FILE it creates a self-signed certificate and its private key, writes both to
+FILE (PEM, mode 0600, the form azidentity.ParseCertificates and 'az login
+--service-principal -p FILE' read) and registers the certificate. Clients then sign a
+client assertion with the key (ClientCertificateCredential).`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			years, _ := cmd.Flags().GetInt("years")
+			if years < 1 || years > 100 {
+				return fmt.Errorf("--years must be between 1 and 100, got %d", years)
+			}
+			validity := time.Duration(years) * 365 * 24 * time.Hour
+			cert, err := certificateFlags(cmd, args[0], validity)
+			if err != nil {
+				return err
+			}
+			in, err := instance.Open(cmd.Context(), dataDir(cmd))
+			if err != nil {
+				return err
+			}
+			defer in.Close()
+			var p directory.Principal
+			var secret string
+			var cred directory.Credential
+			err = in.Store.Update(cmd.Context(), func(tx store.Tx) error {
+				var err error
+				if p, err = in.Dir.CreatePrincipal(tx, directory.Principal{Kind: directory.KindServicePrincipal, DisplayName: args[0]}); err != nil {
+					return err
+				}
+				if secret, _, err = in.Dir.AddClientSecretTx(tx, p.ObjectID, validity, false); err != nil {
+					return err
+				}
+				if cert != nil {
+					cred, err = in.Dir.AddCertificateTx(tx, p.ObjectID, cert)
+				}
+				return err
+			})
+			if err != nil {
+				return err
+			}
+			out := map[string]string{
+				"appId": p.AppID, "objectId": p.ObjectID, "password": secret, "tenant": in.Tenant.ID, "displayName": p.DisplayName,
+			}
+			if cert != nil {
+				out["certificateThumbprint"] = cred.Thumbprint
+			}
+			return json.NewEncoder(cmd.OutOrStdout()).Encode(out)
+		},
+	}
+	create.Flags().Int("years", 2, "years the client secret (and a created certificate) is valid")
+	addCertificateFlags(create)
+
+	credential := &cobra.Command{
+		Use:   "credential",
+		Short: "Manage a service principal's credentials",
+	}
+	add := &cobra.Command{
+		Use:   "add <app-id|object-id>",
+		Short: "Register a certificate credential (--cert FILE or --create-cert FILE) for a service principal",
+		Long: `Register a certificate credential for an existing service principal, named by its
+appId or objectId. --cert FILE registers the certificate in FILE (PEM; only the public part
+is kept); --create-cert FILE creates a self-signed certificate and key, writes both to FILE
+(mode 0600) and registers the certificate. Prints the credential's thumbprint and validity.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			years, _ := cmd.Flags().GetInt("years")
+			if years < 1 || years > 100 {
+				return fmt.Errorf("--years must be between 1 and 100, got %d", years)
+			}
+			in, err := instance.Open(cmd.Context(), dataDir(cmd))
+			if err != nil {
+				return err
+			}
+			defer in.Close()
+			p, err := in.Dir.GetByAppID(cmd.Context(), args[0])
+			if errors.Is(err, directory.ErrPrincipalNotFound) {
+				p, err = in.Dir.Get(cmd.Context(), args[0])
+			}
+			if errors.Is(err, directory.ErrPrincipalNotFound) {
+				return fmt.Errorf("no service principal with appId or objectId %s (create one with `cerulean sp create`)", args[0])
+			}
+			if err != nil {
+				return err
+			}
+			cert, err := certificateFlags(cmd, p.DisplayName, time.Duration(years)*365*24*time.Hour)
+			if err != nil {
+				return err
+			}
+			if cert == nil {
+				return errors.New("give --cert FILE (an existing certificate) or --create-cert FILE (a new one)")
+			}
+			var cred directory.Credential
+			err = in.Store.Update(cmd.Context(), func(tx store.Tx) error {
+				var err error
+				cred, err = in.Dir.AddCertificateTx(tx, p.ObjectID, cert)
+				return err
+			})
+			if err != nil {
+				return err
+			}
+			return json.NewEncoder(cmd.OutOrStdout()).Encode(map[string]string{
+				"appId": p.AppID, "objectId": p.ObjectID, "keyId": cred.KeyID, "thumbprint": cred.Thumbprint,
+				"notBefore": cred.NotBefore.Format(time.RFC3339), "notAfter": cred.NotAfter.Format(time.RFC3339),
+			})
+		},
+	}
+	add.Flags().Int("years", 2, "years a created certificate is valid")
+	addCertificateFlags(add)
+	credential.AddCommand(add)
+	cmd.AddCommand(create, credential)
+	return cmd
+}
+
+func addCertificateFlags(cmd *cobra.Command) {
+	cmd.Flags().String("cert", "", "register the certificate in this PEM file as a credential")
+	cmd.Flags().String("create-cert", "", "create a self-signed certificate and key, write both to this PEM file (0600) and register the certificate")
+	cmd.MarkFlagsMutuallyExclusive("cert", "create-cert")
+}
+
+// certificateFlags reads --cert or carries out --create-cert; nil when neither is given.
+func certificateFlags(cmd *cobra.Command, commonName string, validity time.Duration) (*x509.Certificate, error) {
+	if path, _ := cmd.Flags().GetString("cert"); path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("read --cert: %w", err)
+		}
+		cert, err := pki.ParseCertificatePEM(b)
+		if err != nil {
+			return nil, fmt.Errorf("--cert %s: %w", path, err)
+		}
+		if time.Now().After(cert.NotAfter) {
+			return nil, fmt.Errorf("--cert %s expired on %s", path, cert.NotAfter.Format(time.RFC3339))
+		}
+		return cert, nil
+	}
+	path, _ := cmd.Flags().GetString("create-cert")
+	if path == "" {
+		return nil, nil
+	}
+	if _, err := os.Stat(path); err == nil {
+		return nil, fmt.Errorf("--create-cert %s: the file exists; choose a new path", path)
+	}
+	cert, bundle, err := pki.SelfSigned(commonName, validity)
+	if err != nil {
+		return nil, err
+	}
+	if err := pki.WriteFile(path, bundle, 0o600); err != nil {
+		return nil, err
+	}
+	return cert, nil
+}
