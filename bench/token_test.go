@@ -47,7 +47,9 @@ func startTokenServer(t testing.TB, settings sts.Settings) tokenServer {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { in.Close() })
-	srv, err := server.Build(ctx, in, settings, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	all := server.DefaultSettings()
+	all.STS = settings
+	srv, err := server.Build(ctx, in, all, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -57,7 +57,8 @@ func dataDir(cmd *cobra.Command) string {
 }
 
 func serveCmd() *cobra.Command {
-	settings := sts.DefaultSettings()
+	all := server.DefaultSettings()
+	settings := &all.STS
 	var listen, logLevel string
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -78,7 +79,7 @@ managed-identity endpoints), and works as an HTTP proxy that answers IMDS
 			log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			return serve(ctx, log, dataDir(cmd), listen, settings)
+			return serve(ctx, log, dataDir(cmd), listen, all)
 		},
 	}
 	f := cmd.Flags()
@@ -91,10 +92,12 @@ managed-identity endpoints), and works as an HTTP proxy that answers IMDS
 	f.IntVar(&settings.ManagedIdentityConcurrency, "mi-concurrency", settings.ManagedIdentityConcurrency, "concurrent managed-identity requests per host (Azure: 5; 0 = unlimited)")
 	f.DurationVar(&settings.ManagedIdentityCacheRefresh, "mi-cache-refresh", settings.ManagedIdentityCacheRefresh, "a cached managed-identity token is reused until it has less than this to live")
 	f.StringVar(&settings.DefaultIMDSHost, "default-imds-host", "", "ARM id of the host an IMDS call without proxy credentials comes from")
+	f.BoolVar(&all.KeyVault.Throttle, "keyvault-throttle", false, "enforce Key Vault's per-vault transaction limits (RSA-2048: 4,000 per 10 s; 429 with Retry-After beyond)")
+	f.DurationVar(&all.KeyVault.RotationInterval, "keyvault-rotation-interval", all.KeyVault.RotationInterval, "how often key rotation policies (and scheduled purges) are evaluated; 0 disables")
 	return cmd
 }
 
-func serve(ctx context.Context, log *slog.Logger, data, listen string, settings sts.Settings) error {
+func serve(ctx context.Context, log *slog.Logger, data, listen string, settings server.Settings) error {
 	in, err := instance.Open(ctx, data)
 	if err != nil {
 		return err

@@ -112,8 +112,10 @@ type TrackedType struct {
 	// Properties validates and normalises the request's properties on PUT/PATCH, given the
 	// stored ones (nil on create). It returns what to store.
 	Properties func(c *Call, old, in json.RawMessage) (json.RawMessage, error)
-	// OnCreate and OnDelete run inside the writing transaction.
+	// OnCreate and OnDelete run inside the writing transaction; OnWrite runs after OnCreate
+	// on every create or update (created tells which), just before the resource is stored.
 	OnCreate func(c *Call, tx store.Tx, r *Resource) error
+	OnWrite  func(c *Call, tx store.Tx, r *Resource, created bool) error
 	OnDelete func(s *Service, tx store.Tx, r *Resource) error
 }
 
@@ -281,6 +283,11 @@ func (t *TrackedType) write(c *Call) (int, any, error) {
 		r.SystemData.LastModifiedBy, r.SystemData.LastModifiedByType, r.SystemData.LastModifiedAt = c.Caller.Display, createdByType(c.Claims), now
 		if !exists && t.OnCreate != nil {
 			if err := t.OnCreate(c, tx, &r); err != nil {
+				return err
+			}
+		}
+		if t.OnWrite != nil {
+			if err := t.OnWrite(c, tx, &r, !exists); err != nil {
 				return err
 			}
 		}

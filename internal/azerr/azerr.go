@@ -25,6 +25,8 @@ type Error struct {
 	Details []*Error
 	// AdditionalInfo carries Azure's additionalInfo entries (policy violations).
 	AdditionalInfo []AdditionalInfo
+	// Inner is Key Vault's innererror code (e.g. "ForbiddenByRbac", "KeyDisabled").
+	Inner string
 	// Header holds extra response headers (Retry-After, WWW-Authenticate).
 	Header http.Header
 }
@@ -149,4 +151,32 @@ func WriteOAuth(w http.ResponseWriter, err error) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(e.Status)
 	_ = json.NewEncoder(w).Encode(map[string]any{"error": e.Code, "error_description": e.Message})
+}
+
+// WithInner returns e with Key Vault's innererror code set.
+func (e *Error) WithInner(code string) *Error {
+	e.Inner = code
+	return e
+}
+
+type kvError struct {
+	Code       string   `json:"code"`
+	Message    string   `json:"message"`
+	InnerError *kvInner `json:"innererror,omitempty"`
+}
+
+type kvInner struct {
+	Code string `json:"code"`
+}
+
+// WriteKeyVault writes err in Key Vault's envelope:
+// {"error":{"code","message","innererror":{"code"}}}.
+func WriteKeyVault(w http.ResponseWriter, err error) {
+	e := From(err)
+	writeHeaders(w, e)
+	body := kvError{Code: e.Code, Message: e.Message}
+	if e.Inner != "" {
+		body.InnerError = &kvInner{Code: e.Inner}
+	}
+	_ = json.NewEncoder(w).Encode(map[string]kvError{"error": body})
 }

@@ -7,26 +7,42 @@ import (
 	"github.com/cerulean-azure/cerulean/internal/access"
 	"github.com/cerulean-azure/cerulean/internal/arm"
 	"github.com/cerulean-azure/cerulean/internal/instance"
+	"github.com/cerulean-azure/cerulean/internal/keyvault"
 	"github.com/cerulean-azure/cerulean/internal/providers/authorization"
 	"github.com/cerulean-azure/cerulean/internal/providers/compute"
 	"github.com/cerulean-azure/cerulean/internal/providers/msi"
+	"github.com/cerulean-azure/cerulean/internal/providers/vaults"
 	"github.com/cerulean-azure/cerulean/internal/sts"
 )
 
+// Settings are every component's settings.
+type Settings struct {
+	STS      sts.Settings
+	KeyVault keyvault.Settings
+}
+
+// DefaultSettings are Azure's documented behaviour.
+func DefaultSettings() Settings {
+	return Settings{STS: sts.DefaultSettings(), KeyVault: keyvault.DefaultSettings()}
+}
+
 // Build wires every component over an opened data folder: the token service, the RBAC gate,
-// Resource Manager with its providers, and this server in front.
-func Build(ctx context.Context, in *instance.Instance, settings sts.Settings, log *slog.Logger) (*Server, error) {
-	tokens, err := sts.New(ctx, in.Dir, in.Store, in.Barrier, in.RootKey, settings)
+// Resource Manager with its providers, the Key Vault data plane, and this server in front.
+func Build(ctx context.Context, in *instance.Instance, settings Settings, log *slog.Logger) (*Server, error) {
+	tokens, err := sts.New(ctx, in.Dir, in.Store, in.Barrier, in.RootKey, settings.STS)
 	if err != nil {
 		return nil, err
 	}
-	svc := arm.New(in.Dir, tokens, access.New(in.Store))
+	gate := access.New(in.Store)
+	svc := arm.New(in.Dir, tokens, gate)
 	msi.Register(svc)
 	compute.Register(svc)
 	authorization.Register(svc)
+	vaults.Register(svc)
+	kv := keyvault.New(in.Store, in.Barrier, tokens, gate, in.Dir.Now, settings.KeyVault)
 	tokens.SetHostResolver(svc)
 	if err := svc.EnsureSubscription(ctx, in.Tenant.SubscriptionID, in.Tenant.ID, "Cerulean Subscription"); err != nil {
 		return nil, err
 	}
-	return &Server{ARM: svc, STS: tokens, CA: in.CA, Log: log}, nil
+	return &Server{ARM: svc, STS: tokens, KeyVault: kv, CA: in.CA, Log: log}, nil
 }

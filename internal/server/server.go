@@ -25,6 +25,7 @@ import (
 
 	"github.com/cerulean-azure/cerulean/internal/arm"
 	"github.com/cerulean-azure/cerulean/internal/azerr"
+	"github.com/cerulean-azure/cerulean/internal/keyvault"
 	"github.com/cerulean-azure/cerulean/internal/pki"
 	"github.com/cerulean-azure/cerulean/internal/sts"
 	"github.com/google/uuid"
@@ -32,10 +33,11 @@ import (
 
 // Server is the HTTP(S) front of Cerulean.
 type Server struct {
-	ARM *arm.Service
-	STS *sts.Service
-	CA  *pki.CA
-	Log *slog.Logger
+	ARM      *arm.Service
+	STS      *sts.Service
+	KeyVault *keyvault.Service
+	CA       *pki.CA
+	Log      *slog.Logger
 
 	http *http.Server
 	ln   *muxListener
@@ -50,6 +52,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(s.Log.Handler(), slog.LevelDebug),
 	}
+	go s.KeyVault.Run(ctx, func(msg string, args ...any) { s.Log.Info(msg, args...) })
 	go func() {
 		<-ctx.Done()
 		shut, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -207,9 +210,15 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 		s.STS.ServeAuthority(w, r, base)
 	case host == "management.azure.com" || host == "management.core.windows.net":
 		s.ARM.ServeHTTP(w, r)
-	case strings.HasSuffix(host, ".vault.azure.net") || strings.HasSuffix(host, ".core.windows.net"):
+	case strings.HasSuffix(host, keyvault.DNSSuffix):
+		s.KeyVault.ServeVault(w, r, strings.TrimSuffix(host, keyvault.DNSSuffix), base, p)
+	case strings.HasSuffix(host, ".core.windows.net"):
 		azerr.WriteARM(w, azerr.BadRequest("NotSupported",
-			"%s is not served by this version of Cerulean: Key Vault and storage data planes are not built yet.", host))
+			"%s is not served by this version of Cerulean: the storage data planes are not built yet.", host))
+	case strings.HasPrefix(strings.ToLower(p), "/vaults/"):
+		// Path-style Key Vault on 127.0.0.1: https://127.0.0.1:PORT/vaults/<vault>/keys/...
+		name, rest, _ := strings.Cut(p[len("/vaults/"):], "/")
+		s.KeyVault.ServeVault(w, r, name, base+"/vaults/"+name, "/"+rest)
 	case strings.EqualFold(strings.TrimSuffix(p, "/"), "/msi/token"):
 		s.STS.ServeAppService(w, r)
 	case strings.HasPrefix(strings.ToLower(p), "/msi/host/"):

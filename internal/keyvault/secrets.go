@@ -1,0 +1,459 @@
+package keyvault
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/cerulean-azure/cerulean/internal/azerr"
+	"github.com/cerulean-azure/cerulean/internal/store"
+)
+
+// maxSecretBytes is Key Vault's limit on a secret value.
+const maxSecretBytes = 25 * 1024
+
+// secretVersion is one version of a secret; Sealed is the value sealed under the root key.
+type secretVersion struct {
+	Name        string            `json:"name"`
+	Version     string            `json:"version"`
+	ContentType string            `json:"contentType,omitempty"`
+	Sealed      []byte            `json:"sealed"`
+	Attributes  attributes        `json:"attributes"`
+	Tags        map[string]string `json:"tags,omitempty"`
+}
+
+func secretSealContext(v Vault, name, version string) string {
+	return "keyvault/secret/" + v.UID + "/" + strings.ToLower(name) + "/" + strings.ToLower(version)
+}
+
+func (c *call) secretID(name, version string) string {
+	id := VaultURI(c.vault.Name) + "/secrets/" + name
+	if version != "" {
+		id += "/" + version
+	}
+	return id
+}
+
+// secretView renders a version; withValue adds the opened value (a SecretBundle), without it
+// the view is a SecretItem.
+func (c *call) secretView(sv secretVersion, withVersion, withValue bool) (map[string]any, error) {
+	version := ""
+	if withVersion {
+		version = sv.Version
+	}
+	m := map[string]any{"id": c.secretID(sv.Name, version), "attributes": c.attributesView(sv.Attributes)}
+	if sv.ContentType != "" {
+		m["contentType"] = sv.ContentType
+	}
+	if len(sv.Tags) > 0 {
+		m["tags"] = sv.Tags
+	}
+	if withValue {
+		v, err := c.svc.barrier.Open(secretSealContext(c.vault, sv.Name, sv.Version), sv.Sealed)
+		if err != nil {
+			return nil, err
+		}
+		m["value"] = string(v)
+	}
+	return m, nil
+}
+
+func (c *call) routeSecrets(segs []string) (int, any, error) {
+	m := c.r.Method
+	switch {
+	case len(segs) == 0 || (len(segs) == 1 && segs[0] == ""):
+		if m != http.MethodGet {
+			return 0, nil, methodNotAllowed(c.r)
+		}
+		return c.listSecrets()
+	case len(segs) == 1 && strings.EqualFold(segs[0], "restore") && m == http.MethodPost:
+		return c.restoreSecret()
+	}
+	name := segs[0]
+	if err := checkName("secret", name); err != nil {
+		return 0, nil, err
+	}
+	rest := segs[1:]
+	switch {
+	case len(rest) == 0 && m == http.MethodPut:
+		return c.setSecret(name)
+	case len(rest) == 0 && m == http.MethodDelete:
+		return c.deleteSecret(name)
+	case (len(rest) == 0 || (len(rest) == 1 && rest[0] == "")) && m == http.MethodGet:
+		return c.getSecret(name, "")
+	case (len(rest) == 0 || (len(rest) == 1 && rest[0] == "")) && m == http.MethodPatch:
+		return c.updateSecret(name, "")
+	case len(rest) == 1 && strings.EqualFold(rest[0], "versions") && m == http.MethodGet:
+		return c.listSecretVersions(name)
+	case len(rest) == 1 && strings.EqualFold(rest[0], "backup") && m == http.MethodPost:
+		return c.backupSecret(name)
+	case len(rest) == 1 && versionRE.MatchString(rest[0]) && m == http.MethodGet:
+		return c.getSecret(name, strings.ToLower(rest[0]))
+	case len(rest) == 1 && versionRE.MatchString(rest[0]) && m == http.MethodPatch:
+		return c.updateSecret(name, strings.ToLower(rest[0]))
+	case len(rest) == 1 && !versionRE.MatchString(rest[0]):
+		return 0, nil, secretKind.notFound(name + "/" + rest[0])
+	}
+	return 0, nil, methodNotAllowed(c.r)
+}
+
+func (c *call) routeDeletedSecrets(segs []string) (int, any, error) {
+	m := c.r.Method
+	if len(segs) == 0 || (len(segs) == 1 && segs[0] == "") {
+		if m != http.MethodGet {
+			return 0, nil, methodNotAllowed(c.r)
+		}
+		return c.listDeletedSecrets()
+	}
+	name := segs[0]
+	if err := checkName("secret", name); err != nil {
+		return 0, nil, err
+	}
+	switch {
+	case len(segs) == 1 && m == http.MethodGet:
+		return c.getDeletedSecret(name)
+	case len(segs) == 1 && m == http.MethodDelete:
+		if err := c.authorize("Microsoft.KeyVault/vaults/secrets/purge/action", c.secretScope(name), permission{"secrets", "purge"}); err != nil {
+			return 0, nil, err
+		}
+		if err := c.purge(secretKind, name); err != nil {
+			return 0, nil, err
+		}
+		return http.StatusNoContent, nil, nil
+	case len(segs) == 2 && strings.EqualFold(segs[1], "recover") && m == http.MethodPost:
+		if err := c.authorize("Microsoft.KeyVault/vaults/secrets/recover/action", c.secretScope(name), permission{"secrets", "recover"}); err != nil {
+			return 0, nil, err
+		}
+		var sv secretVersion
+		if err := c.recover(secretKind, name, &sv); err != nil {
+			return 0, nil, err
+		}
+		out, err := c.secretView(sv, true, false)
+		return http.StatusOK, out, err
+	}
+	return 0, nil, methodNotAllowed(c.r)
+}
+
+type setSecretRequest struct {
+	Value       *string           `json:"value"`
+	ContentType string            `json:"contentType"`
+	Attributes  *attributesIn     `json:"attributes"`
+	Tags        map[string]string `json:"tags"`
+}
+
+func (c *call) setSecret(name string) (int, any, error) {
+	if err := c.authorize("Microsoft.KeyVault/vaults/secrets/setSecret/action", c.secretScope(name), permission{"secrets", "set"}); err != nil {
+		return 0, nil, err
+	}
+	var in setSecretRequest
+	if err := c.decode(&in); err != nil {
+		return 0, nil, err
+	}
+	if in.Value == nil {
+		return 0, nil, badParameter("The request has no 'value': send the secret's value.")
+	}
+	if len(*in.Value) > maxSecretBytes {
+		return 0, nil, badParameter("The secret value is %d bytes; Key Vault secrets are at most %d bytes.", len(*in.Value), maxSecretBytes)
+	}
+	if len(in.ContentType) > 255 {
+		return 0, nil, badParameter("contentType is at most 255 characters.")
+	}
+	if err := validTags(in.Tags); err != nil {
+		return 0, nil, err
+	}
+	now := c.svc.now().UTC().Unix()
+	sv := secretVersion{Name: name, Version: newVersion(), ContentType: in.ContentType, Tags: in.Tags,
+		Attributes: attributes{Enabled: true, Created: now, Updated: now}}
+	sv.Attributes.apply(in.Attributes)
+	sv.Sealed = c.svc.barrier.Seal(secretSealContext(c.vault, name, sv.Version), []byte(*in.Value))
+	err := c.svc.st.Update(c.ctx, func(tx store.Tx) error {
+		var o object
+		err := getJSON(tx, colSecrets, objKey(c.vault.Name, name), &o)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			o = object{Name: name}
+		case err != nil:
+			return err
+		case o.Deleted != nil:
+			return deletedButRecoverable("Secret", name)
+		}
+		sv.Name, o.Current = o.Name, sv.Version
+		if err := putJSON(tx, colSecretVersions, objKey(c.vault.Name, name)+"/"+sv.Version, sv); err != nil {
+			return err
+		}
+		return putJSON(tx, colSecrets, objKey(c.vault.Name, name), o)
+	})
+	if err != nil {
+		return 0, nil, err
+	}
+	out, err := c.secretView(sv, true, true)
+	return http.StatusOK, out, err
+}
+
+func (c *call) loadSecretVersion(tx store.Tx, name, version string) (secretVersion, error) {
+	var sv secretVersion
+	o, err := c.loadObject(tx, secretKind, name, false)
+	if err != nil {
+		return sv, err
+	}
+	return sv, c.loadVersionOf(tx, secretKind, o, version, &sv)
+}
+
+func (c *call) getSecret(name, version string) (int, any, error) {
+	if err := c.authorize("Microsoft.KeyVault/vaults/secrets/getSecret/action", c.secretScope(name), permission{"secrets", "get"}); err != nil {
+		return 0, nil, err
+	}
+	var sv secretVersion
+	if err := c.svc.st.View(c.ctx, func(tx store.Tx) error {
+		var err error
+		sv, err = c.loadSecretVersion(tx, name, version)
+		return err
+	}); err != nil {
+		return 0, nil, err
+	}
+	if !sv.Attributes.Enabled {
+		return 0, nil, disabledErr("get", "Secret")
+	}
+	out, err := c.secretView(sv, true, true)
+	return http.StatusOK, out, err
+}
+
+func (c *call) updateSecret(name, version string) (int, any, error) {
+	if err := c.authorize("Microsoft.KeyVault/vaults/secrets/update/action", c.secretScope(name), permission{"secrets", "set"}); err != nil {
+		return 0, nil, err
+	}
+	var in struct {
+		ContentType *string           `json:"contentType"`
+		Attributes  *attributesIn     `json:"attributes"`
+		Tags        map[string]string `json:"tags"`
+	}
+	if err := c.decode(&in); err != nil {
+		return 0, nil, err
+	}
+	if err := validTags(in.Tags); err != nil {
+		return 0, nil, err
+	}
+	var sv secretVersion
+	err := c.svc.st.Update(c.ctx, func(tx store.Tx) error {
+		var err error
+		if sv, err = c.loadSecretVersion(tx, name, version); err != nil {
+			return err
+		}
+		sv.Attributes.apply(in.Attributes)
+		if in.ContentType != nil {
+			sv.ContentType = *in.ContentType
+		}
+		if in.Tags != nil {
+			sv.Tags = in.Tags
+		}
+		sv.Attributes.Updated = c.svc.now().UTC().Unix()
+		return putJSON(tx, colSecretVersions, objKey(c.vault.Name, name)+"/"+sv.Version, sv)
+	})
+	if err != nil {
+		return 0, nil, err
+	}
+	out, err := c.secretView(sv, true, false)
+	return http.StatusOK, out, err
+}
+
+// secretsTx lists the vault's secrets (deleted ones only if deleted), with current versions.
+func (c *call) secretsTx(tx store.Tx, deleted bool) ([]object, map[string]secretVersion, error) {
+	cur := map[string]secretVersion{}
+	objs, err := c.listObjects(tx, secretKind, deleted, func(o object, raw []byte) error {
+		var sv secretVersion
+		if err := json.Unmarshal(raw, &sv); err != nil {
+			return err
+		}
+		cur[strings.ToLower(o.Name)] = sv
+		return nil
+	})
+	return objs, cur, err
+}
+
+func (c *call) listSecretsPage(deleted bool, path string) (int, any, error) {
+	if err := c.authorize("Microsoft.KeyVault/vaults/secrets/readMetadata/action", c.vault.ResourceID, permission{"secrets", "list"}); err != nil {
+		return 0, nil, err
+	}
+	var objs []object
+	var cur map[string]secretVersion
+	if err := c.svc.st.View(c.ctx, func(tx store.Tx) error {
+		var err error
+		objs, cur, err = c.secretsTx(tx, deleted)
+		return err
+	}); err != nil {
+		return 0, nil, err
+	}
+	from, to, next, err := c.page(names(objs, func(o object) string { return o.Name }), path)
+	if err != nil {
+		return 0, nil, err
+	}
+	out := []any{}
+	for _, o := range objs[from:to] {
+		sv := cur[strings.ToLower(o.Name)]
+		m, err := c.secretView(sv, false, false)
+		if err != nil {
+			return 0, nil, err
+		}
+		if deleted {
+			m = c.deletedFields(secretKind, m, sv.Name, o.Deleted)
+		}
+		out = append(out, m)
+	}
+	return http.StatusOK, map[string]any{"value": out, "nextLink": nullable(next)}, nil
+}
+
+func (c *call) listSecrets() (int, any, error) { return c.listSecretsPage(false, "/secrets") }
+func (c *call) listDeletedSecrets() (int, any, error) {
+	return c.listSecretsPage(true, "/deletedsecrets")
+}
+
+func (c *call) listSecretVersions(name string) (int, any, error) {
+	if err := c.authorize("Microsoft.KeyVault/vaults/secrets/readMetadata/action", c.secretScope(name), permission{"secrets", "list"}); err != nil {
+		return 0, nil, err
+	}
+	var vs []secretVersion
+	err := c.svc.st.View(c.ctx, func(tx store.Tx) error {
+		if _, err := c.loadObject(tx, secretKind, name, false); err != nil {
+			return err
+		}
+		items, err := tx.List(colSecretVersions, objKey(c.vault.Name, name)+"/")
+		for _, it := range items {
+			var sv secretVersion
+			if err := json.Unmarshal(it.Value, &sv); err != nil {
+				return err
+			}
+			vs = append(vs, sv)
+		}
+		return err
+	})
+	if err != nil {
+		return 0, nil, err
+	}
+	from, to, next, err := c.page(names(vs, func(v secretVersion) string { return v.Version }), "/secrets/"+name+"/versions")
+	if err != nil {
+		return 0, nil, err
+	}
+	out := []any{}
+	for _, sv := range vs[from:to] {
+		m, err := c.secretView(sv, true, false)
+		if err != nil {
+			return 0, nil, err
+		}
+		out = append(out, m)
+	}
+	return http.StatusOK, map[string]any{"value": out, "nextLink": nullable(next)}, nil
+}
+
+func (c *call) deleteSecret(name string) (int, any, error) {
+	if err := c.authorize("Microsoft.KeyVault/vaults/secrets/delete", c.secretScope(name), permission{"secrets", "delete"}); err != nil {
+		return 0, nil, err
+	}
+	var sv secretVersion
+	o, err := c.softDelete(secretKind, name, &sv)
+	if err != nil {
+		return 0, nil, err
+	}
+	m, err := c.secretView(sv, true, false)
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, c.deletedFields(secretKind, m, sv.Name, o.Deleted), nil
+}
+
+func (c *call) getDeletedSecret(name string) (int, any, error) {
+	if err := c.authorize("Microsoft.KeyVault/vaults/secrets/readMetadata/action", c.secretScope(name), permission{"secrets", "get"}); err != nil {
+		return 0, nil, err
+	}
+	var sv secretVersion
+	o, err := c.deleted(secretKind, name, &sv)
+	if err != nil {
+		return 0, nil, err
+	}
+	m, err := c.secretView(sv, true, false)
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, c.deletedFields(secretKind, m, sv.Name, o.Deleted), nil
+}
+
+func (c *call) backupSecret(name string) (int, any, error) {
+	if err := c.authorize("Microsoft.KeyVault/vaults/secrets/backup/action", c.secretScope(name), permission{"secrets", "backup"}); err != nil {
+		return 0, nil, err
+	}
+	var b backupBlob
+	err := c.svc.st.View(c.ctx, func(tx store.Tx) error {
+		o, err := c.loadObject(tx, secretKind, name, false)
+		if err != nil {
+			return err
+		}
+		b = backupBlob{Kind: "secret", Name: o.Name, Current: o.Current}
+		items, err := tx.List(colSecretVersions, objKey(c.vault.Name, name)+"/")
+		for _, it := range items {
+			var sv secretVersion
+			if err := json.Unmarshal(it.Value, &sv); err != nil {
+				return err
+			}
+			plain, err := c.svc.barrier.Open(secretSealContext(c.vault, sv.Name, sv.Version), sv.Sealed)
+			if err != nil {
+				return err
+			}
+			sv.Sealed = nil
+			meta, _ := json.Marshal(sv)
+			b.Versions = append(b.Versions, backupVersion{meta, plain})
+		}
+		return err
+	})
+	if err != nil {
+		return 0, nil, err
+	}
+	out, err := c.sealBackup(b)
+	return http.StatusOK, out, err
+}
+
+func (c *call) restoreSecret() (int, any, error) {
+	b, err := c.openBackup("secret")
+	if err != nil {
+		return 0, nil, err
+	}
+	if err := c.authorize("Microsoft.KeyVault/vaults/secrets/restore/action", c.secretScope(b.Name), permission{"secrets", "restore"}); err != nil {
+		return 0, nil, err
+	}
+	var current secretVersion
+	err = c.svc.st.Update(c.ctx, func(tx store.Tx) error {
+		var existing object
+		err := getJSON(tx, colSecrets, objKey(c.vault.Name, b.Name), &existing)
+		if err == nil {
+			if existing.Deleted != nil {
+				return deletedButRecoverable("Secret", b.Name)
+			}
+			return azerr.Conflict("Conflict", "There was a conflict restoring the secret '%s': a secret of that name already exists in this vault.", b.Name)
+		}
+		if !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		for _, v := range b.Versions {
+			var sv secretVersion
+			if err := json.Unmarshal(v.Meta, &sv); err != nil || !versionRE.MatchString(sv.Version) {
+				return badParameter("The backup blob is corrupt.")
+			}
+			sv.Name = b.Name
+			sv.Sealed = c.svc.barrier.Seal(secretSealContext(c.vault, sv.Name, sv.Version), v.Plain)
+			if err := putJSON(tx, colSecretVersions, objKey(c.vault.Name, b.Name)+"/"+sv.Version, sv); err != nil {
+				return err
+			}
+			if sv.Version == b.Current {
+				current = sv
+			}
+		}
+		if current.Version == "" {
+			return badParameter("The backup blob is corrupt: it has no current version.")
+		}
+		return putJSON(tx, colSecrets, objKey(c.vault.Name, b.Name), object{Name: b.Name, Current: b.Current})
+	})
+	if err != nil {
+		return 0, nil, err
+	}
+	out, err := c.secretView(current, true, false)
+	return http.StatusOK, out, err
+}
