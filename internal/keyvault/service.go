@@ -212,8 +212,11 @@ func (c *call) authorize(action, scope string, perm permission) error {
 			continue
 		}
 		list := p.Permissions.Keys
-		if perm.kind == "secrets" {
+		switch perm.kind {
+		case "secrets":
 			list = p.Permissions.Secrets
+		case "certificates":
+			list = p.Permissions.Certificates
 		}
 		for _, g := range list {
 			if strings.EqualFold(g, perm.name) || strings.EqualFold(g, "all") {
@@ -271,7 +274,15 @@ func (s *Service) route(c *call, segs []string) (int, any, error) {
 		return c.routeSecrets(segs[1:])
 	case "deletedsecrets":
 		return c.routeDeletedSecrets(segs[1:])
-	case "certificates", "deletedcertificates", "storage", "deletedstorage", "rng", "securitydomain":
+	case "certificates", "deletedcertificates":
+		// Authorized like Key Vault (so role assignments can be checked), then not served.
+		if c.r.Method == http.MethodGet {
+			if err := c.authorize("Microsoft.KeyVault/vaults/certificates/read", c.vault.ResourceID, permission{"certificates", "list"}); err != nil {
+				return 0, nil, err
+			}
+		}
+		return 0, nil, notSupported("The /" + segs[0] + " API")
+	case "storage", "deletedstorage", "rng", "securitydomain":
 		return 0, nil, notSupported("The /" + segs[0] + " API")
 	}
 	return 0, nil, azerr.NotFound("NotFound", "The path '/%s' is not a Key Vault API.", strings.Join(segs, "/"))
