@@ -31,6 +31,8 @@ type env struct {
 	AuthorityHost           string `json:"authorityHost"`
 	IdentityEndpoint        string `json:"identityEndpoint"`
 	Proxy                   string `json:"proxy"`
+	KeyVaultURLPrefix       string `json:"keyVaultUrlPrefix"`
+	AzCloudConfigFile       string `json:"azCloudConfigFile"`
 	Resource                string `json:"resource"`
 	IdentityHeader          string `json:"identityHeader"`
 	MSIEndpoint             string `json:"msiEndpoint"`

@@ -35,11 +35,11 @@ func requireNode(t *testing.T) {
 
 // runKeyVaultJS runs e2e/js/keyvault.mjs in the given MODE as the service principal sp against
 // the vault and decodes the one JSON line it prints into out. The script reaches Cerulean
-// directly (no proxy) on its path-style URLs and trusts Cerulean's CA through
-// NODE_EXTRA_CA_CERTS.
+// directly (no proxy in the environment) on its path-style URLs and trusts Cerulean's CA
+// through NODE_EXTRA_CA_CERTS.
 func runKeyVaultJS(t *testing.T, mode string, sp servicePrincipal, vault, keyName string, out any) {
 	t.Helper()
-	cmd := exec.Command("node", filepath.Join("e2e", "js", "keyvault.mjs"))
+	cmd := exec.CommandContext(ctxT(t), "node", filepath.Join("e2e", "js", "keyvault.mjs"))
 	cmd.Dir = ".." // the repository root: tests run in e2e/
 	var env []string
 	for _, kv := range os.Environ() {
@@ -60,6 +60,9 @@ func runKeyVaultJS(t *testing.T, mode string, sp servicePrincipal, vault, keyNam
 		"CERULEAN_CLIENT_SECRET="+sp.Password,
 		"CERULEAN_VAULT_URL="+vaultURL(vault),
 		"CERULEAN_KEY_NAME="+keyName,
+		// Only the script's CryptographyClient uses the proxy, to reach the canonical
+		// https://<vault>.vault.azure.net its key ids name (see makeCryptographyClient).
+		"CERULEAN_PROXY="+srv.Proxy,
 	)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr

@@ -41,30 +41,32 @@ func TestKeyVault_Secrets(t *testing.T) {
 	admin := adminCredential(t)
 	rg, name := vaultFixture(t, false)
 	sc := secretsClient(t, name, admin)
-	_, err := sc.SetSecret(ctxT(t), "db-password", azsecrets.SetSecretParameters{Value: to.Ptr("s3cret")}, nil)
+	_, err := sc.SetSecret(ctxT(t), "db-password", azsecrets.SetSecretParameters{Value: to.Ptr("s3cret-value-for-the-store-scan")}, nil)
 	wantKVError(t, err, http.StatusForbidden, "Forbidden", "ForbiddenByRbac")
 	if err := assignRole(t, admin, vaultScope(rg, name), roleKVSecretsOfficer, srv.AdminObjectID); err != nil {
 		t.Fatal(err)
 	}
-	set, err := sc.SetSecret(ctxT(t), "db-password", azsecrets.SetSecretParameters{Value: to.Ptr("s3cret"), ContentType: to.Ptr("text/plain"),
+	rememberSensitive(t, []byte("s3cret-value-for-the-store-scan"))
+	rememberSensitive(t, []byte("rotated-value-for-the-store-scan"))
+	set, err := sc.SetSecret(ctxT(t), "db-password", azsecrets.SetSecretParameters{Value: to.Ptr("s3cret-value-for-the-store-scan"), ContentType: to.Ptr("text/plain"),
 		Tags: map[string]*string{"env": to.Ptr("test")}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if *set.Value != "s3cret" || set.ID.Name() != "db-password" || len(set.ID.Version()) != 32 || *set.ContentType != "text/plain" {
+	if *set.Value != "s3cret-value-for-the-store-scan" || set.ID.Name() != "db-password" || len(set.ID.Version()) != 32 || *set.ContentType != "text/plain" {
 		t.Fatalf("set secret = %+v", set)
 	}
 	v1 := set.ID.Version()
-	set2, err := sc.SetSecret(ctxT(t), "db-password", azsecrets.SetSecretParameters{Value: to.Ptr("rotated")}, nil)
+	set2, err := sc.SetSecret(ctxT(t), "db-password", azsecrets.SetSecretParameters{Value: to.Ptr("rotated-value-for-the-store-scan")}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	got, err := sc.GetSecret(ctxT(t), "db-password", "", nil)
-	if err != nil || *got.Value != "rotated" || got.ID.Version() != set2.ID.Version() {
+	if err != nil || *got.Value != "rotated-value-for-the-store-scan" || got.ID.Version() != set2.ID.Version() {
 		t.Fatalf("get latest: %v %+v", err, got)
 	}
 	old, err := sc.GetSecret(ctxT(t), "db-password", v1, nil)
-	if err != nil || *old.Value != "s3cret" {
+	if err != nil || *old.Value != "s3cret-value-for-the-store-scan" {
 		t.Fatalf("get v1: %v %+v", err, old)
 	}
 	n := 0
@@ -135,7 +137,7 @@ func TestKeyVault_Secrets(t *testing.T) {
 		t.Fatalf("restored %v", restored.ID)
 	}
 	got, err = sc.GetSecret(ctxT(t), "db-password", "", nil)
-	if err != nil || *got.Value != "rotated" {
+	if err != nil || *got.Value != "rotated-value-for-the-store-scan" {
 		t.Fatalf("get after restore: %v %+v", err, got)
 	}
 	_, err = sc.RestoreSecret(ctxT(t), azsecrets.RestoreSecretParameters{SecretBackup: backup.Value}, nil)
@@ -159,6 +161,8 @@ func TestKeyVault_ImportAndBackup(t *testing.T) {
 	}
 	jwk := &azkeys.JSONWebKey{Kty: to.Ptr(azkeys.KeyTypeRSA), N: priv.N.Bytes(), E: []byte{1, 0, 1}, D: priv.D.Bytes(),
 		P: priv.Primes[0].Bytes(), Q: priv.Primes[1].Bytes(), DP: priv.Precomputed.Dp.Bytes(), DQ: priv.Precomputed.Dq.Bytes(), QI: priv.Precomputed.Qinv.Bytes()}
+	rememberSensitive(t, priv.D.Bytes())
+	rememberSensitive(t, priv.Primes[0].Bytes())
 	imp, err := kc.ImportKey(ctxT(t), "imported", azkeys.ImportKeyParameters{Key: jwk}, nil)
 	if err != nil {
 		t.Fatalf("import: %v", err)
@@ -292,6 +296,7 @@ func TestKeyVault_ManagedIdentityReadsSecret(t *testing.T) {
 	if err := assignRole(t, admin, vaultScope(rg, name), roleKVSecretsOfficer, srv.AdminObjectID); err != nil {
 		t.Fatal(err)
 	}
+	rememberSensitive(t, []byte("from the vault"))
 	if _, err := secretsClient(t, name, admin).SetSecret(ctxT(t), "app-secret", azsecrets.SetSecretParameters{Value: to.Ptr("from the vault")}, nil); err != nil {
 		t.Fatal(err)
 	}

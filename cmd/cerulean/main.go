@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"sort"
 	"strings"
 	"syscall"
@@ -135,6 +136,10 @@ type envVars struct {
 	AuthorityHost           string `json:"authorityHost"`
 	IdentityEndpoint        string `json:"identityEndpoint"`
 	Proxy                   string `json:"proxy"`
+	// KeyVaultURLPrefix + <vault name> is a vault's path-style URL on Cerulean's address.
+	KeyVaultURLPrefix string `json:"keyVaultUrlPrefix"`
+	// AzCloudConfigFile is a cloud definition for `az cloud register --cloud-config @file`.
+	AzCloudConfigFile string `json:"azCloudConfigFile"`
 	// Set with --resource.
 	Resource         string `json:"resource,omitempty"`
 	IdentityHeader   string `json:"identityHeader,omitempty"`
@@ -177,6 +182,10 @@ IDENTITY_HEADER (App Service-style), MSI_ENDPOINT (Cloud Shell-style, what
 				AdminClientID: in.Admin.AppID, AdminClientSecret: in.Admin.Secret, AdminObjectID: in.Admin.ObjectID,
 				ResourceManagerEndpoint: base, ActiveDirectoryEndpoint: base + "/adfs", AuthorityHost: base,
 				IdentityEndpoint: "http://" + st.Address + "/msi/token", Proxy: "http://" + st.Address,
+				KeyVaultURLPrefix: base + "/vaults/", AzCloudConfigFile: absPath(filepath.Join(data, "az-cloud.json")),
+			}
+			if err := writeAzCloudConfig(v.AzCloudConfigFile, base); err != nil {
+				return err
 			}
 			if resource != "" {
 				if err := checkHost(ctx, in.Store, resource); err != nil {
@@ -239,6 +248,7 @@ func printExports(cmd *cobra.Command, v envVars) {
 		{"AZURE_CLIENT_ID", v.AdminClientID}, {"AZURE_CLIENT_SECRET", v.AdminClientSecret},
 		{"AZURE_AUTHORITY_HOST", v.AuthorityHost},
 		{"CERULEAN_ARM_ENDPOINT", v.ResourceManagerEndpoint}, {"CERULEAN_AD_ENDPOINT", v.ActiveDirectoryEndpoint},
+		{"CERULEAN_KEYVAULT_URL_PREFIX", v.KeyVaultURLPrefix}, {"CERULEAN_AZ_CLOUD_CONFIG", v.AzCloudConfigFile},
 	}
 	if v.Resource != "" {
 		lines = append(lines, [2]string{"IDENTITY_ENDPOINT", v.AppServiceIDEndp}, [2]string{"IDENTITY_HEADER", v.IdentityHeader},
@@ -248,6 +258,25 @@ func printExports(cmd *cobra.Command, v envVars) {
 	for _, l := range lines {
 		fmt.Fprintf(out, "export %s=%s\n", l[0], shellQuote(l[1]))
 	}
+}
+
+// writeAzCloudConfig writes the cloud definition the Azure CLI needs for Cerulean at base:
+// every endpoint (so az fetches no metadata), Microsoft Graph (az keyvault create looks its
+// caller up there) and the Key Vault and storage suffixes (which metadata cannot carry).
+func writeAzCloudConfig(path, base string) error {
+	b, _ := json.MarshalIndent(map[string]any{
+		"endpoints": map[string]string{
+			"resourceManager": base, "activeDirectory": base + "/adfs", "management": "https://management.core.windows.net/",
+			"activeDirectoryResourceId": "https://management.core.windows.net/", "activeDirectoryGraphResourceId": "https://graph.windows.net/",
+			"microsoftGraphResourceId": "https://graph.microsoft.com/", "gallery": base + "/",
+		},
+		"suffixes": map[string]string{"keyvaultDns": ".vault.azure.net", "storageEndpoint": "core.windows.net"},
+	}, "", "  ")
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return os.Rename(tmp, path)
 }
 
 func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }

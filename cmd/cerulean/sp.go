@@ -28,7 +28,11 @@ With --cert FILE it also registers the certificate in FILE (PEM) as a credential
 --create-cert FILE it creates a self-signed certificate and its private key, writes both to
 FILE (PEM, mode 0600, the form azidentity.ParseCertificates and 'az login
 --service-principal -p FILE' read) and registers the certificate. Clients then sign a
-client assertion with the key (ClientCertificateCredential).`,
+client assertion with the key (ClientCertificateCredential).
+
+A new principal may read only itself in Microsoft Graph; --graph-permission
+Directory.Read.All lets it look other principals up (what 'az keyvault create' does to
+give its caller an access policy).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			years, _ := cmd.Flags().GetInt("years")
@@ -36,6 +40,7 @@ client assertion with the key (ClientCertificateCredential).`,
 				return fmt.Errorf("--years must be between 1 and 100, got %d", years)
 			}
 			validity := time.Duration(years) * 365 * 24 * time.Hour
+			graphPerms, _ := cmd.Flags().GetStringSlice("graph-permission")
 			cert, err := certificateFlags(cmd, args[0], validity)
 			if err != nil {
 				return err
@@ -56,6 +61,11 @@ client assertion with the key (ClientCertificateCredential).`,
 				if secret, _, err = in.Dir.AddClientSecretTx(tx, p.ObjectID, validity, false); err != nil {
 					return err
 				}
+				for _, perm := range graphPerms {
+					if err := in.Dir.GrantGraphPermissionTx(tx, p.ObjectID, perm); err != nil {
+						return err
+					}
+				}
 				if cert != nil {
 					cred, err = in.Dir.AddCertificateTx(tx, p.ObjectID, cert)
 				}
@@ -74,6 +84,7 @@ client assertion with the key (ClientCertificateCredential).`,
 		},
 	}
 	create.Flags().Int("years", 2, "years the client secret (and a created certificate) is valid")
+	create.Flags().StringSlice("graph-permission", nil, "Microsoft Graph application permission to grant (repeatable), e.g. Directory.Read.All")
 	addCertificateFlags(create)
 
 	credential := &cobra.Command{

@@ -71,9 +71,12 @@ type Principal struct {
 	ManagedIdentityType string `json:"managedIdentityType,omitempty"`
 	// ResourceID is the ARM id behind a managed identity: the user-assigned identity
 	// resource, or the host resource of a system-assigned identity (the xms_mirid claim).
-	ResourceID string     `json:"resourceId,omitempty"`
-	CreatedAt  time.Time  `json:"createdAt"`
-	DeletedAt  *time.Time `json:"deletedAt,omitempty"`
+	ResourceID string `json:"resourceId,omitempty"`
+	// GraphPermissions are the Microsoft Graph application permissions granted to a service
+	// principal (e.g. "Directory.Read.All"), carried in its Graph tokens' roles claim.
+	GraphPermissions []string   `json:"graphPermissions,omitempty"`
+	CreatedAt        time.Time  `json:"createdAt"`
+	DeletedAt        *time.Time `json:"deletedAt,omitempty"`
 }
 
 // PrincipalType is the value role assignments carry in principalType.
@@ -331,4 +334,20 @@ func (d *Directory) ListDeleted(ctx context.Context) ([]Principal, error) {
 		}
 	}
 	return out, err
+}
+
+// GrantGraphPermissionTx grants a service principal a Microsoft Graph application
+// permission (such as "Directory.Read.All"); it is idempotent.
+func (d *Directory) GrantGraphPermissionTx(tx store.Tx, objectID, permission string) error {
+	p, err := d.GetTx(tx, objectID)
+	if err != nil {
+		return err
+	}
+	for _, g := range p.GraphPermissions {
+		if strings.EqualFold(g, permission) {
+			return nil
+		}
+	}
+	p.GraphPermissions = append(p.GraphPermissions, permission)
+	return putJSON(tx, colPrincipals, p.ObjectID, p)
 }

@@ -27,6 +27,10 @@ import (
 
 const colBootstrap = "instance.bootstrap"
 
+// AdminGraphPermission is the Microsoft Graph application permission the bootstrap
+// administrator holds, so tools that look principals up (az keyvault create) work for it.
+const AdminGraphPermission = "Directory.Read.All"
+
 // Admin is the bootstrap administrator service principal (Owner on the default
 // subscription).
 type Admin struct {
@@ -95,8 +99,10 @@ func (in *Instance) ensureAdmin(ctx context.Context) error {
 			if err := json.Unmarshal(b, &in.Admin); err != nil {
 				return err
 			}
-			in.Admin.Secret, err = in.Dir.ClientSecret(tx, in.Admin.ObjectID)
-			return err
+			if in.Admin.Secret, err = in.Dir.ClientSecret(tx, in.Admin.ObjectID); err != nil {
+				return err
+			}
+			return in.Dir.GrantGraphPermissionTx(tx, in.Admin.ObjectID, AdminGraphPermission)
 		}
 		if !errors.Is(err, store.ErrNotFound) {
 			return err
@@ -107,6 +113,9 @@ func (in *Instance) ensureAdmin(ctx context.Context) error {
 		}
 		secret, _, err := in.Dir.AddClientSecretTx(tx, sp.ObjectID, 10*365*24*time.Hour, true)
 		if err != nil {
+			return err
+		}
+		if err := in.Dir.GrantGraphPermissionTx(tx, sp.ObjectID, AdminGraphPermission); err != nil {
 			return err
 		}
 		owner, _ := authz.BuiltInRoleByName("Owner")

@@ -6,6 +6,7 @@ import (
 
 	"github.com/cerulean-azure/cerulean/internal/access"
 	"github.com/cerulean-azure/cerulean/internal/arm"
+	"github.com/cerulean-azure/cerulean/internal/graph"
 	"github.com/cerulean-azure/cerulean/internal/instance"
 	"github.com/cerulean-azure/cerulean/internal/keyvault"
 	"github.com/cerulean-azure/cerulean/internal/providers/authorization"
@@ -44,5 +45,5 @@ func Build(ctx context.Context, in *instance.Instance, settings Settings, log *s
 	if err := svc.EnsureSubscription(ctx, in.Tenant.SubscriptionID, in.Tenant.ID, "Cerulean Subscription"); err != nil {
 		return nil, err
 	}
-	return &Server{ARM: svc, STS: tokens, KeyVault: kv, CA: in.CA, Log: log}, nil
+	return &Server{ARM: svc, STS: tokens, KeyVault: kv, Graph: graph.New(in.Dir, tokens), CA: in.CA, Log: log}, nil
 }

@@ -25,6 +25,7 @@ import (
 
 	"github.com/cerulean-azure/cerulean/internal/arm"
 	"github.com/cerulean-azure/cerulean/internal/azerr"
+	"github.com/cerulean-azure/cerulean/internal/graph"
 	"github.com/cerulean-azure/cerulean/internal/keyvault"
 	"github.com/cerulean-azure/cerulean/internal/pki"
 	"github.com/cerulean-azure/cerulean/internal/sts"
@@ -36,6 +37,7 @@ type Server struct {
 	ARM      *arm.Service
 	STS      *sts.Service
 	KeyVault *keyvault.Service
+	Graph    *graph.Service
 	CA       *pki.CA
 	Log      *slog.Logger
 
@@ -86,7 +88,7 @@ func IsAzureHost(host string) bool {
 	h := strings.ToLower(strings.TrimSuffix(host, "."))
 	switch h {
 	case "management.azure.com", "management.core.windows.net", "login.microsoftonline.com",
-		"login.windows.net", "169.254.169.254":
+		"login.windows.net", "graph.microsoft.com", "169.254.169.254":
 		return true
 	}
 	for _, suffix := range []string{".vault.azure.net", ".file.core.windows.net", ".blob.core.windows.net"} {
@@ -210,6 +212,8 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 		s.STS.ServeAuthority(w, r, base)
 	case host == "management.azure.com" || host == "management.core.windows.net":
 		s.ARM.ServeHTTP(w, r)
+	case host == graph.Host:
+		s.Graph.ServeHTTP(w, r)
 	case strings.HasSuffix(host, keyvault.DNSSuffix):
 		s.KeyVault.ServeVault(w, r, strings.TrimSuffix(host, keyvault.DNSSuffix), base, p)
 	case strings.HasSuffix(host, ".core.windows.net"):
@@ -232,7 +236,7 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 
 func refuse(w http.ResponseWriter, host string) {
 	azerr.WriteARM(w, azerr.Forbidden("ProxyHostNotAllowed",
-		"Cerulean's proxy serves only Azure host names (management.azure.com, login.microsoftonline.com, *.vault.azure.net, *.core.windows.net, 169.254.169.254); '%s' is refused. Add it to NO_PROXY to reach it directly.", host))
+		"Cerulean's proxy serves only Azure host names (management.azure.com, login.microsoftonline.com, graph.microsoft.com, *.vault.azure.net, *.core.windows.net, 169.254.169.254); '%s' is refused. Add it to NO_PROXY to reach it directly.", host))
 }
 
 // proxyHost reads "Basic base64(name:secret)" proxy credentials; the secret names the host.

@@ -102,9 +102,9 @@ func (s *Service) ServeAuthority(w http.ResponseWriter, r *http.Request, base st
 	}
 	switch rest {
 	case "oauth2/v2.0/token":
-		s.serveToken(w, r, true)
+		s.serveToken(w, r, true, false)
 	case "oauth2/token":
-		s.serveToken(w, r, false)
+		s.serveToken(w, r, false, false)
 	case "v2.0/.well-known/openid-configuration":
 		writeJSON(w, http.StatusOK, s.openIDConfiguration(base, tenant, true))
 	case ".well-known/openid-configuration":
@@ -204,7 +204,7 @@ func (s *Service) serveADFS(w http.ResponseWriter, r *http.Request, base, rest s
 			"access_token_issuer":                   v1Issuer(s.tenant.ID),
 		})
 	case "oauth2/token", "oauth2/v2.0/token":
-		s.serveToken(w, r, false)
+		s.serveToken(w, r, false, true)
 	case "discovery/keys":
 		writeJSON(w, http.StatusOK, s.keys.jwks(v1Issuer(s.tenant.ID)))
 	default:
@@ -216,7 +216,9 @@ const assertionType = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
 // serveToken is the OAuth2 token endpoint: client credentials with a secret or a
 // certificate-signed assertion. v2 takes scope=<resource>/.default, v1 takes resource=.
-func (s *Service) serveToken(w http.ResponseWriter, r *http.Request, v2 bool) {
+// ADFS answers like v1 but with numbers, not strings, for the times (MSAL Python adds
+// expires_in to the request time).
+func (s *Service) serveToken(w http.ResponseWriter, r *http.Request, v2, adfs bool) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", "POST")
 		writeAADError(w, aadErr(http.StatusMethodNotAllowed, "invalid_request", 900561, "The token endpoint accepts only POST requests."))
@@ -231,6 +233,13 @@ func (s *Service) serveToken(w http.ResponseWriter, r *http.Request, v2 bool) {
 	if err != nil {
 		writeAADError(w, err)
 		return
+	}
+	if adfs {
+		for _, k := range []string{"expires_in", "ext_expires_in", "expires_on", "not_before"} {
+			if v, ok := resp[k].(string); ok {
+				resp[k], _ = strconv.ParseInt(v, 10, 64)
+			}
+		}
 	}
 	writeJSON(w, http.StatusOK, resp)
 }

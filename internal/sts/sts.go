@@ -125,6 +125,9 @@ type Claims struct {
 	Roles             []string `json:"roles,omitempty"`
 }
 
+// GraphAudience is Microsoft Graph's token audience.
+const GraphAudience = "https://graph.microsoft.com"
+
 // v1Issuer and v2Issuer are the issuers Entra puts in v1 and v2 access tokens.
 func v1Issuer(tid string) string { return "https://sts.windows.net/" + tid + "/" }
 func v2Issuer(tid string) string { return "https://login.microsoftonline.com/" + tid + "/v2.0" }
@@ -158,6 +161,9 @@ func (s *Service) issue(p directory.Principal, aud string, lifetime time.Duratio
 	c := Claims{
 		Audience: aud, IssuedAt: now.Unix(), NotBefore: now.Unix(), Expiry: exp.Unix(),
 		ObjectID: p.ObjectID, Subject: p.ObjectID, TenantID: s.tenant.ID, TokenID: uuid.NewString(),
+	}
+	if normAudience(aud) == GraphAudience && len(p.GraphPermissions) > 0 {
+		c.Roles = p.GraphPermissions // application permissions travel in the roles claim
 	}
 	if v2 {
 		c.Issuer, c.Version = v2Issuer(s.tenant.ID), "2.0"
