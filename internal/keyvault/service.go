@@ -51,6 +51,53 @@ type Service struct {
 	settings Settings
 	limits   *throttle
 	keyCache *keyCache
+	vaults   vaultCache
+}
+
+// vaultCache holds every vault record as of one revision of the vault collection: the data
+// plane reads a vault on every call, and vaults change rarely.
+type vaultCache struct {
+	mu  sync.Mutex
+	rev int64
+	m   map[string]Vault
+}
+
+// vault returns the record of the named vault, live or deleted.
+func (s *Service) vault(ctx context.Context, name string) (Vault, error) {
+	rev, err := s.st.Revision(ctx, colVaults)
+	if err != nil {
+		return Vault{}, err
+	}
+	s.vaults.mu.Lock()
+	if s.vaults.m != nil && s.vaults.rev == rev {
+		v, ok := s.vaults.m[vaultKey(name)]
+		s.vaults.mu.Unlock()
+		if !ok {
+			return v, ErrVaultNotFound
+		}
+		return v, nil
+	}
+	s.vaults.mu.Unlock()
+	var all []Vault
+	if err := s.st.View(ctx, func(tx store.Tx) error {
+		var err error
+		all, err = ListVaultsTx(tx)
+		return err
+	}); err != nil {
+		return Vault{}, err
+	}
+	m := make(map[string]Vault, len(all))
+	for _, v := range all {
+		m[vaultKey(v.Name)] = v
+	}
+	s.vaults.mu.Lock()
+	s.vaults.rev, s.vaults.m = rev, m
+	s.vaults.mu.Unlock()
+	v, ok := m[vaultKey(name)]
+	if !ok {
+		return v, ErrVaultNotFound
+	}
+	return v, nil
 }
 
 // New returns the data plane.
@@ -122,12 +169,7 @@ func (s *Service) serve(w http.ResponseWriter, r *http.Request, vaultName, base,
 	if !apiVersionRE.MatchString(v) {
 		return 0, nil, badParameter("The specified version (%s) is not recognized. Consider using the latest supported version (7.6 or 2025-07-01).", v)
 	}
-	var vault Vault
-	err := s.st.View(r.Context(), func(tx store.Tx) error {
-		var err error
-		vault, err = GetVaultTx(tx, vaultName)
-		return err
-	})
+	vault, err := s.vault(r.Context(), vaultName)
 	if err == ErrVaultNotFound || (err == nil && vault.Deleted()) {
 		return 0, nil, azerr.NotFound("VaultNotFound", "No key vault named '%s' exists (or it is soft-deleted): create it through Resource Manager (az keyvault create) or recover it first.", vaultName)
 	}

@@ -255,3 +255,15 @@ func (s *Service) SigningKeys() []SigningKeyInfo {
 	}
 	return out
 }
+
+// has reports whether kid is a current or previous signing key (without re-reading the store).
+func (k *keyring) has(kid string) bool {
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	for _, key := range k.keys {
+		if key.kid == kid {
+			return true
+		}
+	}
+	return false
+}

@@ -70,9 +70,10 @@ type Service struct {
 	hosts    HostResolver
 	now      func() time.Time
 
-	cacheMu sync.Mutex
-	cache   map[cacheKey]cachedToken
-	limits  *hostLimiter
+	cacheMu  sync.Mutex
+	cache    map[cacheKey]cachedToken
+	verified verifiedCache
+	limits   *hostLimiter
 }
 
 // New creates the service, loading (or creating) its signing keys.

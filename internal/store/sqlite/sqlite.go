@@ -20,7 +20,15 @@ type DB struct {
 	read   *sql.DB
 	write  *sql.DB
 	closed atomic.Bool
+	// Prepared once: the hot reads. database/sql keeps one prepared copy per connection and
+	// Tx.StmtContext reuses it, so a Get costs no SQL parse.
+	readGet, writeGet, revision *sql.Stmt
 }
+
+const (
+	getSQL      = `SELECT value FROM documents WHERE collection = ? AND key = ?`
+	revisionSQL = `SELECT revision FROM revisions WHERE collection = ?`
+)
 
 var _ store.Store = (*DB)(nil)
 
@@ -60,6 +68,16 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	if err := db.migrate(ctx); err != nil {
 		db.Close()
 		return nil, err
+	}
+	for _, p := range []struct {
+		pool *sql.DB
+		sql  string
+		out  **sql.Stmt
+	}{{read, getSQL, &db.readGet}, {write, getSQL, &db.writeGet}, {read, revisionSQL, &db.revision}} {
+		if *p.out, err = p.pool.PrepareContext(ctx, p.sql); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("prepare %q: %w", p.sql, err)
+		}
 	}
 	return db, nil
 }
@@ -115,7 +133,11 @@ func (db *DB) run(ctx context.Context, pool *sql.DB, readOnly bool, fn func(stor
 	if err != nil {
 		return fmt.Errorf("begin transaction: %w", err)
 	}
-	t := &tx{ctx: ctx, tx: sqlTx, readOnly: readOnly, touched: map[string]bool{}}
+	get := db.readGet
+	if !readOnly {
+		get = db.writeGet
+	}
+	t := &tx{ctx: ctx, tx: sqlTx, readOnly: readOnly, touched: map[string]bool{}, get: get}
 	if err := fn(t); err != nil {
 		sqlTx.Rollback()
 		return err
@@ -142,7 +164,7 @@ func (db *DB) Revision(ctx context.Context, collection string) (int64, error) {
 		return 0, store.ErrClosed
 	}
 	var r int64
-	err := db.read.QueryRowContext(ctx, `SELECT revision FROM revisions WHERE collection = ?`, collection).Scan(&r)
+	err := db.revision.QueryRowContext(ctx, collection).Scan(&r)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, nil
 	}
@@ -157,13 +179,14 @@ type tx struct {
 	tx       *sql.Tx
 	readOnly bool
 	touched  map[string]bool
+	get      *sql.Stmt
 }
 
 var errReadOnly = errors.New("store: write in a read-only transaction")
 
 func (t *tx) Get(collection, key string) ([]byte, error) {
 	var v []byte
-	err := t.tx.QueryRowContext(t.ctx, `SELECT value FROM documents WHERE collection = ? AND key = ?`, collection, key).Scan(&v)
+	err := t.tx.StmtContext(t.ctx, t.get).QueryRowContext(t.ctx, collection, key).Scan(&v)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, store.ErrNotFound
 	}
