@@ -1,0 +1,75 @@
+package keyvault
+
+import (
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/cerulean-azure/cerulean/internal/azerr"
+)
+
+// checkFuzzResult fails unless a request ended in success or one of Key Vault's 4xx errors.
+func checkFuzzResult(t *testing.T, status int, err error) {
+	t.Helper()
+	if err == nil {
+		if status < 200 || status >= 300 {
+			t.Fatalf("status %d without an error", status)
+		}
+		return
+	}
+	e, ok := azerr.As(err)
+	if !ok || e.Status < 400 || e.Status >= 500 {
+		t.Fatalf("got %v (not a 4xx Azure error)", err)
+	}
+}
+
+// fuzzService is a data plane with an RSA and an EC key, living as long as the fuzz target.
+func fuzzService(f *testing.F) (*Service, Vault) {
+	s, v := newTestService(f, &clock{time.Now()}, DefaultSettings())
+	mustCall(f, s, v, http.MethodPost, "/keys/rsa/create", `{"kty":"RSA"}`)
+	mustCall(f, s, v, http.MethodPost, "/keys/ec/create", `{"kty":"EC"}`)
+	return s, v
+}
+
+// FuzzImportJWK sends arbitrary bodies to the import endpoint: every one is imported or
+// refused with a 4xx, never a panic or a 500.
+func FuzzImportJWK(f *testing.F) {
+	for _, seed := range []string{
+		`{"key":{"kty":"RSA","n":"AQAB","e":"AQAB","d":"AQAB","p":"Aw","q":"BQ"}}`,
+		`{"key":{"kty":"EC","crv":"P-256","d":"AQ","x":"AQ","y":"AQ"}}`,
+		`{"key":{"kty":"EC","crv":"P-256","d":"` + b64enc(make([]byte, 33)) + `"}}`,
+		`{"key":{"kty":"oct","k":"AAAA"}}`,
+		`{"key":{"kty":"RSA-HSM"}, "Hsm": true}`,
+		`{"key":{"kty":"RSA","key_ops":["fly"]}}`,
+		`{"key":null}`, `{}`, `[]`, `null`, ``, `{"key":{"kty":"EC","crv":"P-521","d":"////"}}`,
+	} {
+		f.Add(seed)
+	}
+	s, v := fuzzService(f)
+	f.Fuzz(func(t *testing.T, body string) {
+		status, _, err := testCall(t, s, v, http.MethodPut, "/keys/imported", body)
+		checkFuzzResult(t, status, err)
+	})
+}
+
+// FuzzCryptoRequest sends arbitrary bodies to every key operation of an RSA and an EC key.
+func FuzzCryptoRequest(f *testing.F) {
+	ops := []string{"encrypt", "decrypt", "wrapkey", "unwrapkey", "sign", "verify"}
+	for i, seed := range []string{
+		`{"alg":"RSA-OAEP","value":"AAAA"}`, `{"alg":"RSA-OAEP-256","value":"` + b64enc(make([]byte, 256)) + `"}`,
+		`{"alg":"RSA1_5","value":"!!"}`, `{"alg":"RS256","value":"` + b64enc(make([]byte, 32)) + `"}`,
+		`{"alg":"ES256","digest":"` + b64enc(make([]byte, 32)) + `","value":"` + b64enc(make([]byte, 64)) + `"}`,
+		`{"alg":"A256GCM","value":"AAAA","iv":"AAAA"}`, `{"alg":""}`, `{}`, `[1]`, `"x"`,
+	} {
+		f.Add(uint8(i), seed, i%2 == 0)
+	}
+	s, v := fuzzService(f)
+	f.Fuzz(func(t *testing.T, op uint8, body string, rsaKey bool) {
+		key := "ec"
+		if rsaKey {
+			key = "rsa"
+		}
+		status, _, err := testCall(t, s, v, http.MethodPost, "/keys/"+key+"/"+ops[int(op)%len(ops)], body)
+		checkFuzzResult(t, status, err)
+	})
+}
