@@ -39,16 +39,23 @@ func rootCmd() *cobra.Command {
 		Use:   "cerulean",
 		Short: "Azure's identity, key and file-share stack on your own machine",
 		Long: `Cerulean runs managed identities and their token endpoints, Microsoft Entra client
-credentials, Azure Resource Manager with RBAC, on one port of your machine, faithfully enough
-that the official Azure CLI and SDKs work against it unmodified.
+credentials, Azure Resource Manager with RBAC and Key Vault, on one port of your machine,
+faithfully enough that the official Azure CLI and SDKs work against it unmodified.
 
 Start it with 'cerulean serve', then load its settings into a shell with
 'eval "$(cerulean env)"'.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.PersistentFlags().String("data", "./cerulean-data", "data folder (store, root key, CA, server state)")
-	root.AddCommand(serveCmd(), envCmd(), identityCmd(), spCmd(), signingKeyCmd())
+	root.PersistentFlags().String("data", "./cerulean-data", "data folder (store, root key, keyring, CA, server state)")
+	root.PersistentFlags().String("root-key-file", "", "operator-supplied root key (32 bytes) instead of <data>/root.key; also $"+instance.RootKeyFileEnv)
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
+		if f, _ := cmd.Flags().GetString("root-key-file"); f != "" {
+			return os.Setenv(instance.RootKeyFileEnv, f) // read by instance.RootKeyPath
+		}
+		return nil
+	}
+	root.AddCommand(serveCmd(), envCmd(), identityCmd(), spCmd(), signingKeyCmd(), rootKeyCmd())
 	return root
 }
 

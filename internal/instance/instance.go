@@ -42,6 +42,8 @@ type Admin struct {
 // Instance is an opened data folder.
 type Instance struct {
 	DataDir string
+	// RootKey is the instance secret other keys are derived from (host secrets): the
+	// keyring's term-0 data key, stable across root-key rotations.
 	RootKey []byte
 	Barrier *seal.Barrier
 	CA      *pki.CA
@@ -51,23 +53,38 @@ type Instance struct {
 	Admin   Admin
 }
 
+// RootKeyFileEnv names the environment variable that points at an operator-supplied root
+// key (32 bytes); without it the root key is root.key in the data folder.
+const RootKeyFileEnv = "CERULEAN_ROOT_KEY_FILE"
+
+// RootKeyPath is where the data folder's root key is read from.
+func RootKeyPath(dataDir string) string {
+	if p := os.Getenv(RootKeyFileEnv); p != "" {
+		return p
+	}
+	return filepath.Join(dataDir, "root.key")
+}
+
+// KeyringPath is the data folder's keyring (data keys sealed under the root key).
+func KeyringPath(dataDir string) string { return filepath.Join(dataDir, "keyring.json") }
+
 // Open opens (creating on first use) the data folder.
 func Open(ctx context.Context, dataDir string) (*Instance, error) {
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data folder %s: %w", dataDir, err)
 	}
 	in := &Instance{DataDir: dataDir}
+	dbPath := filepath.Join(dataDir, "cerulean.db")
+	_, statErr := os.Stat(dbPath)
+	legacy := statErr == nil // a store written before the keyring: its values are sealed under the root key itself
 	var err error
-	if in.RootKey, err = seal.LoadOrCreateRootKey(filepath.Join(dataDir, "root.key")); err != nil {
-		return nil, err
-	}
-	if in.Barrier, err = seal.New(in.RootKey); err != nil {
+	if in.Barrier, in.RootKey, err = seal.OpenKeyring(RootKeyPath(dataDir), KeyringPath(dataDir), legacy); err != nil {
 		return nil, err
 	}
 	if in.CA, err = pki.LoadOrCreate(dataDir); err != nil {
 		return nil, err
 	}
-	db, err := sqlite.Open(ctx, filepath.Join(dataDir, "cerulean.db"))
+	db, err := sqlite.Open(ctx, dbPath)
 	if err != nil {
 		return nil, err
 	}

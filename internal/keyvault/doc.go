@@ -22,10 +22,12 @@
 // so a backup opens only on a server with the same root key, in the same subscription, as in
 // Azure.
 //
-// The root key is the file root.key in the data folder (32 random bytes, mode 0600, created on
-// first start); an operator may supply their own by placing it there before the first start.
-// Losing it loses every key and secret. Rotating it means re-sealing every record: stop the
-// server, keep the old file, and re-seal with the new key (not automated yet).
+// The root key is root.key in the data folder (32 random bytes, mode 0600, created on first
+// start), or an operator-supplied 32-byte file named by --root-key-file /
+// CERULEAN_ROOT_KEY_FILE. It seals only the keyring (keyring.json), the data keys that seal
+// the values; `cerulean root-key rotate [--new-key-file F]` re-seals the keyring under a new
+// root key, after which the old one opens nothing and no stored value needs rewriting.
+// Losing both the root key and its backups loses every key and secret.
 //
 // It is not the ARM side of Key Vault (vault create/update/delete/purge live in the resource
 // provider) and not the storage encryption layer, which is an ordinary client of this API.
