@@ -3,6 +3,8 @@
 package main
 
 import (
+	"github.com/cerulean-azure/cerulean/internal/atomicfile"
+
 	"context"
 	"encoding/json"
 	"errors"
@@ -279,11 +281,7 @@ func writeAzCloudConfig(path, base string) error {
 		},
 		"suffixes": map[string]string{"keyvaultDns": ".vault.azure.net", "storageEndpoint": "core.windows.net"},
 	}, "", "  ")
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return os.Rename(tmp, path)
+	return atomicfile.Write(path, append(b, '\n'), 0o644)
 }
 
 func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/cerulean-azure/cerulean/internal/atomicfile"
 	"github.com/cerulean-azure/cerulean/internal/directory"
 	"github.com/cerulean-azure/cerulean/internal/instance"
 	"github.com/cerulean-azure/cerulean/internal/pki"
@@ -181,7 +182,7 @@ func certificateFlags(cmd *cobra.Command, commonName string, validity time.Durat
 	if err != nil {
 		return nil, err
 	}
-	if err := pki.WriteFile(path, bundle, 0o600); err != nil {
+	if err := atomicfile.Write(path, bundle, 0o600); err != nil {
 		return nil, err
 	}
 	return cert, nil

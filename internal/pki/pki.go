@@ -7,6 +7,8 @@
 package pki
 
 import (
+	"github.com/cerulean-azure/cerulean/internal/atomicfile"
+
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -95,34 +97,13 @@ func create(certFile, keyFile string) (*CA, error) {
 		return nil, fmt.Errorf("marshal CA key: %w", err)
 	}
 	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-	if err := writeFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+	if err := atomicfile.Write(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
 		return nil, err
 	}
-	if err := writeFile(certFile, certPEM, 0o644); err != nil {
+	if err := atomicfile.Write(certFile, certPEM, 0o644); err != nil {
 		return nil, err
 	}
 	return &CA{Cert: cert, key: key, CertPEM: certPEM, CertFile: certFile, leaves: map[string]*tls.Certificate{}}, nil
-}
-
-// writeFile writes atomically: a temporary file, synced, then renamed.
-func writeFile(path string, data []byte, mode os.FileMode) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, mode)
-	if err != nil {
-		return fmt.Errorf("create %s: %w", path, err)
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("sync %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("close %s: %w", path, err)
-	}
-	return os.Rename(tmp, path)
 }
 
 func serial() *big.Int {
@@ -230,6 +211,3 @@ func ParseCertificatePEM(data []byte) (*x509.Certificate, error) {
 		}
 	}
 }
-
-// WriteFile writes data to path atomically with mode.
-func WriteFile(path string, data []byte, mode os.FileMode) error { return writeFile(path, data, mode) }

@@ -1,6 +1,8 @@
 package seal
 
 import (
+	"github.com/cerulean-azure/cerulean/internal/atomicfile"
+
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/rand"
@@ -106,7 +108,7 @@ func RotateRootKey(rootKeyPath, keyringPath string, newRoot []byte) error {
 	}
 	// Order matters for a crash at any point: the new key is written beside the old one,
 	// then the keyring is re-sealed, then the new key replaces the old one.
-	if err := writeFileAtomic(rootKeyPath+".new", newRoot, 0o600); err != nil {
+	if err := atomicfile.Write(rootKeyPath+".new", newRoot, 0o600); err != nil {
 		return err
 	}
 	if err := writeKeyring(keyringPath, newRoot, keys, kr.Current); err != nil {
@@ -158,27 +160,7 @@ func writeKeyring(path string, root []byte, keys map[uint32][]byte, current uint
 		}
 	}
 	b, _ := json.MarshalIndent(kr, "", "  ")
-	return writeFileAtomic(path, b, 0o600)
-}
-
-func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, mode)
-	if err != nil {
-		return fmt.Errorf("create %s: %w", path, err)
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("sync %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return atomicfile.Write(path, b, 0o600)
 }
 
 // newKeyring returns a barrier that seals under the current term and opens every term.
