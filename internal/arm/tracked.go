@@ -22,6 +22,8 @@ type Resource struct {
 	Type       string            `json:"type"`
 	Location   string            `json:"location,omitempty"`
 	Tags       map[string]string `json:"tags,omitempty"`
+	SKU        json.RawMessage   `json:"sku,omitempty"`
+	Kind       string            `json:"kind,omitempty"`
 	Identity   *Identity         `json:"identity,omitempty"`
 	Properties json.RawMessage   `json:"properties,omitempty"`
 	SystemData *SystemData       `json:"systemData,omitempty"`
@@ -42,6 +44,12 @@ func (r Resource) genericView() map[string]any {
 	m := map[string]any{"id": r.ID, "name": r.Name, "type": r.Type, "location": r.Location}
 	if r.Tags != nil {
 		m["tags"] = r.Tags
+	}
+	if len(r.SKU) > 0 {
+		m["sku"] = r.SKU
+	}
+	if r.Kind != "" {
+		m["kind"] = r.Kind
 	}
 	if r.Identity != nil {
 		m["identity"] = r.Identity
@@ -117,6 +125,9 @@ type TrackedType struct {
 	OnCreate func(c *Call, tx store.Tx, r *Resource) error
 	OnWrite  func(c *Call, tx store.Tx, r *Resource, created bool) error
 	OnDelete func(s *Service, tx store.Tx, r *Resource) error
+	// CreatedStatus is the status a create answers (default 201; Microsoft.Storage answers
+	// 200, and its SDK clients accept nothing else for a synchronous create).
+	CreatedStatus int
 }
 
 var defaultNameRE = regexp.MustCompile(`^[A-Za-z0-9][-A-Za-z0-9_.]{0,63}$`)
@@ -203,6 +214,8 @@ func (t *TrackedType) view(r Resource) Resource {
 type writeBody struct {
 	Location   *string           `json:"location"`
 	Tags       map[string]string `json:"tags"`
+	SKU        json.RawMessage   `json:"sku"`
+	Kind       string            `json:"kind"`
 	Identity   json.RawMessage   `json:"identity"`
 	Properties json.RawMessage   `json:"properties"`
 }
@@ -251,6 +264,9 @@ func (t *TrackedType) write(c *Call) (int, any, error) {
 				return azerr.BadRequest("LocationRequired", "The location property is required for this definition.")
 			}
 			status = http.StatusCreated
+			if t.CreatedStatus != 0 {
+				status = t.CreatedStatus
+			}
 			r = Resource{ID: id, Name: c.ID.Name(), Type: t.Type, Location: NormalizeLocation(*in.Location),
 				SystemData: &SystemData{CreatedBy: c.Caller.Display, CreatedByType: createdByType(c.Claims), CreatedAt: now}}
 		} else if in.Location != nil && NormalizeLocation(*in.Location) != old.Location {
@@ -259,6 +275,12 @@ func (t *TrackedType) write(c *Call) (int, any, error) {
 		}
 		if in.Tags != nil || c.R.Method == http.MethodPut {
 			r.Tags = in.Tags
+		}
+		if len(in.SKU) > 0 && string(in.SKU) != "null" {
+			r.SKU = in.SKU
+		}
+		if in.Kind != "" {
+			r.Kind = in.Kind
 		}
 		if t.Properties != nil && (len(in.Properties) > 0 || !exists) {
 			var oldProps json.RawMessage

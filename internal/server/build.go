@@ -12,6 +12,7 @@ import (
 	"github.com/cerulean-azure/cerulean/internal/providers/authorization"
 	"github.com/cerulean-azure/cerulean/internal/providers/compute"
 	"github.com/cerulean-azure/cerulean/internal/providers/msi"
+	"github.com/cerulean-azure/cerulean/internal/providers/storage"
 	"github.com/cerulean-azure/cerulean/internal/providers/vaults"
 	"github.com/cerulean-azure/cerulean/internal/sts"
 )
@@ -40,6 +41,7 @@ func Build(ctx context.Context, in *instance.Instance, settings Settings, log *s
 	compute.Register(svc)
 	authorization.Register(svc)
 	vaults.Register(svc)
+	storage.Register(svc, in.Barrier)
 	kv := keyvault.New(in.Store, in.Barrier, tokens, gate, in.Dir.Now, settings.KeyVault)
 	tokens.SetHostResolver(svc)
 	if err := svc.EnsureSubscription(ctx, in.Tenant.SubscriptionID, in.Tenant.ID, "Cerulean Subscription"); err != nil {

@@ -1,0 +1,38 @@
+package encryption
+
+import (
+	"bytes"
+	"testing"
+)
+
+func TestFileCipher(t *testing.T) {
+	dk := NewDataKey()
+	f, err := ForFile(dk, "acct", "share", 7, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain := bytes.Repeat([]byte("secret file content "), 100)
+	c := f.Seal(3, plain)
+	if bytes.Contains(c, []byte("secret file content")) {
+		t.Fatal("ciphertext holds the plaintext")
+	}
+	if got, err := f.Open(3, c); err != nil || !bytes.Equal(got, plain) {
+		t.Fatalf("open: %v", err)
+	}
+	for name, other := range map[string]func() (*FileCipher, uint64){
+		"other chunk":      func() (*FileCipher, uint64) { return f, 4 },
+		"other file":       func() (*FileCipher, uint64) { g, _ := ForFile(dk, "acct", "share", 8, 1); return g, 3 },
+		"other generation": func() (*FileCipher, uint64) { g, _ := ForFile(dk, "acct", "share", 7, 2); return g, 3 },
+		"other share":      func() (*FileCipher, uint64) { g, _ := ForFile(dk, "acct", "share2", 7, 1); return g, 3 },
+		"other data key":   func() (*FileCipher, uint64) { g, _ := ForFile(NewDataKey(), "acct", "share", 7, 1); return g, 3 },
+	} {
+		g, chunk := other()
+		if _, err := g.Open(chunk, c); err == nil {
+			t.Errorf("%s: opened", name)
+		}
+	}
+	c[len(c)-1] ^= 1
+	if _, err := f.Open(3, c); err == nil {
+		t.Error("tampered chunk opened")
+	}
+}

@@ -1,0 +1,154 @@
+package files
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/cerulean-azure/cerulean/internal/encryption"
+	"github.com/cerulean-azure/cerulean/internal/seal"
+	"github.com/cerulean-azure/cerulean/internal/store"
+)
+
+// Collections this package owns.
+const (
+	colAccounts    = "files.accounts"
+	colShares      = "files.shares"
+	colNodes       = "files.nodes"
+	colChunks      = "files.chunks"
+	colPermissions = "files.permissions"
+	colCounters    = "files.counters"
+)
+
+// Account is what the data plane knows of a storage account; the resource provider writes it.
+type Account struct {
+	Name           string `json:"name"`
+	UID            string `json:"uid"`
+	ResourceID     string `json:"resourceId"`
+	SubscriptionID string `json:"subscriptionId"`
+	Location       string `json:"location"`
+	// Keys are the two account keys, sealed.
+	Keys []AccountKey `json:"keys"`
+	// AllowSharedKeyAccess false refuses Shared Key and SAS (allowSharedKeyAccess).
+	AllowSharedKeyAccess bool `json:"allowSharedKeyAccess"`
+	// KeySource is "Microsoft.Storage" or "Microsoft.Keyvault"; WrappedKey is the data key
+	// wrapped by it (sealed under the root key, or by the customer's key).
+	KeySource  string `json:"keySource"`
+	WrappedKey []byte `json:"wrappedKey"`
+	// WrappingKeyID is the customer key version that wrapped WrappedKey.
+	WrappingKeyID string `json:"wrappingKeyId,omitempty"`
+	// CMKIdentity is the principal (object id) that reaches the customer key.
+	CMKIdentity string `json:"cmkIdentity,omitempty"`
+}
+
+// AccountKey is one of the account's two keys.
+type AccountKey struct {
+	Name         string    `json:"keyName"`
+	Sealed       []byte    `json:"sealed"`
+	CreationTime time.Time `json:"creationTime"`
+}
+
+// ErrAccountNotFound is returned for an unknown account name.
+var ErrAccountNotFound = errors.New("files: storage account not found")
+
+func accountKey(name string) string { return strings.ToLower(name) }
+
+// GetAccountTx returns an account record.
+func GetAccountTx(tx store.Tx, name string) (Account, error) {
+	var a Account
+	b, err := tx.Get(colAccounts, accountKey(name))
+	if errors.Is(err, store.ErrNotFound) {
+		return a, ErrAccountNotFound
+	}
+	if err != nil {
+		return a, err
+	}
+	return a, json.Unmarshal(b, &a)
+}
+
+// PutAccountTx stores an account record.
+func PutAccountTx(tx store.Tx, a Account) error {
+	b, err := json.Marshal(a)
+	if err != nil {
+		return fmt.Errorf("encode account: %w", err)
+	}
+	return tx.Put(colAccounts, accountKey(a.Name), b)
+}
+
+func keySealContext(uid, name string) string { return "files/account-key/" + uid + "/" + name }
+func dataKeyContext(uid string) string       { return "files/data-key/" + uid }
+
+func newAccountKey(b *seal.Barrier, uid, name string, now time.Time) AccountKey {
+	raw := make([]byte, 64)
+	if _, err := rand.Read(raw); err != nil {
+		panic("files: no randomness: " + err.Error())
+	}
+	return AccountKey{Name: name, Sealed: b.Seal(keySealContext(uid, name), []byte(base64.StdEncoding.EncodeToString(raw))), CreationTime: now.UTC()}
+}
+
+// NewAccount returns a new account record: a uid, two account keys, and a data key under
+// Microsoft-managed keys.
+func NewAccount(b *seal.Barrier, name string, now time.Time) Account {
+	u := make([]byte, 16)
+	_, _ = rand.Read(u)
+	a := Account{Name: strings.ToLower(name), UID: hex.EncodeToString(u), AllowSharedKeyAccess: true, KeySource: KeySourceMicrosoft}
+	a.Keys = []AccountKey{newAccountKey(b, a.UID, "key1", now), newAccountKey(b, a.UID, "key2", now)}
+	a.WrappedKey = b.Seal(dataKeyContext(a.UID), encryption.NewDataKey())
+	return a
+}
+
+// Key source names, as ARM spells them.
+const (
+	KeySourceMicrosoft = "Microsoft.Storage"
+	KeySourceKeyVault  = "Microsoft.Keyvault"
+)
+
+// AccountKeys opens the account's keys: name → base64 key.
+func AccountKeys(b *seal.Barrier, a Account) (map[string]string, error) {
+	out := map[string]string{}
+	for _, k := range a.Keys {
+		v, err := b.Open(keySealContext(a.UID, k.Name), k.Sealed)
+		if err != nil {
+			return nil, fmt.Errorf("open account key %s: %w", k.Name, err)
+		}
+		out[k.Name] = string(v)
+	}
+	return out, nil
+}
+
+// RegenerateKey replaces one of the account's keys.
+func RegenerateKey(b *seal.Barrier, a *Account, name string, now time.Time) bool {
+	for i, k := range a.Keys {
+		if strings.EqualFold(k.Name, name) {
+			a.Keys[i] = newAccountKey(b, a.UID, k.Name, now)
+			return true
+		}
+	}
+	return false
+}
+
+// DeleteAccountTx removes an account and everything it holds.
+func DeleteAccountTx(tx store.Tx, name string) error {
+	prefix := accountKey(name) + "/"
+	for _, col := range []string{colShares, colNodes, colChunks, colPermissions, colCounters} {
+		items, err := tx.List(col, prefix)
+		if err != nil {
+			return err
+		}
+		for _, it := range items {
+			if err := tx.Delete(col, it.Key); err != nil {
+				return err
+			}
+		}
+	}
+	err := tx.Delete(colAccounts, accountKey(name))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	return err
+}

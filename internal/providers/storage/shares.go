@@ -1,0 +1,224 @@
+package storage
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/cerulean-azure/cerulean/internal/arm"
+	"github.com/cerulean-azure/cerulean/internal/azerr"
+	"github.com/cerulean-azure/cerulean/internal/files"
+	"github.com/cerulean-azure/cerulean/internal/store"
+)
+
+// fileServices is .../storageAccounts/{a}/fileServices[/default]: the account's one file
+// service, with its (echoed) properties.
+type fileServices struct{}
+
+func (fileServices) ServeARM(c *arm.Call) (int, any, error) {
+	account := c.ID.Names[0]
+	accountID := c.ID.Scope + "/providers/Microsoft.Storage/storageAccounts/" + account
+	if err := checkAccount(c, accountID); err != nil {
+		return 0, nil, err
+	}
+	view := map[string]any{"id": accountID + "/fileServices/default", "name": "default", "type": "Microsoft.Storage/storageAccounts/fileServices",
+		"properties": map[string]any{"cors": map[string]any{"corsRules": []any{}},
+			"shareDeleteRetentionPolicy": map[string]any{"enabled": false}, "protocolSettings": map[string]any{"smb": map[string]any{}}}}
+	if !c.ID.IsCollection() && !strings.EqualFold(c.ID.Name(), "default") {
+		return 0, nil, azerr.NotFound("ResourceNotFound", "The file service '%s' does not exist: an account has one file service, 'default'.", c.ID.Name())
+	}
+	switch c.R.Method {
+	case http.MethodGet:
+		if err := c.Authorize("Microsoft.Storage/storageAccounts/fileServices/read", accountID); err != nil {
+			return 0, nil, err
+		}
+		if c.ID.IsCollection() {
+			return http.StatusOK, map[string]any{"value": []any{view}}, nil
+		}
+		return http.StatusOK, view, nil
+	case http.MethodPut, http.MethodPatch:
+		if err := c.Authorize("Microsoft.Storage/storageAccounts/fileServices/write", accountID); err != nil {
+			return 0, nil, err
+		}
+		var in struct {
+			Properties map[string]any `json:"properties"`
+		}
+		if err := c.Decode(&in); err != nil {
+			return 0, nil, err
+		}
+		for k, v := range in.Properties {
+			view["properties"].(map[string]any)[k] = v
+		}
+		return http.StatusOK, view, nil
+	}
+	return 0, nil, methodNotAllowed(c.R)
+}
+
+func checkAccount(c *arm.Call, accountID string) error {
+	return c.Svc.Store().View(c.Ctx, func(tx store.Tx) error {
+		_, err := arm.GetResourceTx(tx, accountID)
+		return err
+	})
+}
+
+// shares is .../fileServices/default/shares[/{share}].
+type shares struct{}
+
+func shareView(accountID string, s files.Share) map[string]any {
+	meta := s.Metadata
+	if meta == nil {
+		meta = map[string]string{}
+	}
+	return map[string]any{"id": accountID + "/fileServices/default/shares/" + s.Name, "name": s.Name, "type": ShareType,
+		"etag": s.ETag, "properties": map[string]any{"shareQuota": s.Quota, "accessTier": s.AccessTier, "enabledProtocols": s.EnabledProtocols,
+			"lastModifiedTime": s.LastModified, "metadata": meta, "shareUsageBytes": s.UsedBytes, "accessTierChangeTime": s.Created}}
+}
+
+func (shares) ServeARM(c *arm.Call) (int, any, error) {
+	if len(c.ID.Names) < 2 || !strings.EqualFold(c.ID.Names[1], "default") {
+		return 0, nil, azerr.NotFound("ResourceNotFound", "Shares live under fileServices/default.")
+	}
+	account := c.ID.Names[0]
+	accountID := c.ID.Scope + "/providers/Microsoft.Storage/storageAccounts/" + account
+	if err := checkAccount(c, accountID); err != nil {
+		return 0, nil, err
+	}
+	if c.ID.IsCollection() {
+		if c.R.Method != http.MethodGet {
+			return 0, nil, methodNotAllowed(c.R)
+		}
+		if err := c.Authorize(ShareType+"/read", accountID+"/fileServices/default"); err != nil {
+			return 0, nil, err
+		}
+		var list []files.Share
+		if err := c.Svc.Store().View(c.Ctx, func(tx store.Tx) error {
+			var err error
+			list, err = files.ListSharesTx(tx, account)
+			return err
+		}); err != nil {
+			return 0, nil, err
+		}
+		out := []any{}
+		for _, s := range list {
+			out = append(out, shareView(accountID, s))
+		}
+		return http.StatusOK, map[string]any{"value": out}, nil
+	}
+	name := c.ID.Name()
+	id := accountID + "/fileServices/default/shares/" + name
+	switch c.R.Method {
+	case http.MethodGet:
+		if err := c.Authorize(ShareType+"/read", id); err != nil {
+			return 0, nil, err
+		}
+		var s files.Share
+		err := c.Svc.Store().View(c.Ctx, func(tx store.Tx) error {
+			var err error
+			s, err = files.GetShareTx(tx, account, name)
+			return err
+		})
+		if err != nil {
+			return 0, nil, asARMNotFound(err, id)
+		}
+		return http.StatusOK, shareView(accountID, s), nil
+	case http.MethodPut, http.MethodPatch:
+		if err := c.Authorize(ShareType+"/write", id); err != nil {
+			return 0, nil, err
+		}
+		var in struct {
+			Properties struct {
+				ShareQuota       *int              `json:"shareQuota"`
+				AccessTier       *string           `json:"accessTier"`
+				EnabledProtocols *string           `json:"enabledProtocols"`
+				Metadata         map[string]string `json:"metadata"`
+			} `json:"properties"`
+		}
+		if len(c.Body) > 0 {
+			if err := c.Decode(&in); err != nil {
+				return 0, nil, err
+			}
+		}
+		p := in.Properties
+		if p.AccessTier != nil {
+			switch *p.AccessTier {
+			case "TransactionOptimized", "Hot", "Cool", "Premium":
+			default:
+				return 0, nil, bad("InvalidValuesForRequestParameters", "accessTier '%s' is invalid: use TransactionOptimized, Hot, Cool or Premium.", *p.AccessTier)
+			}
+		}
+		if p.EnabledProtocols != nil && *p.EnabledProtocols != "SMB" && *p.EnabledProtocols != "NFS" {
+			return 0, nil, bad("InvalidValuesForRequestParameters", "enabledProtocols '%s' is invalid: use SMB or NFS.", *p.EnabledProtocols)
+		}
+		status := http.StatusOK
+		var out files.Share
+		now := time.Now()
+		err := c.Svc.Store().Update(c.Ctx, func(tx store.Tx) error {
+			s, err := files.GetShareTx(tx, account, name)
+			exists := err == nil
+			if !exists {
+				if c.R.Method == http.MethodPatch {
+					return asARMNotFound(err, id)
+				}
+				s = files.Share{Name: name}
+			}
+			if p.ShareQuota != nil {
+				if *p.ShareQuota < 1 || *p.ShareQuota > files.DefaultQuota {
+					return bad("InvalidValuesForRequestParameters", "shareQuota must be between 1 and %d GiB.", files.DefaultQuota)
+				}
+				if exists && int64(*p.ShareQuota)<<30 < s.UsedBytes {
+					return bad("InvalidValuesForRequestParameters", "shareQuota %d GiB is less than the share's usage.", *p.ShareQuota)
+				}
+				s.Quota = *p.ShareQuota
+			}
+			if p.AccessTier != nil {
+				s.AccessTier = *p.AccessTier
+			}
+			if p.EnabledProtocols != nil {
+				if exists && *p.EnabledProtocols != s.EnabledProtocols {
+					return bad("InvalidValuesForRequestParameters", "enabledProtocols cannot be changed once the share exists.")
+				}
+				s.EnabledProtocols = *p.EnabledProtocols
+			}
+			if p.Metadata != nil {
+				s.Metadata = p.Metadata
+			}
+			if !exists {
+				status = http.StatusCreated
+				out, err = files.CreateShareTx(tx, account, s, now)
+				return err
+			}
+			s.LastModified = now.UTC()
+			out = s
+			return files.PutShareTx(tx, account, s)
+		})
+		if err != nil {
+			return 0, nil, err
+		}
+		return status, shareView(accountID, out), nil
+	case http.MethodDelete:
+		if err := c.Authorize(ShareType+"/delete", id); err != nil {
+			return 0, nil, err
+		}
+		status := http.StatusOK
+		err := c.Svc.Store().Update(c.Ctx, func(tx store.Tx) error {
+			err := files.DeleteShareTx(tx, account, name)
+			if e, ok := azerr.As(err); ok && e.Status == http.StatusNotFound {
+				status = http.StatusNoContent
+				return nil
+			}
+			return err
+		})
+		return status, nil, err
+	}
+	return 0, nil, methodNotAllowed(c.R)
+}
+
+func asARMNotFound(err error, id string) error {
+	if e, ok := azerr.As(err); ok && e.Status == http.StatusNotFound {
+		return azerr.NotFound("ResourceNotFound", "The share '%s' was not found.", id)
+	}
+	return err
+}
+
+var _ = json.Marshal
