@@ -166,3 +166,5 @@ func ValidPath(p string) error {
 	}
 	return nil
 }
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }

@@ -1,9 +1,14 @@
 package files
 
 import (
+	"net/http"
+	"strings"
+
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
+	"github.com/cerulean-azure/cerulean/internal/azerr"
+	"github.com/cerulean-azure/cerulean/internal/ntfs"
 	"strconv"
 
 	"github.com/cerulean-azure/cerulean/internal/store"
@@ -36,4 +41,41 @@ func getPermissionTx(tx store.Tx, account, share, key string) (string, error) {
 		return "", errNotFound()
 	}
 	return string(b), err
+}
+
+// CanonicalSDDL validates an SDDL descriptor and returns its canonical form.
+func CanonicalSDDL(s string) (string, error) {
+	sd, err := ntfs.Parse(s)
+	if err != nil {
+		return "", azerr.BadRequest("InvalidInput", "One of the request inputs is not valid: the file permission is not a valid SDDL security descriptor (%v).", err)
+	}
+	return sd.String(), nil
+}
+
+// permissionFor resolves the descriptor a create or set-properties request asks for: an
+// explicit SDDL (x-ms-file-permission, at most 8 KiB), a key from Create Permission
+// (x-ms-file-permission-key), or "inherit"/absent (the parent's, or keep). It returns the
+// permission key to record, or "" to inherit/keep.
+func permissionFor(tx store.Tx, h http.Header, account, share string) (string, error) {
+	perm, key := h.Get("x-ms-file-permission"), h.Get("x-ms-file-permission-key")
+	if perm != "" && key != "" {
+		return "", invalidHeader("x-ms-file-permission", "cannot be combined with x-ms-file-permission-key")
+	}
+	if key != "" {
+		if _, err := getPermissionTx(tx, account, share, key); err != nil {
+			return "", invalidHeader("x-ms-file-permission-key", "names no permission of this share")
+		}
+		return key, nil
+	}
+	if perm == "" || strings.EqualFold(perm, "inherit") || strings.EqualFold(perm, "preserve") {
+		return "", nil
+	}
+	if len(perm) > 8<<10 {
+		return "", invalidHeader("x-ms-file-permission", "is over 8 KiB: store it with Create Permission and pass x-ms-file-permission-key")
+	}
+	sd, err := ntfs.Parse(perm)
+	if err != nil {
+		return "", invalidHeader("x-ms-file-permission", "is not a valid SDDL security descriptor ("+err.Error()+")")
+	}
+	return putPermissionTx(tx, account, share, sd.String())
 }

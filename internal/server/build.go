@@ -6,6 +6,7 @@ import (
 
 	"github.com/cerulean-azure/cerulean/internal/access"
 	"github.com/cerulean-azure/cerulean/internal/arm"
+	"github.com/cerulean-azure/cerulean/internal/files"
 	"github.com/cerulean-azure/cerulean/internal/graph"
 	"github.com/cerulean-azure/cerulean/internal/instance"
 	"github.com/cerulean-azure/cerulean/internal/keyvault"
@@ -47,5 +48,6 @@ func Build(ctx context.Context, in *instance.Instance, settings Settings, log *s
 	if err := svc.EnsureSubscription(ctx, in.Tenant.SubscriptionID, in.Tenant.ID, "Cerulean Subscription"); err != nil {
 		return nil, err
 	}
-	return &Server{ARM: svc, STS: tokens, KeyVault: kv, Graph: graph.New(in.Dir, tokens), CA: in.CA, Log: log}, nil
+	return &Server{ARM: svc, STS: tokens, KeyVault: kv, Files: files.New(in.Store, in.Barrier, in.Dir.Now),
+		Graph: graph.New(in.Dir, tokens), CA: in.CA, Log: log}, nil
 }

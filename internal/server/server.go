@@ -25,6 +25,7 @@ import (
 
 	"github.com/cerulean-azure/cerulean/internal/arm"
 	"github.com/cerulean-azure/cerulean/internal/azerr"
+	"github.com/cerulean-azure/cerulean/internal/files"
 	"github.com/cerulean-azure/cerulean/internal/graph"
 	"github.com/cerulean-azure/cerulean/internal/keyvault"
 	"github.com/cerulean-azure/cerulean/internal/pki"
@@ -37,6 +38,7 @@ type Server struct {
 	ARM      *arm.Service
 	STS      *sts.Service
 	KeyVault *keyvault.Service
+	Files    *files.Service
 	Graph    *graph.Service
 	CA       *pki.CA
 	Log      *slog.Logger
@@ -216,9 +218,11 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 		s.Graph.ServeHTTP(w, r)
 	case strings.HasSuffix(host, keyvault.DNSSuffix):
 		s.KeyVault.ServeVault(w, r, strings.TrimSuffix(host, keyvault.DNSSuffix), base, p)
+	case strings.HasSuffix(host, files.DNSSuffix):
+		s.Files.ServeAccount(w, r, strings.TrimSuffix(host, files.DNSSuffix), base, p)
 	case strings.HasSuffix(host, ".core.windows.net"):
 		azerr.WriteARM(w, azerr.BadRequest("NotSupported",
-			"%s is not served by this version of Cerulean: the storage data planes are not built yet.", host))
+			"%s is not served by this version of Cerulean: only the File service (<account>.file.core.windows.net) is built.", host))
 	case strings.HasPrefix(strings.ToLower(p), "/vaults/"):
 		// Path-style Key Vault on 127.0.0.1: https://127.0.0.1:PORT/vaults/<vault>/keys/...
 		name, rest, _ := strings.Cut(p[len("/vaults/"):], "/")
@@ -227,6 +231,10 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 		s.STS.ServeAppService(w, r)
 	case strings.HasPrefix(strings.ToLower(p), "/msi/host/"):
 		s.STS.ServeCloudShell(w, r, strings.Trim(p[len("/msi/host/"):], "/"))
+	case s.isAccountPath(r, p):
+		// Path-style Azure Files on Cerulean's own address: /<account>/<share>/...
+		name, rest, _ := strings.Cut(strings.TrimPrefix(p, "/"), "/")
+		s.Files.ServeAccount(w, r, name, base+"/"+name, "/"+rest)
 	case sts.IsAuthorityPath(p):
 		s.STS.ServeAuthority(w, r, base)
 	default:
@@ -373,3 +381,15 @@ func (l *muxListener) Addr() net.Addr { return l.inner.Addr() }
 
 // String describes the server for logs.
 func (s *Server) String() string { return fmt.Sprintf("cerulean on %s", s.ln.Addr()) }
+
+// isAccountPath reports whether a path's first segment names a storage account (path-style
+// Azure Files) rather than a Resource Manager or token-service path. Storage requests carry
+// x-ms-version; account names that would shadow Cerulean's own paths are refused at create.
+func (s *Server) isAccountPath(r *http.Request, p string) bool {
+	if r.Header.Get("x-ms-version") == "" {
+		return false
+	}
+	name, _, _ := strings.Cut(strings.TrimPrefix(p, "/"), "/")
+	_, ok := s.Files.Account(r.Context(), name)
+	return ok
+}

@@ -34,6 +34,10 @@ type Provider struct {
 
 var accountNameRE = regexp.MustCompile(`^[a-z0-9]{3,24}$`)
 
+// reservedNames are the first path segments of Cerulean's own endpoints on its address.
+var reservedNames = map[string]bool{"subscriptions": true, "providers": true, "tenants": true, "metadata": true,
+	"vaults": true, "adfs": true, "common": true, "organizations": true, "consumers": true, "msi": true}
+
 // Register adds the provider's types to ARM.
 func Register(s *arm.Service, barrier *seal.Barrier) {
 	p := &Provider{barrier: barrier}
@@ -230,6 +234,9 @@ func (p *Provider) onWrite(c *arm.Call, tx store.Tx, r *arm.Resource, created bo
 	var props accountProperties
 	if err := json.Unmarshal(r.Properties, &props); err != nil {
 		return err
+	}
+	if created && reservedNames[strings.ToLower(r.Name)] {
+		return bad("AccountNameInvalid", "The storage account name '%s' is reserved by Cerulean: its path-style URL would shadow Cerulean's own endpoints. Choose another name.", r.Name)
 	}
 	acct, err := files.GetAccountTx(tx, r.Name)
 	switch {

@@ -1,0 +1,623 @@
+package files
+
+import (
+	"crypto/md5"
+	"encoding/base64"
+	"encoding/xml"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/cerulean-azure/cerulean/internal/azerr"
+	"github.com/cerulean-azure/cerulean/internal/encryption"
+	"github.com/cerulean-azure/cerulean/internal/store"
+	"github.com/google/uuid"
+)
+
+// MaxFileSize is the largest file Azure Files holds (4 TiB).
+const MaxFileSize = 4 << 40
+
+func invalidRange(size int64) error {
+	return azerr.New(http.StatusRequestedRangeNotSatisfiable, "InvalidRange", "The range specified is invalid for the current size of the resource.").
+		WithHeader("Content-Range", "bytes */"+strconv.FormatInt(size, 10))
+}
+
+// parseRange reads "bytes=start-end" or "bytes=start-" (end = -1 when open).
+func parseRange(v string) (start, end int64, err error) {
+	spec, ok := strings.CutPrefix(strings.TrimSpace(v), "bytes=")
+	if !ok {
+		return 0, 0, invalidHeader("x-ms-range", "must be bytes=<start>-<end>")
+	}
+	a, b, ok := strings.Cut(spec, "-")
+	if !ok {
+		return 0, 0, invalidHeader("x-ms-range", "must be bytes=<start>-<end>")
+	}
+	start, err = strconv.ParseInt(a, 10, 64)
+	if err != nil || start < 0 {
+		return 0, 0, invalidHeader("x-ms-range", "has an invalid start")
+	}
+	if b == "" {
+		return start, -1, nil
+	}
+	end, err = strconv.ParseInt(b, 10, 64)
+	if err != nil || end < start {
+		return 0, 0, invalidHeader("x-ms-range", "has an invalid end")
+	}
+	return start, end, nil
+}
+
+func rangeHeader(h http.Header) string {
+	if v := h.Get("x-ms-range"); v != "" {
+		return v
+	}
+	return h.Get("Range")
+}
+
+func (q *request) fileHeaders(n Node) {
+	nodeHeaders(q.w, n)
+	h := q.w.Header()
+	h.Set("x-ms-type", "File")
+	if n.ContentType != "" {
+		h.Set("Content-Type", n.ContentType)
+	} else {
+		h.Set("Content-Type", "application/octet-stream")
+	}
+	for k, v := range map[string]string{"Content-Encoding": n.ContentEncoding, "Content-Language": n.ContentLanguage,
+		"Content-Disposition": n.ContentDisposition, "Cache-Control": n.CacheControl} {
+		if v != "" {
+			h.Set(k, v)
+		}
+	}
+	if len(n.ContentMD5) > 0 {
+		h.Set("Content-MD5", base64.StdEncoding.EncodeToString(n.ContentMD5))
+	}
+	writeMetadata(q.w, n.Metadata)
+}
+
+// fileHTTPHeaders applies x-ms-content-* and x-ms-cache-control, and x-ms-content-length
+// (a resize), on create or set properties.
+func (q *request) fileHTTPHeaders(tx store.Tx, n *Node) error {
+	h := q.r.Header
+	for hdr, field := range map[string]*string{"x-ms-content-type": &n.ContentType, "x-ms-content-encoding": &n.ContentEncoding,
+		"x-ms-content-language": &n.ContentLanguage, "x-ms-content-disposition": &n.ContentDisposition, "x-ms-cache-control": &n.CacheControl} {
+		if _, ok := h[http.CanonicalHeaderKey(hdr)]; ok {
+			*field = h.Get(hdr)
+		}
+	}
+	if v := h.Get("x-ms-content-md5"); v != "" {
+		md, err := base64.StdEncoding.DecodeString(v)
+		if err != nil || len(md) != md5.Size {
+			return invalidHeader("x-ms-content-md5", "is not a base64 MD5")
+		}
+		n.ContentMD5 = md
+	}
+	if v := h.Get("x-ms-content-length"); v != "" && q.q("comp") == "properties" {
+		size, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || size < 0 || size > MaxFileSize {
+			return invalidHeader("x-ms-content-length", "must be 0-4 TiB")
+		}
+		if err := q.resize(tx, n, size); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// resize changes a file's size, keeping the share within its quota.
+func (q *request) resize(tx store.Tx, n *Node, size int64) error {
+	s, err := GetShareTx(tx, q.account.Name, q.share)
+	if err != nil {
+		return err
+	}
+	used := s.UsedBytes - n.Size + size
+	if used > int64(s.Quota)<<30 {
+		return azerr.New(http.StatusRequestEntityTooLarge, "ShareSizeLimitReached", "The file size would take the share over its quota of %d GiB.", s.Quota)
+	}
+	if size < n.Size {
+		c, err := q.cipher(*n)
+		if err != nil {
+			return err
+		}
+		if err := truncateTx(tx, c, q.account.Name, q.share, n, size); err != nil {
+			return err
+		}
+	}
+	n.Size, s.UsedBytes = size, used
+	return PutShareTx(tx, q.account.Name, s)
+}
+
+func (q *request) serveFile() error {
+	m, comp := q.r.Method, q.q("comp")
+	switch {
+	case comp == "" && m == http.MethodPut && q.r.Header.Get("x-ms-copy-source") != "":
+		return q.copyFile()
+	case comp == "" && m == http.MethodPut:
+		return q.createFile()
+	case comp == "range" && m == http.MethodPut:
+		return q.putRange()
+	case comp == "rangelist" && m == http.MethodGet:
+		return q.listRanges()
+	case comp == "" && m == http.MethodGet:
+		return q.getFile()
+	case comp == "" && m == http.MethodHead:
+		n, err := q.viewNode(false)
+		if err != nil {
+			return err
+		}
+		if _, err := q.cipher(n); err != nil { // the account's key must be usable to read
+			return err
+		}
+		q.fileHeaders(n)
+		q.w.Header().Set("Content-Length", strconv.FormatInt(n.Size, 10))
+		q.w.WriteHeader(http.StatusOK)
+		return nil
+	case comp == "" && m == http.MethodDelete:
+		err := q.svc.st.Update(q.ctx, func(tx store.Tx) error {
+			n, err := q.loadNode(tx, false)
+			if err != nil {
+				return err
+			}
+			return removeFileTx(tx, q.account.Name, q.share, n)
+		})
+		if err != nil {
+			return err
+		}
+		q.w.WriteHeader(http.StatusAccepted)
+		return nil
+	case comp == "metadata" && m == http.MethodGet:
+		n, err := q.viewNode(false)
+		if err != nil {
+			return err
+		}
+		nodeHeaders(q.w, n)
+		writeMetadata(q.w, n.Metadata)
+		q.w.WriteHeader(http.StatusOK)
+		return nil
+	case (comp == "metadata" || comp == "properties") && m == http.MethodPut:
+		if _, err := q.svc.dataKey(q.account); err != nil {
+			return err
+		}
+		return q.updateNode(false, comp)
+	case comp == "rename" && m == http.MethodPut:
+		return q.rename(false)
+	}
+	return azerr.BadRequest("UnsupportedHttpVerb", "The resource doesn't support the specified HTTP verb (%s with comp=%s).", m, comp)
+}
+
+func (q *request) createFile() error {
+	if !strings.EqualFold(q.r.Header.Get("x-ms-type"), "file") {
+		return missingHeader("x-ms-type")
+	}
+	v := q.r.Header.Get("x-ms-content-length")
+	if v == "" {
+		return missingHeader("x-ms-content-length")
+	}
+	size, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || size < 0 || size > MaxFileSize {
+		return invalidHeader("x-ms-content-length", "must be 0-4 TiB")
+	}
+	body, err := io.ReadAll(io.LimitReader(q.r.Body, MaxRange+1))
+	if err != nil {
+		return err
+	}
+	if len(body) > MaxRange || int64(len(body)) > size {
+		return azerr.New(http.StatusRequestEntityTooLarge, "RequestBodyTooLarge", "The request body is too large: at most 4 MiB, and no more than x-ms-content-length.")
+	}
+	if _, err := q.svc.dataKey(q.account); err != nil {
+		return err
+	}
+	var n Node
+	err = q.svc.st.Update(q.ctx, func(tx store.Tx) error {
+		parent, err := q.loadParent(tx)
+		if err != nil {
+			return err
+		}
+		if old, err := getNodeTx(tx, q.account.Name, q.share, q.path); err == nil {
+			if old.Dir {
+				return azerr.Conflict("ResourceTypeMismatch", "The specified resource type does not match the type of the existing resource (a directory of this name exists).")
+			}
+			// Create over an existing file replaces it (a new, empty generation).
+			if err := removeFileTx(tx, q.account.Name, q.share, old); err != nil {
+				return err
+			}
+		}
+		if n, err = q.newNode(tx, parent, false); err != nil {
+			return err
+		}
+		if err := q.fileHTTPHeaders(tx, &n); err != nil {
+			return err
+		}
+		if err := q.resize(tx, &n, size); err != nil {
+			return err
+		}
+		if len(body) > 0 {
+			c, err := q.cipher(n)
+			if err != nil {
+				return err
+			}
+			if err := writeRangeTx(tx, c, q.account.Name, q.share, &n, 0, body); err != nil {
+				return err
+			}
+			n.Ranges = addRange(n.Ranges, 0, int64(len(body)))
+		}
+		return putNodeTx(tx, q.account.Name, q.share, n)
+	})
+	if err != nil {
+		return err
+	}
+	nodeHeaders(q.w, n)
+	q.w.WriteHeader(http.StatusCreated)
+	return nil
+}
+
+func (q *request) putRange() error {
+	rh := rangeHeader(q.r.Header)
+	if rh == "" {
+		return missingHeader("x-ms-range")
+	}
+	start, end, err := parseRange(rh)
+	if err != nil {
+		return err
+	}
+	if end < 0 {
+		return invalidHeader("x-ms-range", "must give an end for Put Range")
+	}
+	write := strings.ToLower(q.r.Header.Get("x-ms-write"))
+	if write != "update" && write != "clear" {
+		return invalidHeader("x-ms-write", "must be update or clear")
+	}
+	length := end - start + 1
+	var body []byte
+	if write == "update" {
+		if length > MaxRange {
+			return azerr.New(http.StatusRequestEntityTooLarge, "RequestBodyTooLarge", "The request body is too large and exceeds the maximum permissible limit (4 MiB per range).")
+		}
+		if q.r.ContentLength != length {
+			return invalidHeader("Content-Length", "must equal the length of x-ms-range ("+strconv.FormatInt(length, 10)+")")
+		}
+		body = make([]byte, length)
+		if _, err := io.ReadFull(q.r.Body, body); err != nil {
+			return azerr.BadRequest("InvalidInput", "The request body is shorter than Content-Length.")
+		}
+		if v := q.r.Header.Get("Content-MD5"); v != "" {
+			sum := md5.Sum(body)
+			if base64.StdEncoding.EncodeToString(sum[:]) != v {
+				return azerr.BadRequest("Md5Mismatch", "The MD5 value specified in the request did not match with the MD5 value calculated by the server.")
+			}
+		}
+	} else if q.r.ContentLength > 0 {
+		return invalidHeader("Content-Length", "must be 0 for x-ms-write: clear")
+	}
+	var n Node
+	err = q.svc.st.Update(q.ctx, func(tx store.Tx) error {
+		var err error
+		if n, err = q.loadNode(tx, false); err != nil {
+			return err
+		}
+		if end >= n.Size {
+			return invalidRange(n.Size)
+		}
+		c, err := q.cipher(n)
+		if err != nil {
+			return err
+		}
+		if write == "update" {
+			if err := writeRangeTx(tx, c, q.account.Name, q.share, &n, start, body); err != nil {
+				return err
+			}
+			n.Ranges = addRange(n.Ranges, start, end+1)
+		} else {
+			if err := clearRangeTx(tx, c, q.account.Name, q.share, &n, start, end+1); err != nil {
+				return err
+			}
+			n.Ranges = subtractRange(n.Ranges, start, end+1)
+		}
+		now := q.svc.now().UTC()
+		n.LastModified, n.ETag, n.LastWriteTime, n.ChangeTime = now, newETag(now), now, now
+		return putNodeTx(tx, q.account.Name, q.share, n)
+	})
+	if err != nil {
+		return err
+	}
+	nodeHeaders(q.w, n)
+	if body != nil {
+		sum := md5.Sum(body)
+		q.w.Header().Set("Content-MD5", base64.StdEncoding.EncodeToString(sum[:]))
+	}
+	q.w.WriteHeader(http.StatusCreated)
+	return nil
+}
+
+func (q *request) listRanges() error {
+	n, err := q.viewNode(false)
+	if err != nil {
+		return err
+	}
+	lo, hi := int64(0), n.Size
+	if rh := rangeHeader(q.r.Header); rh != "" {
+		s, e, err := parseRange(rh)
+		if err != nil {
+			return err
+		}
+		lo = s
+		if e >= 0 && e+1 < hi {
+			hi = e + 1
+		}
+	}
+	type xr struct {
+		Start int64 `xml:"Start"`
+		End   int64 `xml:"End"`
+	}
+	var out []xr
+	for _, r := range n.Ranges {
+		s, e := max(r[0], lo), min(r[1], hi)
+		if s < e {
+			out = append(out, xr{s, e - 1})
+		}
+	}
+	nodeHeaders(q.w, n)
+	q.w.Header().Set("x-ms-content-length", strconv.FormatInt(n.Size, 10))
+	return writeXML(q.w, struct {
+		XMLName xml.Name `xml:"Ranges"`
+		Ranges  []xr     `xml:"Range"`
+	}{Ranges: out})
+}
+
+func (q *request) getFile() error {
+	var n Node
+	var data []byte
+	rh := rangeHeader(q.r.Header)
+	status := http.StatusOK
+	var start, end int64
+	err := q.svc.st.View(q.ctx, func(tx store.Tx) error {
+		var err error
+		if n, err = q.loadNode(tx, false); err != nil {
+			return err
+		}
+		start, end = 0, n.Size-1
+		if rh != "" {
+			s, e, err := parseRange(rh)
+			if err != nil {
+				return err
+			}
+			if s >= n.Size {
+				return invalidRange(n.Size)
+			}
+			if e < 0 || e >= n.Size {
+				e = n.Size - 1
+			}
+			start, end, status = s, e, http.StatusPartialContent
+		}
+		c, err := q.cipher(n)
+		if err != nil {
+			return err
+		}
+		if end >= start {
+			data, err = readRangeTx(tx, c, q.account.Name, q.share, n, start, end+1)
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	q.fileHeaders(n)
+	q.w.Header().Set("Content-Length", strconv.Itoa(len(data)))
+	q.w.Header().Set("Accept-Ranges", "bytes")
+	if status == http.StatusPartialContent {
+		q.w.Header().Set("Content-Range", "bytes "+strconv.FormatInt(start, 10)+"-"+strconv.FormatInt(end, 10)+"/"+strconv.FormatInt(n.Size, 10))
+		q.w.Header().Del("Content-MD5")
+	}
+	q.w.WriteHeader(status)
+	_, err = q.w.Write(data)
+	return nil
+}
+
+// sourcePath resolves a copy or rename source URL (or path) to a share and path of this
+// account.
+func (q *request) sourcePath(raw string) (share, path string, err error) {
+	u, perr := url.Parse(raw)
+	if perr != nil {
+		return "", "", invalidHeader("x-ms-copy-source", "is not a URL")
+	}
+	p := u.Path
+	if !u.IsAbs() && !strings.HasPrefix(p, "/") {
+		p = "/" + q.share + "/" + p
+	}
+	segs := strings.Split(strings.Trim(p, "/"), "/")
+	if u.IsAbs() && !strings.HasSuffix(strings.ToLower(u.Hostname()), DNSSuffix) {
+		// path-style: /<account>/<share>/<path>
+		if len(segs) < 1 || !strings.EqualFold(segs[0], q.account.Name) {
+			return "", "", azerr.BadRequest("CannotVerifyCopySource", "The copy source must be in the same storage account.")
+		}
+		segs = segs[1:]
+	} else if u.IsAbs() && !strings.EqualFold(strings.TrimSuffix(strings.ToLower(u.Hostname()), DNSSuffix), q.account.Name) {
+		return "", "", azerr.BadRequest("CannotVerifyCopySource", "The copy source must be in the same storage account.")
+	}
+	if len(segs) < 2 {
+		return "", "", invalidHeader("x-ms-copy-source", "must name a file: <share>/<path>")
+	}
+	path = strings.Join(segs[1:], "/")
+	if err := ValidPath(path); err != nil {
+		return "", "", err
+	}
+	return segs[0], path, nil
+}
+
+func (q *request) copyFile() error {
+	srcShare, srcPath, err := q.sourcePath(q.r.Header.Get("x-ms-copy-source"))
+	if err != nil {
+		return err
+	}
+	if _, err := q.svc.dataKey(q.account); err != nil {
+		return err
+	}
+	var n Node
+	err = q.svc.st.Update(q.ctx, func(tx store.Tx) error {
+		if _, err := GetShareTx(tx, q.account.Name, srcShare); err != nil {
+			return err
+		}
+		src, err := getNodeTx(tx, q.account.Name, srcShare, srcPath)
+		if err != nil || src.Dir {
+			return azerr.NotFound("CannotVerifyCopySource", "The specified copy source does not exist or is not a file.")
+		}
+		parent, err := q.loadParent(tx)
+		if err != nil {
+			return err
+		}
+		if old, err := getNodeTx(tx, q.account.Name, q.share, q.path); err == nil {
+			if old.Dir {
+				return azerr.Conflict("ResourceTypeMismatch", "The destination is a directory.")
+			}
+			if err := removeFileTx(tx, q.account.Name, q.share, old); err != nil {
+				return err
+			}
+		}
+		if n, err = q.newNode(tx, parent, false); err != nil {
+			return err
+		}
+		n.ContentType, n.ContentEncoding, n.ContentLanguage, n.ContentDisposition, n.CacheControl, n.ContentMD5 =
+			src.ContentType, src.ContentEncoding, src.ContentLanguage, src.ContentDisposition, src.CacheControl, src.ContentMD5
+		if n.Metadata == nil {
+			n.Metadata = src.Metadata
+		}
+		if strings.EqualFold(q.r.Header.Get("x-ms-file-permission-copy-mode"), "source") {
+			n.PermissionKey = src.PermissionKey
+		}
+		if err := q.resize(tx, &n, src.Size); err != nil {
+			return err
+		}
+		sc, err := encryptionFor(q, srcShare, src)
+		if err != nil {
+			return err
+		}
+		dc, err := q.cipher(n)
+		if err != nil {
+			return err
+		}
+		for _, r := range src.Ranges {
+			for off := r[0]; off < r[1]; off += MaxRange {
+				to := min(off+MaxRange, r[1])
+				data, err := readRangeTx(tx, sc, q.account.Name, srcShare, src, off, to)
+				if err != nil {
+					return err
+				}
+				if err := writeRangeTx(tx, dc, q.account.Name, q.share, &n, off, data); err != nil {
+					return err
+				}
+			}
+		}
+		n.Ranges = append([][2]int64(nil), src.Ranges...)
+		return putNodeTx(tx, q.account.Name, q.share, n)
+	})
+	if err != nil {
+		return err
+	}
+	nodeHeaders(q.w, n)
+	q.w.Header().Set("x-ms-copy-id", uuid.NewString())
+	q.w.Header().Set("x-ms-copy-status", "success")
+	q.w.WriteHeader(http.StatusAccepted)
+	return nil
+}
+
+func encryptionFor(q *request, share string, n Node) (*encryption.FileCipher, error) {
+	sub := *q
+	sub.share = share
+	return sub.cipher(n)
+}
+
+// rename moves a file or directory (with everything under it) within the share.
+func (q *request) rename(dir bool) error {
+	raw := q.r.Header.Get("x-ms-file-rename-source")
+	if raw == "" {
+		return missingHeader("x-ms-file-rename-source")
+	}
+	srcShare, srcPath, err := q.sourcePath(raw)
+	if err != nil {
+		return err
+	}
+	if !strings.EqualFold(srcShare, q.share) {
+		return azerr.BadRequest("InvalidInput", "A rename stays within its share.")
+	}
+	replace := strings.EqualFold(q.r.Header.Get("x-ms-file-rename-replace-if-exists"), "true")
+	var n Node
+	err = q.svc.st.Update(q.ctx, func(tx store.Tx) error {
+		src, err := getNodeTx(tx, q.account.Name, q.share, srcPath)
+		if err != nil {
+			return err
+		}
+		if src.Dir != dir {
+			return azerr.Conflict("ResourceTypeMismatch", "The rename source is not a %s.", map[bool]string{true: "directory", false: "file"}[dir])
+		}
+		parent, err := q.loadParent(tx)
+		if err != nil {
+			return err
+		}
+		if dir && strings.HasPrefix(strings.ToLower(q.path)+"/", strings.ToLower(src.Path)+"/") {
+			return azerr.BadRequest("InvalidInput", "A directory cannot be moved into itself.")
+		}
+		if old, err := getNodeTx(tx, q.account.Name, q.share, q.path); err == nil && !strings.EqualFold(old.Path, src.Path) {
+			if !replace || old.Dir {
+				return azerr.Conflict("ResourceAlreadyExists", "The specified resource already exists: set x-ms-file-rename-replace-if-exists to replace a file.")
+			}
+			if err := removeFileTx(tx, q.account.Name, q.share, old); err != nil {
+				return err
+			}
+		}
+		// Move the node and, for a directory, every node under it.
+		moves := []Node{src}
+		if dir {
+			items, err := tx.List(colNodes, nodeKey(q.account.Name, q.share, src.Path)+"/")
+			if err != nil {
+				return err
+			}
+			for _, it := range items {
+				var c Node
+				if err := jsonUnmarshal(it.Value, &c); err != nil {
+					return err
+				}
+				moves = append(moves, c)
+			}
+		}
+		for _, m := range moves {
+			if err := tx.Delete(colNodes, nodeKey(q.account.Name, q.share, m.Path)); err != nil {
+				return err
+			}
+		}
+		for i, m := range moves {
+			m.Path = q.path + m.Path[len(src.Path):]
+			if i == 0 {
+				m.ParentID = parent.ID
+				m.ChangeTime = q.svc.now().UTC()
+				n = m
+			}
+			if err := putNodeTx(tx, q.account.Name, q.share, m); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	nodeHeaders(q.w, n)
+	q.w.WriteHeader(http.StatusOK)
+	return nil
+}
+
+// removeFileTx deletes a file: its content, its node, and its share of the quota.
+func removeFileTx(tx store.Tx, account, share string, n Node) error {
+	s, err := GetShareTx(tx, account, share)
+	if err != nil {
+		return err
+	}
+	s.UsedBytes -= n.Size
+	if err := PutShareTx(tx, account, s); err != nil {
+		return err
+	}
+	if err := deleteContentTx(tx, account, share, n.ID); err != nil {
+		return err
+	}
+	return tx.Delete(colNodes, nodeKey(account, share, n.Path))
+}

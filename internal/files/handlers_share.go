@@ -1,0 +1,265 @@
+package files
+
+import (
+	"encoding/json"
+	"encoding/xml"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/cerulean-azure/cerulean/internal/azerr"
+	"github.com/cerulean-azure/cerulean/internal/store"
+)
+
+func (q *request) serveService() error {
+	switch {
+	case q.r.Method == http.MethodGet && q.q("comp") == "list":
+		return q.listShares()
+	case q.q("restype") == "service" && q.q("comp") == "properties":
+		if q.r.Method == http.MethodPut {
+			q.w.WriteHeader(http.StatusAccepted)
+			return nil
+		}
+		type retention struct {
+			Enabled bool `xml:"Enabled"`
+		}
+		type metrics struct {
+			Version         string    `xml:"Version"`
+			Enabled         bool      `xml:"Enabled"`
+			RetentionPolicy retention `xml:"RetentionPolicy"`
+		}
+		return writeXML(q.w, struct {
+			XMLName       xml.Name `xml:"StorageServiceProperties"`
+			HourMetrics   metrics  `xml:"HourMetrics"`
+			MinuteMetrics metrics  `xml:"MinuteMetrics"`
+			Cors          struct{} `xml:"Cors"`
+		}{HourMetrics: metrics{Version: "1.0"}, MinuteMetrics: metrics{Version: "1.0"}})
+	}
+	return azerr.BadRequest("InvalidQueryParameterValue", "Value for one of the query parameters specified in the request URI is invalid: the account root serves ?comp=list and ?restype=service&comp=properties.")
+}
+
+type xmlMetadata map[string]string
+
+func (m xmlMetadata) MarshalXML(e *xml.Encoder, start xml.StartElement) error {
+	if err := e.EncodeToken(start); err != nil {
+		return err
+	}
+	for k, v := range m {
+		if err := e.EncodeElement(v, xml.StartElement{Name: xml.Name{Local: k}}); err != nil {
+			return err
+		}
+	}
+	return e.EncodeToken(start.End())
+}
+
+func (q *request) listShares() error {
+	max, err := maxResults(q)
+	if err != nil {
+		return err
+	}
+	var list []Share
+	if err := q.svc.st.View(q.ctx, func(tx store.Tx) error {
+		var err error
+		list, err = ListSharesTx(tx, q.account.Name)
+		return err
+	}); err != nil {
+		return err
+	}
+	type shareProps struct {
+		LastModified     string `xml:"Last-Modified"`
+		Etag             string `xml:"Etag"`
+		Quota            int    `xml:"Quota"`
+		AccessTier       string `xml:"AccessTier"`
+		EnabledProtocols string `xml:"EnabledProtocols"`
+	}
+	type shareItem struct {
+		Name       string       `xml:"Name"`
+		Properties shareProps   `xml:"Properties"`
+		Metadata   *xmlMetadata `xml:"Metadata,omitempty"`
+	}
+	prefix, marker := q.q("prefix"), q.q("marker")
+	withMeta := strings.Contains(q.q("include"), "metadata")
+	var items []shareItem
+	next := ""
+	for _, s := range list {
+		if !strings.HasPrefix(s.Name, prefix) || s.Name < marker {
+			continue
+		}
+		if len(items) == max {
+			next = s.Name
+			break
+		}
+		it := shareItem{Name: s.Name, Properties: shareProps{LastModified: s.LastModified.Format(http.TimeFormat), Etag: s.ETag,
+			Quota: s.Quota, AccessTier: s.AccessTier, EnabledProtocols: s.EnabledProtocols}}
+		if withMeta {
+			m := xmlMetadata(s.Metadata)
+			it.Metadata = &m
+		}
+		items = append(items, it)
+	}
+	return writeXML(q.w, struct {
+		XMLName         xml.Name    `xml:"EnumerationResults"`
+		ServiceEndpoint string      `xml:"ServiceEndpoint,attr"`
+		Prefix          string      `xml:"Prefix,omitempty"`
+		Marker          string      `xml:"Marker,omitempty"`
+		MaxResults      string      `xml:"MaxResults,omitempty"`
+		Shares          []shareItem `xml:"Shares>Share"`
+		NextMarker      string      `xml:"NextMarker"`
+	}{ServiceEndpoint: q.base + "/", Prefix: prefix, Marker: marker, MaxResults: q.q("maxresults"), Shares: items, NextMarker: next})
+}
+
+func shareHeaders(w http.ResponseWriter, s Share) {
+	w.Header().Set("ETag", s.ETag)
+	w.Header().Set("Last-Modified", s.LastModified.Format(http.TimeFormat))
+}
+
+func (q *request) serveShare() error {
+	m := q.r.Method
+	switch comp := q.q("comp"); {
+	case comp == "" && m == http.MethodPut:
+		meta, err := metadataFrom(q.r.Header)
+		if err != nil {
+			return err
+		}
+		s := Share{Name: q.share, Metadata: meta, AccessTier: q.r.Header.Get("x-ms-access-tier"), EnabledProtocols: q.r.Header.Get("x-ms-enabled-protocols")}
+		if v := q.r.Header.Get("x-ms-share-quota"); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 || n > DefaultQuota {
+				return invalidHeader("x-ms-share-quota", "must be 1-"+strconv.Itoa(DefaultQuota)+" GiB")
+			}
+			s.Quota = n
+		}
+		err = q.svc.st.Update(q.ctx, func(tx store.Tx) error {
+			var err error
+			s, err = CreateShareTx(tx, q.account.Name, s, q.svc.now())
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		shareHeaders(q.w, s)
+		q.w.WriteHeader(http.StatusCreated)
+		return nil
+	case comp == "" && (m == http.MethodGet || m == http.MethodHead):
+		var s Share
+		if err := q.svc.st.View(q.ctx, func(tx store.Tx) error {
+			var err error
+			s, err = GetShareTx(tx, q.account.Name, q.share)
+			return err
+		}); err != nil {
+			return err
+		}
+		shareHeaders(q.w, s)
+		writeMetadata(q.w, s.Metadata)
+		q.w.Header().Set("x-ms-share-quota", strconv.Itoa(s.Quota))
+		q.w.Header().Set("x-ms-access-tier", s.AccessTier)
+		q.w.Header().Set("x-ms-enabled-protocols", s.EnabledProtocols)
+		q.w.WriteHeader(http.StatusOK)
+		return nil
+	case comp == "" && m == http.MethodDelete:
+		if err := q.svc.st.Update(q.ctx, func(tx store.Tx) error { return DeleteShareTx(tx, q.account.Name, q.share) }); err != nil {
+			return err
+		}
+		q.w.WriteHeader(http.StatusAccepted)
+		return nil
+	case (comp == "metadata" || comp == "properties") && m == http.MethodPut:
+		meta, err := metadataFrom(q.r.Header)
+		if err != nil {
+			return err
+		}
+		var s Share
+		err = q.svc.st.Update(q.ctx, func(tx store.Tx) error {
+			var err error
+			if s, err = GetShareTx(tx, q.account.Name, q.share); err != nil {
+				return err
+			}
+			if comp == "metadata" {
+				s.Metadata = meta
+			} else if v := q.r.Header.Get("x-ms-share-quota"); v != "" {
+				n, err := strconv.Atoi(v)
+				if err != nil || n < 1 || n > DefaultQuota {
+					return invalidHeader("x-ms-share-quota", "must be 1-"+strconv.Itoa(DefaultQuota)+" GiB")
+				}
+				if int64(n)<<30 < s.UsedBytes {
+					return azerr.BadRequest("InvalidHeaderValue", "The share quota %d GiB is smaller than the share's usage.", n)
+				}
+				s.Quota = n
+			}
+			if v := q.r.Header.Get("x-ms-access-tier"); v != "" && comp == "properties" {
+				s.AccessTier = v
+			}
+			now := q.svc.now().UTC()
+			s.LastModified, s.ETag = now, newETag(now)
+			return PutShareTx(tx, q.account.Name, s)
+		})
+		if err != nil {
+			return err
+		}
+		shareHeaders(q.w, s)
+		q.w.WriteHeader(http.StatusOK)
+		return nil
+	case comp == "filepermission" && m == http.MethodPut:
+		return q.createPermission()
+	case comp == "filepermission" && m == http.MethodGet:
+		return q.getPermission()
+	}
+	return azerr.BadRequest("UnsupportedHttpVerb", "The resource doesn't support the specified HTTP verb (%s with comp=%s).", m, q.q("comp"))
+}
+
+func (q *request) createPermission() error {
+	var in struct {
+		Permission string `json:"permission"`
+		Format     string `json:"format"`
+	}
+	body, err := io.ReadAll(io.LimitReader(q.r.Body, 64<<10+1))
+	if err != nil || len(body) > 64<<10 {
+		return azerr.BadRequest("RequestBodyTooLarge", "The permission is larger than 64 KiB.")
+	}
+	if err := json.Unmarshal(body, &in); err != nil || in.Permission == "" {
+		return azerr.BadRequest("InvalidXmlDocument", "The request body must be JSON {\"permission\": \"<SDDL>\"}.")
+	}
+	if in.Format != "" && !strings.EqualFold(in.Format, "Sddl") {
+		return azerr.BadRequest("NotSupported", "Only the Sddl permission format is supported by this version of Cerulean.")
+	}
+	sddl, err := CanonicalSDDL(in.Permission)
+	if err != nil {
+		return err
+	}
+	var key string
+	err = q.svc.st.Update(q.ctx, func(tx store.Tx) error {
+		if _, err := GetShareTx(tx, q.account.Name, q.share); err != nil {
+			return err
+		}
+		key, err = putPermissionTx(tx, q.account.Name, q.share, sddl)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	q.w.Header().Set("x-ms-file-permission-key", key)
+	q.w.WriteHeader(http.StatusCreated)
+	return nil
+}
+
+func (q *request) getPermission() error {
+	key := q.r.Header.Get("x-ms-file-permission-key")
+	if key == "" {
+		return missingHeader("x-ms-file-permission-key")
+	}
+	var sddl string
+	err := q.svc.st.View(q.ctx, func(tx store.Tx) error {
+		if _, err := GetShareTx(tx, q.account.Name, q.share); err != nil {
+			return err
+		}
+		var err error
+		sddl, err = getPermissionTx(tx, q.account.Name, q.share, key)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	q.w.Header().Set("Content-Type", "application/json")
+	q.w.WriteHeader(http.StatusOK)
+	return json.NewEncoder(q.w).Encode(map[string]string{"permission": sddl})
+}

@@ -1,0 +1,342 @@
+// Package files is Cerulean's Azure Files REST data plane: shares, directories, files and
+// their ranges, properties, metadata and security descriptors, with Shared Key
+// authentication and content encrypted at rest through package encryption. It also keeps the
+// registry of storage accounts and shares the Microsoft.Storage resource provider writes.
+//
+// It is not the ARM side of Storage (internal/providers/storage) and holds no key material in
+// the clear: account keys and data keys are sealed or wrapped.
+package files
+
+import (
+	"context"
+	"encoding/xml"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cerulean-azure/cerulean/internal/azerr"
+	"github.com/cerulean-azure/cerulean/internal/encryption"
+	"github.com/cerulean-azure/cerulean/internal/seal"
+	"github.com/cerulean-azure/cerulean/internal/store"
+)
+
+// DNSSuffix is the host suffix of the File service: <account>.file.core.windows.net.
+const DNSSuffix = ".file.core.windows.net"
+
+// ServiceVersion is the x-ms-version Cerulean answers with.
+const ServiceVersion = "2025-05-05"
+
+// MaxRange is the most a Put Range writes (4 MiB).
+const MaxRange = 4 << 20
+
+// chunkSize is the unit of encryption and storage of file content.
+const chunkSize = 1 << 20
+
+// Service is the File service of every account of the server.
+type Service struct {
+	st      store.Store
+	barrier *seal.Barrier
+	now     func() time.Time
+
+	mu       sync.Mutex
+	dataKeys map[string][]byte // account uid → unwrapped data key
+	accounts accountCache
+}
+
+type accountCache struct {
+	rev int64
+	m   map[string]Account
+}
+
+// New returns the File service.
+func New(st store.Store, barrier *seal.Barrier, now func() time.Time) *Service {
+	if now == nil {
+		now = time.Now
+	}
+	return &Service{st: st, barrier: barrier, now: now, dataKeys: map[string][]byte{}}
+}
+
+// Account returns the account record (cached per store revision), for routing.
+func (s *Service) Account(ctx context.Context, name string) (Account, bool) {
+	rev, err := s.st.Revision(ctx, colAccounts)
+	if err != nil {
+		return Account{}, false
+	}
+	s.mu.Lock()
+	if s.accounts.m == nil || s.accounts.rev != rev {
+		s.mu.Unlock()
+		m := map[string]Account{}
+		err := s.st.View(ctx, func(tx store.Tx) error {
+			items, err := tx.List(colAccounts, "")
+			for _, it := range items {
+				if a, err := GetAccountTx(tx, it.Key); err == nil {
+					m[it.Key] = a
+				}
+			}
+			return err
+		})
+		if err != nil {
+			return Account{}, false
+		}
+		s.mu.Lock()
+		s.accounts = accountCache{rev: rev, m: m}
+	}
+	a, ok := s.accounts.m[accountKey(name)]
+	s.mu.Unlock()
+	return a, ok
+}
+
+// dataKey unwraps an account's data key.
+func (s *Service) dataKey(a Account) ([]byte, error) {
+	s.mu.Lock()
+	k, ok := s.dataKeys[a.UID]
+	s.mu.Unlock()
+	if ok {
+		return k, nil
+	}
+	if a.KeySource != KeySourceMicrosoft {
+		return nil, azerr.Forbidden("KeyVaultEncryptionKeyNotFound", "The key vault key is not found to unwrap the encryption key.")
+	}
+	k, err := s.barrier.Open(dataKeyContext(a.UID), a.WrappedKey)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	s.dataKeys[a.UID] = k
+	s.mu.Unlock()
+	return k, nil
+}
+
+// ---- requests ----
+
+type request struct {
+	ctx     context.Context
+	r       *http.Request
+	w       http.ResponseWriter
+	svc     *Service
+	account Account
+	share   string
+	path    string // within the share, "" for the root
+	base    string // the URL prefix of the account, for ServiceEndpoint
+	query   map[string]string
+}
+
+func (q *request) q(name string) string { return q.query[name] }
+
+// storageError renders Azure Storage's XML error.
+func writeError(w http.ResponseWriter, r *http.Request, err error) {
+	e := azerr.From(err)
+	for k, vs := range e.Header {
+		for _, v := range vs {
+			w.Header().Add(k, v)
+		}
+	}
+	w.Header().Set("x-ms-error-code", e.Code)
+	w.Header().Set("Content-Type", "application/xml")
+	w.WriteHeader(e.Status)
+	if r.Method == http.MethodHead {
+		return
+	}
+	type xmlErr struct {
+		XMLName    xml.Name `xml:"Error"`
+		Code       string   `xml:"Code"`
+		Message    string   `xml:"Message"`
+		HeaderName string   `xml:"HeaderName,omitempty"`
+		Detail     string   `xml:"AuthenticationErrorDetail,omitempty"`
+	}
+	x := xmlErr{Code: e.Code, Message: e.Message + "\nRequestId:" + w.Header().Get("x-ms-request-id") + "\nTime:" + time.Now().UTC().Format("2006-01-02T15:04:05.0000000Z"), HeaderName: e.Target}
+	if e.Code == "AuthenticationFailed" && len(e.Details) > 0 {
+		x.Detail = e.Details[0].Message
+	}
+	io.WriteString(w, xml.Header)
+	_ = xml.NewEncoder(w).Encode(x)
+}
+
+func missingHeader(name string) error {
+	e := azerr.BadRequest("MissingRequiredHeader", "An HTTP header that's mandatory for this request is not specified.")
+	e.Target = name
+	return e
+}
+
+func invalidHeader(name, why string) error {
+	e := azerr.BadRequest("InvalidHeaderValue", "The value for one of the HTTP headers is not in the correct format: %s %s.", name, why)
+	e.Target = name
+	return e
+}
+
+func authFailed(detail string) error {
+	e := azerr.Forbidden("AuthenticationFailed", "Server failed to authenticate the request. Make sure the value of Authorization header is formed correctly including the signature.")
+	e.Details = []*azerr.Error{{Message: detail}}
+	return e
+}
+
+// ServeAccount serves one request to an account's File service. base is the URL prefix of
+// the account as the client used it; path is the rest ("/share/dir/file").
+func (s *Service) ServeAccount(w http.ResponseWriter, r *http.Request, account, base, path string) {
+	w.Header().Set("x-ms-version", ServiceVersion)
+	w.Header().Set("Date", s.now().UTC().Format(http.TimeFormat))
+	if err := s.serve(w, r, account, base, path); err != nil {
+		writeError(w, r, err)
+	}
+}
+
+func (s *Service) serve(w http.ResponseWriter, r *http.Request, accountName, base, path string) error {
+	a, ok := s.Account(r.Context(), accountName)
+	if !ok {
+		return azerr.BadRequest("AccountNotFound", "The storage account '%s' does not exist: create it with Resource Manager (az storage account create).", accountName)
+	}
+	if v := r.Header.Get("x-ms-version"); v == "" {
+		return missingHeader("x-ms-version")
+	} else if len(v) != 10 || v < "2014-02-14" {
+		return invalidHeader("x-ms-version", "'"+v+"' is not a File service version (2014-02-14 or later)")
+	}
+	if err := s.authenticate(r, a); err != nil {
+		return err
+	}
+	q := &request{ctx: r.Context(), r: r, w: w, svc: s, account: a, base: strings.TrimRight(base, "/"), query: map[string]string{}}
+	for k, vs := range r.URL.Query() {
+		if len(vs) > 0 {
+			q.query[strings.ToLower(k)] = vs[0]
+		}
+	}
+	segs := strings.Split(strings.Trim(path, "/"), "/")
+	if len(segs) == 1 && segs[0] == "" {
+		return q.serveService()
+	}
+	q.share = segs[0]
+	q.path = strings.Join(segs[1:], "/")
+	if q.path != "" {
+		if err := ValidPath(q.path); err != nil {
+			return err
+		}
+	}
+	if q.path == "" && q.q("restype") == "share" {
+		return q.serveShare()
+	}
+	if q.q("restype") == "directory" {
+		return q.serveDirectory()
+	}
+	if q.path == "" {
+		return q.serveDirectory()
+	}
+	return q.serveFile()
+}
+
+// authenticate checks Shared Key (the account key is the super-user, as in Azure).
+func (s *Service) authenticate(r *http.Request, a Account) error {
+	h := r.Header.Get("Authorization")
+	if h == "" {
+		if r.URL.Query().Get("sig") != "" {
+			return azerr.BadRequest("NotSupported", "Shared access signatures are not supported by this version of Cerulean yet; use Shared Key.")
+		}
+		return azerr.Unauthorized("NoAuthenticationInformation", "Server failed to authenticate the request. Please refer to the information in the www-authenticate header.")
+	}
+	scheme, cred, _ := strings.Cut(h, " ")
+	switch {
+	case strings.EqualFold(scheme, "SharedKey"):
+		if !a.AllowSharedKeyAccess {
+			return azerr.Forbidden("KeyBasedAuthenticationNotPermitted", "Key based authentication is not permitted on this storage account.")
+		}
+		name, sig, ok := strings.Cut(strings.TrimSpace(cred), ":")
+		if !ok || !strings.EqualFold(name, a.Name) {
+			return authFailed("The MAC signature found in the HTTP request is not for this account: the Authorization header names '" + name + "'.")
+		}
+		keys, err := AccountKeys(s.barrier, a)
+		if err != nil {
+			return err
+		}
+		sts := stringToSign(r, a.Name)
+		for _, k := range keys {
+			if want, ok := signSharedKey(k, sts); ok && equalSig(want, sig) {
+				return nil
+			}
+		}
+		return authFailed("The MAC signature found in the HTTP request '" + sig + "' is not the same as any computed signature. Server used following string to sign: '" + strings.ReplaceAll(sts, "\n", `\n`) + "'.")
+	case strings.EqualFold(scheme, "Bearer"):
+		return azerr.BadRequest("NotSupported", "OAuth (bearer token) access to Azure Files is not supported by this version of Cerulean yet; use Shared Key.")
+	}
+	return authFailed("The Authorization header scheme '" + scheme + "' is not supported: use SharedKey.")
+}
+
+// ---- common response helpers ----
+
+func fileTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.0000000Z") }
+
+func parseFileTime(v string, def time.Time) (time.Time, error) {
+	switch strings.ToLower(v) {
+	case "", "now", "preserve":
+		return def, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, v)
+	if err != nil {
+		return def, err
+	}
+	return t.UTC(), nil
+}
+
+func metadataFrom(h http.Header) (map[string]string, error) {
+	m := map[string]string{}
+	total := 0
+	for k, vs := range h {
+		lk := strings.ToLower(k)
+		if !strings.HasPrefix(lk, "x-ms-meta-") {
+			continue
+		}
+		name := lk[len("x-ms-meta-"):]
+		if name == "" || !validMetaName(name) {
+			return nil, azerr.BadRequest("InvalidMetadata", "The metadata specified is invalid. It has characters that are not permitted: '%s'.", name)
+		}
+		m[name] = strings.Join(vs, ",")
+		total += len(name) + len(m[name])
+	}
+	if total > 8*1024 {
+		return nil, azerr.BadRequest("MetadataTooLarge", "The size of the specified metadata exceeds the maximum size permitted (8 KiB).")
+	}
+	if len(m) == 0 {
+		return nil, nil
+	}
+	return m, nil
+}
+
+func validMetaName(n string) bool {
+	for i, r := range n {
+		if !(r == '_' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9' && i > 0) {
+			return false
+		}
+	}
+	return true
+}
+
+func writeMetadata(w http.ResponseWriter, m map[string]string) {
+	for k, v := range m {
+		w.Header().Set("x-ms-meta-"+k, v)
+	}
+}
+
+func writeXML(w http.ResponseWriter, v any) error {
+	w.Header().Set("Content-Type", "application/xml")
+	w.WriteHeader(http.StatusOK)
+	io.WriteString(w, xml.Header)
+	return xml.NewEncoder(w).Encode(v)
+}
+
+func maxResults(q *request) (int, error) {
+	v := q.q("maxresults")
+	if v == "" {
+		return 5000, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > 5000 {
+		e := azerr.BadRequest("OutOfRangeQueryParameterValue", "One of the query parameters specified in the request URI is outside the permissible range: maxresults must be 1-5000.")
+		e.Target = "maxresults"
+		return 0, e
+	}
+	return n, nil
+}
+
+var errReadOnly = errors.New("read-only")
+var _ = encryption.DataKeySize
