@@ -39,6 +39,9 @@ type env struct {
 	ResourceProxy           string `json:"resourceProxy"`
 }
 
+// cmkCacheTTL is the server's --cmk-cache-ttl: how long a revoked customer key keeps working.
+const cmkCacheTTL = time.Second
+
 var (
 	binary  string // the built cerulean binary
 	dataDir string
@@ -77,7 +80,7 @@ func run(m *testing.M) (int, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	serve := exec.CommandContext(ctx, binary, "serve", "--data", dataDir, "--listen", "127.0.0.1:0",
-		"--mi-rate-limit", "1000", "--mi-burst", "1000", "--mi-concurrency", "100")
+		"--mi-rate-limit", "1000", "--mi-burst", "1000", "--mi-concurrency", "100", "--cmk-cache-ttl", cmkCacheTTL.String())
 	serve.Stdout, serve.Stderr = logFile, logFile
 	if err := serve.Start(); err != nil {
 		return 0, fmt.Errorf("start cerulean serve: %w", err)

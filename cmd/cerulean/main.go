@@ -57,7 +57,7 @@ Start it with 'cerulean serve', then load its settings into a shell with
 		}
 		return nil
 	}
-	root.AddCommand(serveCmd(), envCmd(), identityCmd(), spCmd(), signingKeyCmd(), rootKeyCmd())
+	root.AddCommand(serveCmd(), envCmd(), identityCmd(), spCmd(), signingKeyCmd(), rootKeyCmd(), storageCmd())
 	return root
 }
 
@@ -104,6 +104,8 @@ managed-identity endpoints), and works as an HTTP proxy that answers IMDS
 	f.StringVar(&settings.DefaultIMDSHost, "default-imds-host", "", "ARM id of the host an IMDS call without proxy credentials comes from")
 	f.BoolVar(&all.KeyVault.Throttle, "keyvault-throttle", false, "enforce Key Vault's per-vault transaction limits (RSA-2048: 4,000 per 10 s; 429 with Retry-After beyond)")
 	f.DurationVar(&all.KeyVault.RotationInterval, "keyvault-rotation-interval", all.KeyVault.RotationInterval, "how often key rotation policies (and scheduled purges) are evaluated; 0 disables")
+	f.DurationVar(&all.KeyPollInterval, "key-poll-interval", all.KeyPollInterval, "how often storage accounts with automatic key version updating look for a new customer key version (Azure: daily; 'cerulean storage poll-keys' triggers one now)")
+	f.DurationVar(&all.Files.CMKCacheTTL, "cmk-cache-ttl", all.Files.CMKCacheTTL, "how long a data key unwrapped by a customer-managed key is reused: the bound on how long a revoked key keeps working")
 	return cmd
 }
 
@@ -129,6 +131,14 @@ func serve(ctx context.Context, log *slog.Logger, data, listen string, settings 
 	log.Info("cerulean listening", "address", addr, "https", "https://"+addr, "tenant", in.Tenant.ID,
 		"subscription", in.Tenant.SubscriptionID, "ca", in.CA.CertFile, "data", data)
 	fmt.Fprintf(os.Stderr, "Cerulean is listening on %s. In another shell: eval \"$(cerulean env --data %s)\"\n", addr, data)
+	usr1 := make(chan os.Signal, 1)
+	signal.Notify(usr1, syscall.SIGUSR1)
+	defer signal.Stop(usr1)
+	go func() {
+		for range usr1 {
+			srv.PollKeysNow()
+		}
+	}()
 	return srv.Serve(ctx, ln)
 }
 

@@ -76,6 +76,10 @@ func errResourceNotFound(id string) error {
 		parsed.FullType(), parsed.Name(), parsed.ResourceGroup)
 }
 
+// PutResourceTx stores a tracked resource as it is (for providers updating read-only
+// properties outside a request).
+func PutResourceTx(tx store.Tx, r Resource) error { return putResourceTx(tx, r) }
+
 func putResourceTx(tx store.Tx, r Resource) error {
 	b, err := json.Marshal(r)
 	if err != nil {

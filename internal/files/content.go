@@ -24,7 +24,7 @@ func chunkPrefix(account, share string, fileID uint64) string {
 }
 
 func (q *request) cipher(n Node) (*encryption.FileCipher, error) {
-	dk, err := q.svc.dataKey(q.account)
+	dk, err := q.svc.dataKey(q.ctx, q.account)
 	if err != nil {
 		return nil, err
 	}

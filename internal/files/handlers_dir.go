@@ -150,8 +150,21 @@ func (q *request) newNode(tx store.Tx, parent Node, dir bool) (Node, error) {
 	return n, nil
 }
 
+// requireKey checks the account's data key is usable. Under a customer-managed key that was
+// revoked, every operation that touches data or metadata fails with 403 (Azure's
+// KeyVaultEncryptionKeyNotFound and siblings); deletes and share-level operations do not.
+func (q *request) requireKey() error {
+	_, err := q.svc.dataKey(q.ctx, q.account)
+	return err
+}
+
 func (q *request) serveDirectory() error {
 	m, comp := q.r.Method, q.q("comp")
+	if m != http.MethodDelete {
+		if err := q.requireKey(); err != nil {
+			return err
+		}
+	}
 	switch {
 	case comp == "list" && m == http.MethodGet:
 		return q.listDirectory()

@@ -130,6 +130,11 @@ func (q *request) resize(tx store.Tx, n *Node, size int64) error {
 
 func (q *request) serveFile() error {
 	m, comp := q.r.Method, q.q("comp")
+	if m != http.MethodDelete {
+		if err := q.requireKey(); err != nil {
+			return err
+		}
+	}
 	switch {
 	case comp == "" && m == http.MethodPut && q.r.Header.Get("x-ms-copy-source") != "":
 		return q.copyFile()
@@ -176,7 +181,7 @@ func (q *request) serveFile() error {
 		q.w.WriteHeader(http.StatusOK)
 		return nil
 	case (comp == "metadata" || comp == "properties") && m == http.MethodPut:
-		if _, err := q.svc.dataKey(q.account); err != nil {
+		if _, err := q.svc.dataKey(q.ctx, q.account); err != nil {
 			return err
 		}
 		return q.updateNode(false, comp)
@@ -205,7 +210,7 @@ func (q *request) createFile() error {
 	if len(body) > MaxRange || int64(len(body)) > size {
 		return azerr.New(http.StatusRequestEntityTooLarge, "RequestBodyTooLarge", "The request body is too large: at most 4 MiB, and no more than x-ms-content-length.")
 	}
-	if _, err := q.svc.dataKey(q.account); err != nil {
+	if _, err := q.svc.dataKey(q.ctx, q.account); err != nil {
 		return err
 	}
 	var n Node
@@ -450,7 +455,7 @@ func (q *request) copyFile() error {
 	if err != nil {
 		return err
 	}
-	if _, err := q.svc.dataKey(q.account); err != nil {
+	if _, err := q.svc.dataKey(q.ctx, q.account); err != nil {
 		return err
 	}
 	var n Node

@@ -44,6 +44,11 @@ type Account struct {
 	WrappingKeyID string `json:"wrappingKeyId,omitempty"`
 	// CMKIdentity is the principal (object id) that reaches the customer key.
 	CMKIdentity string `json:"cmkIdentity,omitempty"`
+	// KeyVaultURI, KeyName and KeyVersion are the configured customer key; an empty
+	// KeyVersion means automatic version updating.
+	KeyVaultURI string `json:"keyVaultUri,omitempty"`
+	KeyName     string `json:"keyName,omitempty"`
+	KeyVersion  string `json:"keyVersion,omitempty"`
 }
 
 // AccountKey is one of the account's two keys.

@@ -36,15 +36,33 @@ const MaxRange = 4 << 20
 // chunkSize is the unit of encryption and storage of file content.
 const chunkSize = 1 << 20
 
+// Settings tune the File service.
+type Settings struct {
+	// CMKCacheTTL is how long a data key unwrapped by a customer-managed key is used before
+	// Key Vault is asked again: the bound on how long a revoked key keeps working.
+	CMKCacheTTL time.Duration
+}
+
+// DefaultSettings: customer-key unwraps are cached for 5 minutes.
+func DefaultSettings() Settings { return Settings{CMKCacheTTL: 5 * time.Minute} }
+
 // Service is the File service of every account of the server.
 type Service struct {
-	st      store.Store
-	barrier *seal.Barrier
-	now     func() time.Time
+	st       store.Store
+	barrier  *seal.Barrier
+	kv       *encryption.KeyVault
+	now      func() time.Time
+	settings Settings
 
 	mu       sync.Mutex
-	dataKeys map[string][]byte // account uid → unwrapped data key
+	dataKeys map[string]cachedKey // account uid → unwrapped data key
 	accounts accountCache
+}
+
+type cachedKey struct {
+	key     []byte
+	wrapped string // the wrapped form it came from
+	expires time.Time
 }
 
 type accountCache struct {
@@ -52,12 +70,12 @@ type accountCache struct {
 	m   map[string]Account
 }
 
-// New returns the File service.
-func New(st store.Store, barrier *seal.Barrier, now func() time.Time) *Service {
+// New returns the File service; kv reaches customer-managed keys.
+func New(st store.Store, barrier *seal.Barrier, kv *encryption.KeyVault, now func() time.Time, settings Settings) *Service {
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{st: st, barrier: barrier, now: now, dataKeys: map[string][]byte{}}
+	return &Service{st: st, barrier: barrier, kv: kv, now: now, settings: settings, dataKeys: map[string]cachedKey{}}
 }
 
 // Account returns the account record (cached per store revision), for routing.
@@ -90,25 +108,46 @@ func (s *Service) Account(ctx context.Context, name string) (Account, bool) {
 	return a, ok
 }
 
-// dataKey unwraps an account's data key.
-func (s *Service) dataKey(a Account) ([]byte, error) {
+// dataKey unwraps an account's data key: under Microsoft-managed keys with the root key,
+// under a customer-managed key by asking Key Vault with the account's identity (cached for
+// CMKCacheTTL). A customer key that cannot be used answers Storage's 403.
+func (s *Service) dataKey(ctx context.Context, a Account) ([]byte, error) {
+	now := s.now()
 	s.mu.Lock()
-	k, ok := s.dataKeys[a.UID]
+	c, ok := s.dataKeys[a.UID]
 	s.mu.Unlock()
-	if ok {
-		return k, nil
+	if ok && c.wrapped == string(a.WrappedKey) && (a.KeySource == KeySourceMicrosoft || now.Before(c.expires)) {
+		return c.key, nil
 	}
-	if a.KeySource != KeySourceMicrosoft {
-		return nil, azerr.Forbidden("KeyVaultEncryptionKeyNotFound", "The key vault key is not found to unwrap the encryption key.")
-	}
-	k, err := s.barrier.Open(dataKeyContext(a.UID), a.WrappedKey)
+	k, err := UnwrapDataKey(ctx, s.barrier, s.kv, a)
 	if err != nil {
 		return nil, err
 	}
 	s.mu.Lock()
-	s.dataKeys[a.UID] = k
+	s.dataKeys[a.UID] = cachedKey{key: k, wrapped: string(a.WrappedKey), expires: now.Add(s.settings.CMKCacheTTL)}
 	s.mu.Unlock()
 	return k, nil
+}
+
+// UnwrapDataKey opens an account's data key without caching (key changes and polls).
+func UnwrapDataKey(ctx context.Context, b *seal.Barrier, kv *encryption.KeyVault, a Account) ([]byte, error) {
+	if a.KeySource != KeySourceKeyVault {
+		return b.Open(dataKeyContext(a.UID), a.WrappedKey)
+	}
+	k, err := kv.Unwrap(ctx, a.CMKIdentity, a.ResourceID, a.WrappingKeyID, a.WrappedKey)
+	if err != nil {
+		var f *encryption.Failure
+		if errors.As(err, &f) {
+			return nil, azerr.Forbidden(f.Code, "%s %s", f.Message, f.Detail)
+		}
+		return nil, err
+	}
+	return k, nil
+}
+
+// SealDataKey wraps a data key under Microsoft-managed keys.
+func SealDataKey(b *seal.Barrier, a Account, dataKey []byte) []byte {
+	return b.Seal(dataKeyContext(a.UID), dataKey)
 }
 
 // ---- requests ----
@@ -339,4 +378,3 @@ func maxResults(q *request) (int, error) {
 }
 
 var errReadOnly = errors.New("read-only")
-var _ = encryption.DataKeySize

@@ -3,9 +3,11 @@ package server
 import (
 	"context"
 	"log/slog"
+	"time"
 
 	"github.com/cerulean-azure/cerulean/internal/access"
 	"github.com/cerulean-azure/cerulean/internal/arm"
+	"github.com/cerulean-azure/cerulean/internal/encryption"
 	"github.com/cerulean-azure/cerulean/internal/files"
 	"github.com/cerulean-azure/cerulean/internal/graph"
 	"github.com/cerulean-azure/cerulean/internal/instance"
@@ -22,11 +24,15 @@ import (
 type Settings struct {
 	STS      sts.Settings
 	KeyVault keyvault.Settings
+	Files    files.Settings
+	// KeyPollInterval is how often storage accounts with automatic key version updating look
+	// for a newer customer key version (Azure: daily).
+	KeyPollInterval time.Duration
 }
 
 // DefaultSettings are Azure's documented behaviour.
 func DefaultSettings() Settings {
-	return Settings{STS: sts.DefaultSettings(), KeyVault: keyvault.DefaultSettings()}
+	return Settings{STS: sts.DefaultSettings(), KeyVault: keyvault.DefaultSettings(), Files: files.DefaultSettings(), KeyPollInterval: 24 * time.Hour}
 }
 
 // Build wires every component over an opened data folder: the token service, the RBAC gate,
@@ -42,12 +48,16 @@ func Build(ctx context.Context, in *instance.Instance, settings Settings, log *s
 	compute.Register(svc)
 	authorization.Register(svc)
 	vaults.Register(svc)
-	storage.Register(svc, in.Barrier)
+	cmk := encryption.NewKeyVault(tokens.ManagedIdentityToken)
+	st := storage.Register(svc, in.Barrier, cmk)
 	kv := keyvault.New(in.Store, in.Barrier, tokens, gate, in.Dir.Now, settings.KeyVault)
 	tokens.SetHostResolver(svc)
 	if err := svc.EnsureSubscription(ctx, in.Tenant.SubscriptionID, in.Tenant.ID, "Cerulean Subscription"); err != nil {
 		return nil, err
 	}
-	return &Server{ARM: svc, STS: tokens, KeyVault: kv, Files: files.New(in.Store, in.Barrier, in.Dir.Now),
-		Graph: graph.New(in.Dir, tokens), CA: in.CA, Log: log}, nil
+	srv := &Server{ARM: svc, STS: tokens, KeyVault: kv, Files: files.New(in.Store, in.Barrier, cmk, in.Dir.Now, settings.Files),
+		Graph: graph.New(in.Dir, tokens), CA: in.CA, Log: log,
+		Storage: st, KeyPollInterval: settings.KeyPollInterval, KeyPollNow: make(chan struct{}, 1)}
+	cmk.SetHandler(srv) // storage reaches customer keys through the server, like any client
+	return srv, nil
 }

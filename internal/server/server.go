@@ -29,6 +29,7 @@ import (
 	"github.com/cerulean-azure/cerulean/internal/graph"
 	"github.com/cerulean-azure/cerulean/internal/keyvault"
 	"github.com/cerulean-azure/cerulean/internal/pki"
+	"github.com/cerulean-azure/cerulean/internal/providers/storage"
 	"github.com/cerulean-azure/cerulean/internal/sts"
 	"github.com/google/uuid"
 )
@@ -39,9 +40,13 @@ type Server struct {
 	STS      *sts.Service
 	KeyVault *keyvault.Service
 	Files    *files.Service
-	Graph    *graph.Service
-	CA       *pki.CA
-	Log      *slog.Logger
+	Storage  *storage.Provider
+	// KeyPollInterval and KeyPollNow drive automatic customer-key version updating.
+	KeyPollInterval time.Duration
+	KeyPollNow      chan struct{}
+	Graph           *graph.Service
+	CA              *pki.CA
+	Log             *slog.Logger
 
 	http *http.Server
 	ln   *muxListener
@@ -56,7 +61,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(s.Log.Handler(), slog.LevelDebug),
 	}
-	go s.KeyVault.Run(ctx, func(msg string, args ...any) { s.Log.Info(msg, args...) })
+	logf := func(msg string, args ...any) { s.Log.Info(msg, args...) }
+	go s.KeyVault.Run(ctx, logf)
+	go s.Storage.RunKeyPoll(ctx, s.KeyPollInterval, s.KeyPollNow, logf)
 	go func() {
 		<-ctx.Done()
 		shut, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -392,4 +399,12 @@ func (s *Server) isAccountPath(r *http.Request, p string) bool {
 	name, _, _ := strings.Cut(strings.TrimPrefix(p, "/"), "/")
 	_, ok := s.Files.Account(r.Context(), name)
 	return ok
+}
+
+// PollKeysNow asks the key poll to run at once (cerulean storage poll-keys sends SIGUSR1).
+func (s *Server) PollKeysNow() {
+	select {
+	case s.KeyPollNow <- struct{}{}:
+	default:
+	}
 }

@@ -354,3 +354,22 @@ func (l *hostLimiter) acquire(host string) (func(), error) {
 		l.mu.Unlock()
 	}, nil
 }
+
+// ErrIdentityUnavailable is returned by ManagedIdentityToken for a principal that is not a
+// live managed identity.
+var ErrIdentityUnavailable = errors.New("sts: the managed identity does not exist or was deleted")
+
+// ManagedIdentityToken issues (or reuses) a token for a managed identity, the way its host's
+// token endpoint would: for Azure services that act with their own identity (a storage
+// account reaching its customer-managed key). hostID is the resource acting.
+func (s *Service) ManagedIdentityToken(ctx context.Context, principalID, resource, hostID string) (string, error) {
+	p, err := s.dir.Get(ctx, principalID)
+	if err != nil || p.Kind != directory.KindManagedIdentity || p.Deleted() {
+		return "", ErrIdentityUnavailable
+	}
+	t, err := s.cachedManagedIdentityToken(p, resource, hostID)
+	if err != nil {
+		return "", err
+	}
+	return t.Token, nil
+}

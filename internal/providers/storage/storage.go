@@ -14,6 +14,7 @@ import (
 
 	"github.com/cerulean-azure/cerulean/internal/arm"
 	"github.com/cerulean-azure/cerulean/internal/azerr"
+	"github.com/cerulean-azure/cerulean/internal/encryption"
 	"github.com/cerulean-azure/cerulean/internal/files"
 	"github.com/cerulean-azure/cerulean/internal/seal"
 	"github.com/cerulean-azure/cerulean/internal/store"
@@ -30,6 +31,8 @@ const minAPIVersion = "2016-01-01"
 // Provider is the Microsoft.Storage provider.
 type Provider struct {
 	barrier *seal.Barrier
+	kv      *encryption.KeyVault
+	arm     *arm.Service
 }
 
 var accountNameRE = regexp.MustCompile(`^[a-z0-9]{3,24}$`)
@@ -39,8 +42,8 @@ var reservedNames = map[string]bool{"subscriptions": true, "providers": true, "t
 	"vaults": true, "adfs": true, "common": true, "organizations": true, "consumers": true, "msi": true}
 
 // Register adds the provider's types to ARM.
-func Register(s *arm.Service, barrier *seal.Barrier) {
-	p := &Provider{barrier: barrier}
+func Register(s *arm.Service, barrier *seal.Barrier, kv *encryption.KeyVault) *Provider {
+	p := &Provider{barrier: barrier, kv: kv, arm: s}
 	s.Register(AccountType, minAPIVersion, &arm.TrackedType{
 		Type: AccountType, Identity: true, CombinedSpelling: "SystemAssigned,UserAssigned", CreatedStatus: http.StatusOK,
 		NameRE:     accountNameRE,
@@ -53,6 +56,7 @@ func Register(s *arm.Service, barrier *seal.Barrier) {
 	s.Register("Microsoft.Storage/checkNameAvailability", minAPIVersion, nameAvailability{})
 	s.Register(AccountType+"/fileServices", minAPIVersion, fileServices{})
 	s.Register(ShareType, minAPIVersion, shares{})
+	return p
 }
 
 // accountProperties is what is stored as the account's properties.
@@ -186,7 +190,17 @@ func (p *Provider) properties(c *arm.Call, old, raw json.RawMessage) (json.RawMe
 			case strings.EqualFold(*e.KeySource, files.KeySourceMicrosoft):
 				out.Encryption.KeySource, out.Encryption.KeyVaultProperties, out.Encryption.Identity = files.KeySourceMicrosoft, nil, nil
 			case strings.EqualFold(*e.KeySource, files.KeySourceKeyVault):
-				return nil, azerr.BadRequest("NotSupported", "Customer-managed keys (keySource Microsoft.Keyvault) are not supported by this version of Cerulean yet; use Microsoft.Storage.")
+				kvp := e.KeyVaultProperties
+				if kvp == nil || kvp.KeyName == "" || kvp.KeyVaultURI == "" {
+					return nil, bad("InvalidValuesForRequestParameters", "keySource Microsoft.Keyvault needs keyvaultproperties with keyname and keyvaulturi.")
+				}
+				out.Encryption.KeySource = files.KeySourceKeyVault
+				kept := keyVaultProperties{KeyName: kvp.KeyName, KeyVersion: kvp.KeyVersion, KeyVaultURI: strings.TrimRight(kvp.KeyVaultURI, "/")}
+				if old := out.Encryption.KeyVaultProperties; old != nil {
+					kept.CurrentVersionedKeyIdentifier, kept.LastKeyRotationTimestamp = old.CurrentVersionedKeyIdentifier, old.LastKeyRotationTimestamp
+				}
+				out.Encryption.KeyVaultProperties = &kept
+				out.Encryption.Identity = e.Identity
 			default:
 				return nil, bad("InvalidValuesForRequestParameters", "keySource '%s' is invalid: use Microsoft.Storage or Microsoft.Keyvault.", *e.KeySource)
 			}
@@ -249,7 +263,9 @@ func (p *Provider) onWrite(c *arm.Call, tx store.Tx, r *arm.Resource, created bo
 	}
 	acct.ResourceID, acct.SubscriptionID, acct.Location = r.ID, c.ID.SubscriptionID, r.Location
 	acct.AllowSharedKeyAccess = props.AllowSharedKeyAccess == nil || *props.AllowSharedKeyAccess
-	acct.KeySource = props.Encryption.KeySource
+	if err := p.configureEncryption(c, tx, r, &props, &acct, created); err != nil {
+		return err
+	}
 	props.PrimaryLocation = r.Location
 	props.PrimaryEndpoints = endpoints(c.R, r.Name)
 	props.KeyCreationTime = map[string]time.Time{}
