@@ -158,9 +158,12 @@ func newServicePrincipal(t *testing.T, name string) servicePrincipal {
 }
 
 // httpClient trusts only Cerulean's CA and uses no proxy.
-func httpClient(t *testing.T) *http.Client {
+func httpClient(t *testing.T) *http.Client { t.Helper(); return httpClientFor(t, srv.CACertFile) }
+
+// httpClientFor trusts only the CA in caFile and uses no proxy.
+func httpClientFor(t *testing.T, caFile string) *http.Client {
 	t.Helper()
-	pem, err := os.ReadFile(srv.CACertFile)
+	pem, err := os.ReadFile(caFile)
 	if err != nil {
 		t.Fatal(err)
 	}
