@@ -23,6 +23,12 @@ import (
 // fileService returns an azfile service client for a new account, authenticated with the
 // account key (Shared Key), on the primaryEndpoints.file URL ARM reported.
 func fileService(t *testing.T) (*service.Client, string, string) {
+	c, name, rg, _ := fileServiceCred(t)
+	return c, name, rg
+}
+
+// fileServiceCred is fileService with the Shared Key credential it used.
+func fileServiceCred(t *testing.T) (*service.Client, string, string, *service.SharedKeyCredential) {
 	t.Helper()
 	rg := "files-" + uuid.NewString()[:8]
 	if err := createGroup(t, adminCredential(t), rg); err != nil {
@@ -43,7 +49,7 @@ func fileService(t *testing.T) (*service.Client, string, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return c, name, rg
+	return c, name, rg, cred
 }
 
 func wantFileError(t *testing.T, err error, status int, code fileerror.Code) {

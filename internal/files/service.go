@@ -18,10 +18,12 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cerulean-azure/cerulean/internal/access"
 	"github.com/cerulean-azure/cerulean/internal/azerr"
 	"github.com/cerulean-azure/cerulean/internal/encryption"
 	"github.com/cerulean-azure/cerulean/internal/seal"
 	"github.com/cerulean-azure/cerulean/internal/store"
+	"github.com/cerulean-azure/cerulean/internal/sts"
 )
 
 // DNSSuffix is the host suffix of the File service: <account>.file.core.windows.net.
@@ -51,6 +53,8 @@ type Service struct {
 	st       store.Store
 	barrier  *seal.Barrier
 	kv       *encryption.KeyVault
+	tokens   *sts.Service
+	gate     *access.Gate
 	now      func() time.Time
 	settings Settings
 
@@ -71,11 +75,11 @@ type accountCache struct {
 }
 
 // New returns the File service; kv reaches customer-managed keys.
-func New(st store.Store, barrier *seal.Barrier, kv *encryption.KeyVault, now func() time.Time, settings Settings) *Service {
+func New(st store.Store, barrier *seal.Barrier, kv *encryption.KeyVault, tokens *sts.Service, gate *access.Gate, now func() time.Time, settings Settings) *Service {
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{st: st, barrier: barrier, kv: kv, now: now, settings: settings, dataKeys: map[string]cachedKey{}}
+	return &Service{st: st, barrier: barrier, kv: kv, tokens: tokens, gate: gate, now: now, settings: settings, dataKeys: map[string]cachedKey{}}
 }
 
 // Account returns the account record (cached per store revision), for routing.
@@ -233,7 +237,9 @@ func (s *Service) serve(w http.ResponseWriter, r *http.Request, accountName, bas
 	} else if len(v) != 10 || v < "2014-02-14" {
 		return invalidHeader("x-ms-version", "'"+v+"' is not a File service version (2014-02-14 or later)")
 	}
-	if err := s.authenticate(r, a); err != nil {
+	segs0 := strings.Split(strings.Trim(path, "/"), "/")
+	shareName, objPath := segs0[0], strings.Join(segs0[1:], "/")
+	if err := s.authenticate(r, a, shareName, objPath); err != nil {
 		return err
 	}
 	q := &request{ctx: r.Context(), r: r, w: w, svc: s, account: a, base: strings.TrimRight(base, "/"), query: map[string]string{}}
@@ -266,11 +272,14 @@ func (s *Service) serve(w http.ResponseWriter, r *http.Request, accountName, bas
 }
 
 // authenticate checks Shared Key (the account key is the super-user, as in Azure).
-func (s *Service) authenticate(r *http.Request, a Account) error {
+func (s *Service) authenticate(r *http.Request, a Account, share, path string) error {
 	h := r.Header.Get("Authorization")
 	if h == "" {
 		if r.URL.Query().Get("sig") != "" {
-			return azerr.BadRequest("NotSupported", "Shared access signatures are not supported by this version of Cerulean yet; use Shared Key.")
+			if !a.AllowSharedKeyAccess {
+				return azerr.Forbidden("KeyBasedAuthenticationNotPermitted", "Key based authentication is not permitted on this storage account.")
+			}
+			return s.checkSAS(r, a, share, path)
 		}
 		return azerr.Unauthorized("NoAuthenticationInformation", "Server failed to authenticate the request. Please refer to the information in the www-authenticate header.")
 	}
@@ -296,7 +305,7 @@ func (s *Service) authenticate(r *http.Request, a Account) error {
 		}
 		return authFailed("The MAC signature found in the HTTP request '" + sig + "' is not the same as any computed signature. Server used following string to sign: '" + strings.ReplaceAll(sts, "\n", `\n`) + "'.")
 	case strings.EqualFold(scheme, "Bearer"):
-		return azerr.BadRequest("NotSupported", "OAuth (bearer token) access to Azure Files is not supported by this version of Cerulean yet; use Shared Key.")
+		return s.checkBearer(r, a, share, path)
 	}
 	return authFailed("The Authorization header scheme '" + scheme + "' is not supported: use SharedKey.")
 }

@@ -55,7 +55,7 @@ func Build(ctx context.Context, in *instance.Instance, settings Settings, log *s
 	if err := svc.EnsureSubscription(ctx, in.Tenant.SubscriptionID, in.Tenant.ID, "Cerulean Subscription"); err != nil {
 		return nil, err
 	}
-	srv := &Server{ARM: svc, STS: tokens, KeyVault: kv, Files: files.New(in.Store, in.Barrier, cmk, in.Dir.Now, settings.Files),
+	srv := &Server{ARM: svc, STS: tokens, KeyVault: kv, Files: files.New(in.Store, in.Barrier, cmk, tokens, gate, in.Dir.Now, settings.Files),
 		Graph: graph.New(in.Dir, tokens), CA: in.CA, Log: log,
 		Storage: st, KeyPollInterval: settings.KeyPollInterval, KeyPollNow: make(chan struct{}, 1)}
 	cmk.SetHandler(srv) // storage reaches customer keys through the server, like any client

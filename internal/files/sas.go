@@ -1,0 +1,164 @@
+package files
+
+import (
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/cerulean-azure/cerulean/internal/azerr"
+)
+
+// sasNeeds says what a request needs from a shared access signature: the resource type
+// (s service, c share, o directory or file) and the permission letters any of which suffices.
+func sasNeeds(r *http.Request, share, path string, query map[string]string) (resType byte, perms string) {
+	m := r.Method
+	switch {
+	case share == "":
+		if query["comp"] == "list" {
+			return 's', "l"
+		}
+		if m == http.MethodGet {
+			return 's', "r"
+		}
+		return 's', "w"
+	case path == "" && query["restype"] == "share":
+		switch {
+		case m == http.MethodDelete:
+			return 'c', "d"
+		case m == http.MethodGet || m == http.MethodHead:
+			return 'c', "r"
+		case query["comp"] == "":
+			return 'c', "cw"
+		}
+		return 'c', "w"
+	}
+	switch {
+	case m == http.MethodDelete:
+		return 'o', "d"
+	case query["comp"] == "list":
+		return 'o', "l"
+	case m == http.MethodGet || m == http.MethodHead:
+		return 'o', "r"
+	case m == http.MethodPut && query["comp"] == "" && r.Header.Get("x-ms-copy-source") == "":
+		return 'o', "cw"
+	}
+	return 'o', "w"
+}
+
+func sasDenied(code, what string) error {
+	return azerr.Forbidden(code, "This request is not authorized to perform this operation using this %s.", what)
+}
+
+// parseSASTime reads st/se: ISO 8601 with or without seconds.
+func parseSASTime(v string) (time.Time, bool) {
+	for _, f := range []string{"2006-01-02T15:04:05Z", "2006-01-02T15:04Z", "2006-01-02", time.RFC3339Nano} {
+		if t, err := time.Parse(f, v); err == nil {
+			return t, true
+		}
+	}
+	return time.Time{}, false
+}
+
+func ipAllowed(sip, remote string) bool {
+	host, _, err := net.SplitHostPort(remote)
+	if err != nil {
+		host = remote
+	}
+	ip := net.ParseIP(host)
+	if ip == nil {
+		return false
+	}
+	lo, hi, isRange := strings.Cut(sip, "-")
+	a := net.ParseIP(lo)
+	if !isRange {
+		return a != nil && a.Equal(ip)
+	}
+	b := net.ParseIP(hi)
+	if a == nil || b == nil {
+		return false
+	}
+	a4, b4, ip4 := a.To16(), b.To16(), ip.To16()
+	return string(a4) <= string(ip4) && string(ip4) <= string(b4)
+}
+
+// checkSAS verifies an account or service SAS (signature under either account key, time
+// window, protocol, IP, service, resource type, permissions) for the request.
+func (s *Service) checkSAS(r *http.Request, a Account, share, path string) error {
+	raw := r.URL.Query()
+	get := func(k string) string { return raw.Get(k) }
+	keys, err := AccountKeys(s.barrier, a)
+	if err != nil {
+		return err
+	}
+	sv, sp, st, se, sip, spr := get("sv"), get("sp"), get("st"), get("se"), get("sip"), get("spr")
+	var toSign string
+	account := get("ss") != "" || get("srt") != ""
+	if account {
+		toSign = strings.Join([]string{a.Name, sp, get("ss"), get("srt"), st, se, sip, spr, sv}, "\n") + "\n"
+		if sv >= "2020-12-06" {
+			toSign += get("ses") + "\n"
+		}
+	} else {
+		canonical := "/file/" + a.Name + "/" + share
+		if get("sr") == "f" && path != "" {
+			canonical += "/" + path
+		}
+		toSign = strings.Join([]string{sp, st, se, canonical, get("si"), sip, spr, sv,
+			get("rscc"), get("rscd"), get("rsce"), get("rscl"), get("rsct")}, "\n")
+	}
+	ok := false
+	for _, k := range keys {
+		if want, good := signSharedKey(k, toSign); good && equalSig(want, get("sig")) {
+			ok = true
+		}
+	}
+	if !ok {
+		return authFailed("Signature did not match. String to sign used was " + strings.ReplaceAll(toSign, "\n", `\n`))
+	}
+	now := s.now().UTC()
+	exp, okExp := parseSASTime(se)
+	start, okStart := parseSASTime(st)
+	if !okExp || now.After(exp) || (st != "" && (!okStart || now.Before(start))) {
+		return authFailed("Signature not valid in the specified time frame: Start [" + st + "] - Expiry [" + se + "] - Current [" + now.Format(http.TimeFormat) + "]")
+	}
+	if spr == "https" && r.TLS == nil {
+		return sasDenied("AuthorizationProtocolMismatch", "protocol")
+	}
+	if sip != "" && !ipAllowed(sip, r.RemoteAddr) {
+		return sasDenied("AuthorizationSourceIPMismatch", "source IP "+r.RemoteAddr)
+	}
+	q := map[string]string{}
+	for k, vs := range raw {
+		q[strings.ToLower(k)] = vs[0]
+	}
+	resType, needs := sasNeeds(r, share, path, q)
+	if account {
+		if !strings.Contains(get("ss"), "f") {
+			return sasDenied("AuthorizationServiceMismatch", "service")
+		}
+		if !strings.ContainsRune(get("srt"), rune(resType)) {
+			return sasDenied("AuthorizationResourceTypeMismatch", "resource type")
+		}
+	} else {
+		switch get("sr") {
+		case "s":
+			if resType == 's' {
+				return sasDenied("AuthorizationResourceTypeMismatch", "resource type")
+			}
+		case "f":
+			if resType != 'o' || path == "" {
+				return sasDenied("AuthorizationResourceTypeMismatch", "resource type")
+			}
+		default:
+			return authFailed("The signed resource (sr) must be s (share) or f (file).")
+		}
+	}
+	if !strings.ContainsAny(sp, needs) {
+		return sasDenied("AuthorizationPermissionMismatch", "permission")
+	}
+	return nil
+}
+
+var _ = url.Values{}
