@@ -32,8 +32,8 @@ import (
 // in the same run on the same disk: sequential writes of 4 MiB blocks, each fsynced (what
 // an acknowledged Put Range promises), and reads of the same file.
 
-const filesMiB = 64     // bytes per file
-const filesClients = 4  // concurrent writers in the second run
+const filesMiB = 64    // bytes per file
+const filesClients = 4 // concurrent writers in the second run
 
 func startFilesServer(t testing.TB, dir string) (*service.Client, string) {
 	t.Helper()

@@ -391,9 +391,11 @@ func (s *Server) String() string { return fmt.Sprintf("cerulean on %s", s.ln.Add
 
 // isAccountPath reports whether a path's first segment names a storage account (path-style
 // Azure Files) rather than a Resource Manager or token-service path. Storage requests carry
-// x-ms-version; account names that would shadow Cerulean's own paths are refused at create.
+// x-ms-version, a SharedKey Authorization or a SAS; account names that would shadow
+// Cerulean's own paths are refused at create.
 func (s *Server) isAccountPath(r *http.Request, p string) bool {
-	if r.Header.Get("x-ms-version") == "" {
+	auth := r.Header.Get("Authorization")
+	if r.Header.Get("x-ms-version") == "" && !strings.HasPrefix(auth, "SharedKey ") && r.URL.Query().Get("sig") == "" {
 		return false
 	}
 	name, _, _ := strings.Cut(strings.TrimPrefix(p, "/"), "/")
