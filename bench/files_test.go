@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -32,7 +33,7 @@ import (
 // in the same run on the same disk: sequential writes of 4 MiB blocks, each fsynced (what
 // an acknowledged Put Range promises), and reads of the same file.
 
-const filesMiB = 64    // bytes per file
+const filesMiB = 64    // bytes per file (MiB)
 const filesClients = 4 // concurrent writers in the second run
 
 func startFilesServer(t testing.TB, dir string) (*service.Client, string) {
@@ -190,10 +191,22 @@ func TestFilesThroughput(t *testing.T) {
 	}
 	dir := t.TempDir()
 	c, _ := startFilesServer(t, filepath.Join(dir, "data"))
-	rawW, rawR := rawDisk(t, dir, 1)
+	// The shared disk's fsync rate swings from run to run: the baseline is the median of
+	// three runs, taken around ours.
+	median := func(n int) (w, r float64) {
+		var ws, rs []float64
+		for i := 0; i < 3; i++ {
+			a, b := rawDisk(t, dir, n)
+			ws, rs = append(ws, a), append(rs, b)
+		}
+		sort.Float64s(ws)
+		sort.Float64s(rs)
+		return ws[1], rs[1]
+	}
+	rawW, rawR := median(1)
 	w1, r1 := throughput(t, c, 1, "one")
 	wN, rN := throughput(t, c, filesClients, "many")
-	rawWN, _ := rawDisk(t, dir, filesClients)
+	rawWN, _ := median(filesClients)
 	verdict := func(r float64) string {
 		if r >= 0.5 {
 			return "meets the 50% target"
@@ -201,7 +214,7 @@ func TestFilesThroughput(t *testing.T) {
 		return "BELOW the 50% target"
 	}
 	t.Logf(`Azure Files through the REST API (HTTP, Shared Key, AES-256-GCM at rest), 4 MiB ranges, %d MiB per file:
-  raw disk, 4 MiB blocks + fsync   : write %6.1f MB/s   read %7.1f MB/s (page cache)
+  raw disk, 4 MiB blocks + fsync   : write %6.1f MB/s (median of 3)   read %7.1f MB/s (page cache)
   1 client                         : write %6.1f MB/s (%3.0f%% of raw)  read %6.1f MB/s  (%s)
   %d concurrent clients             : write %6.1f MB/s (%3.0f%% of raw %0.1f)  read %6.1f MB/s  (%s)`,
 		filesMiB, rawW, rawR, w1, 100*w1/rawW, r1, verdict(w1/rawW), filesClients, wN, 100*wN/rawWN, rawWN, rN, verdict(wN/rawWN))

@@ -327,9 +327,8 @@ func (q *request) putRange() error {
 		return err
 	}
 	nodeHeaders(q.w, n)
-	if body != nil {
-		sum := md5.Sum(body)
-		q.w.Header().Set("Content-MD5", base64.StdEncoding.EncodeToString(sum[:]))
+	if v := q.r.Header.Get("Content-MD5"); v != "" && body != nil {
+		q.w.Header().Set("Content-MD5", v) // verified above
 	}
 	q.w.WriteHeader(http.StatusCreated)
 	return nil
