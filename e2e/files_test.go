@@ -2,9 +2,12 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"errors"
 	"net/http"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
 
@@ -266,3 +269,57 @@ func (readSeekNopCloser) Close() error { return nil }
 func streamOf(b []byte) readSeekNopCloser { return readSeekNopCloser{bytes.NewReader(b)} }
 
 func errorAs(err error, target **azcore.ResponseError) bool { return errors.As(err, target) }
+
+// TestFiles_HostStyleThroughProxy: azfile with an ordinary connection string (no
+// FileEndpoint: https://<account>.file.core.windows.net), in a child process configured only
+// by HTTPS_PROXY and SSL_CERT_FILE.
+func TestFiles_HostStyleThroughProxy(t *testing.T) {
+	_, account, rg := fileService(t)
+	keys, err := accountsClient(t, adminCredential(t)).ListKeys(ctxT(t), rg, account, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs := "DefaultEndpointsProtocol=https;AccountName=" + account + ";AccountKey=" + *keys.Keys[0].Value + ";EndpointSuffix=core.windows.net"
+	cmd := exec.Command(os.Args[0], "-test.run=^TestChildFilesHostStyle$", "-test.v")
+	cmd.Env = append(os.Environ(), "CERULEAN_E2E_CHILD=fileshost", "CERULEAN_CONNECTION_STRING="+cs,
+		"HTTPS_PROXY="+srv.Proxy, "NO_PROXY=127.0.0.1,localhost", "SSL_CERT_FILE="+srv.CACertFile)
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "FILESHOST=ok") {
+		t.Fatalf("child: %v\n%s", err, out)
+	}
+}
+
+func TestChildFilesHostStyle(t *testing.T) {
+	if os.Getenv("CERULEAN_E2E_CHILD") != "fileshost" {
+		t.Skip("run by TestFiles_HostStyleThroughProxy in a child process")
+	}
+	c, err := service.NewClientFromConnectionString(os.Getenv("CERULEAN_CONNECTION_STRING"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(c.URL(), ".file.core.windows.net") {
+		t.Fatalf("service URL %s is not host-style", c.URL())
+	}
+	ctx := context.Background()
+	sc := c.NewShareClient("hoststyle")
+	if _, err := sc.Create(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	fc := sc.NewRootDirectoryClient().NewFileClient("f.txt")
+	if _, err := fc.Create(ctx, 4, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fc.UploadRange(ctx, 0, streamOf([]byte("host")), nil); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := fc.DownloadStream(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := new(bytes.Buffer)
+	b.ReadFrom(resp.Body)
+	if b.String() != "host" {
+		t.Fatalf("read %q", b.String())
+	}
+	os.Stdout.WriteString("FILESHOST=ok\n")
+}
