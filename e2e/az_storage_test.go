@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -104,7 +105,7 @@ func TestAzureCLI_Storage(t *testing.T) {
 	cs := connStr(key)
 	st := func(args ...string) []string { return append(args, "--connection-string", cs) }
 
-	// A wrong key is refused by Shared Key; so is the key renew replaced.
+	// A wrong key is refused by Shared Key, and so is the key1 that renew replaced.
 	bad := "AAAA" + strings.Repeat("B", 84)
 	admin.fails("AuthenticationFailed", "storage", "share", "list", "--connection-string", connStr(bad))
 	admin.fails("AuthenticationFailed", "storage", "share", "list", "--connection-string", connStr(keys[0].Value))
@@ -173,7 +174,7 @@ func TestAzureCLI_Storage(t *testing.T) {
 		t.Errorf("az storage directory show -n reports: metadata %v, want kind=monthly (Get Directory Properties' x-ms-meta-* headers)", dir.Metadata)
 	}
 
-	// A small file and one of several 4 MiB ranges (az's upload unit), read back byte for byte.
+	// A small file, and one az uploads in three Put Range calls of at most 4 MiB; both read back byte for byte.
 	tmp := t.TempDir()
 	small := []byte("quarterly report, Cerulean e2e\n")
 	big := make([]byte, 9<<20+12345)
@@ -193,6 +194,14 @@ func TestAzureCLI_Storage(t *testing.T) {
 	admin.ok(st("storage", "file", "upload", "-s", "docs", "--source", smallFile, "--path", "reports/a.txt",
 		"--content-type", "text/plain", "-o", "none")...)
 	admin.ok(st("storage", "file", "upload", "-s", "docs", "--source", bigFile, "--path", "reports/big.bin", "-o", "none")...)
+
+	// Get Share Stats (GET ?restype=share&comp=stats): the server answers ShareUsageBytes;
+	// az 2.45 prints the usage in GiB, rounded up, as a JSON string ("1" for our 9 MiB).
+	if out, errOut, err := admin.run(st("storage", "share", "stats", "-n", "docs", "-o", "json")...); err != nil {
+		t.Errorf("[st-admin] az storage share stats -n docs: %v\nstdout:\n%s\nstderr:\n%s", err, out, errOut)
+	} else if n, err := strconv.ParseInt(strings.Trim(strings.TrimSpace(out), `"`), 10, 64); err != nil || n != 1 {
+		t.Errorf("[st-admin] az storage share stats -n docs = %q, want \"1\" (about 9 MiB in use, in GiB rounded up)", out)
+	}
 
 	var listed []struct {
 		Name       string `json:"name"`

@@ -8,13 +8,15 @@
 //   CERULEAN_BAD_CONNECTION_STRING  the same with a wrong AccountKey
 //   CERULEAN_SHARE                  the share to create
 //   CERULEAN_BIG_FILE               a local file of more than 4 MiB to upload with uploadData
+//   CERULEAN_PROXY                  Cerulean's interception proxy, http://127.0.0.1:PORT (the
+//                                   renames only, on the host-style URL; see hostStyleService)
 //   NODE_EXTRA_CA_CERTS             Cerulean's CA (ca.pem)
 //
 // Every step records what it saw; a step that throws ends the script with
 // {failedStep, statusCode, code, message} and exit status 1.
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { ShareServiceClient } from "@azure/storage-file-share";
+import { ShareServiceClient, StorageSharedKeyCredential } from "@azure/storage-file-share";
 
 function env(name) {
   const v = process.env[name];
@@ -29,6 +31,7 @@ const connectionString = env("CERULEAN_CONNECTION_STRING");
 const badConnectionString = env("CERULEAN_BAD_CONNECTION_STRING");
 const shareName = env("CERULEAN_SHARE");
 const bigFile = env("CERULEAN_BIG_FILE");
+const proxyUrl = new URL(env("CERULEAN_PROXY"));
 
 // A test wants the first answer, not a retried one (storage's own retry policy: maxTries).
 const options = { retryOptions: { maxTries: 1 } };
@@ -43,6 +46,26 @@ function errorFields(e) {
 
 function print(obj) {
   process.stdout.write(JSON.stringify(obj) + "\n");
+}
+
+// hostStyleService is a client of the account's host-style address,
+// https://<account>.file.core.windows.net, reached through Cerulean's interception proxy
+// (given to this client alone: everything else goes straight to 127.0.0.1).
+//
+// The renames need it. ShareFileClient.rename and ShareDirectoryClient.rename build the
+// destination URL with setURLPath(this.url, `/${shareName}/${path}`) (Clients.js in
+// @azure/storage-file-share 12.33.0), which replaces the whole path: on a path-style URL,
+// https://127.0.0.1:PORT/<account>/<share>/..., that drops the account segment, so the request
+// goes to https://127.0.0.1:PORT/<share>/<path>?comp=rename — not the File service at all
+// (Resource Manager answers 401). It is the SDK's doing, as against any IP-style endpoint;
+// on the host-style URL the path is only /<share>/<path>, as the SDK assumes.
+function hostStyleService() {
+  const account = /(?:^|;)AccountName=([^;]+)/.exec(connectionString)?.[1];
+  const key = /(?:^|;)AccountKey=([^;]+)/.exec(connectionString)?.[1];
+  return new ShareServiceClient(`https://${account}.file.core.windows.net`, new StorageSharedKeyCredential(account, key), {
+    ...options,
+    proxyOptions: { host: `${proxyUrl.protocol}//${proxyUrl.hostname}`, port: Number(proxyUrl.port) },
+  });
 }
 
 function sha256(b) {
@@ -116,7 +139,9 @@ try {
   await file.create(small.length, { fileHttpHeaders: { fileContentType: "text/plain" } });
   step = "fileClient.uploadRange";
   const ur = await file.uploadRange(small, 0, small.length);
-  res.uploadRangeServerEncrypted = ur.isServerEncrypted;
+  // 12.33.0's responses carry the header x-ms-request-server-encrypted as
+  // requestServerEncrypted, although its typings name it isServerEncrypted.
+  res.uploadRangeServerEncrypted = ur.isServerEncrypted ?? ur.requestServerEncrypted;
   step = "fileClient.uploadRange past the end";
   res.rangePastEnd = await refused(() => file.uploadRange(Buffer.from("past the end"), small.length, 12));
 
@@ -152,7 +177,8 @@ try {
   res.fileProps = {
     contentLength: fp.contentLength,
     contentType: fp.contentType,
-    isServerEncrypted: fp.isServerEncrypted,
+    // x-ms-server-encrypted: serverEncrypted at run time in 12.33.0, isServerEncrypted in its typings.
+    isServerEncrypted: fp.isServerEncrypted ?? fp.serverEncrypted,
     etag: Boolean(fp.etag),
     fileId: fp.fileId ?? "",
     fileParentId: fp.fileParentId ?? "",
@@ -182,20 +208,30 @@ try {
     res.listedInRoot.push({ kind: item.kind, name: item.name });
   }
 
-  step = "fileClient.rename";
-  const renamed = await file.rename("reports/renamed.txt");
+  step = "fileClient.rename (host-style)";
+  const hostDir = hostStyleService().getShareClient(shareName).getDirectoryClient("reports");
+  const renamed = await hostDir.getFileClient("a.txt").rename("reports/renamed.txt");
   res.renamedPath = renamed.destinationFileClient.path;
+  const renamedFile = dir.getFileClient("renamed.txt"); // back on the path-style URL
   res.oldExists = await file.exists();
-  res.renamedEqual = Buffer.compare(await renamed.destinationFileClient.downloadToBuffer(), small) === 0;
-  res.renamedMetadata = (await renamed.destinationFileClient.getProperties()).metadata;
+  res.renamedEqual = Buffer.compare(await renamedFile.downloadToBuffer(), small) === 0;
+  res.renamedMetadata = (await renamedFile.getProperties()).metadata;
+
+  step = "directoryClient.rename (host-style)";
+  await share.getDirectoryClient("drafts").create();
+  const movedDir = await hostStyleService().getShareClient(shareName).getDirectoryClient("drafts").rename("archive");
+  res.renamedDirPath = movedDir.destinationDirectoryClient.path;
+  res.oldDirExists = await share.getDirectoryClient("drafts").exists();
+  res.renamedDirExists = await share.getDirectoryClient("archive").exists();
+  await share.getDirectoryClient("archive").delete();
 
   step = "directoryClient.delete (not empty)";
   res.dirNotEmpty = await refused(() => dir.delete());
 
   step = "fileClient.delete";
-  await renamed.destinationFileClient.delete();
+  await renamedFile.delete();
   await bigClient.delete();
-  res.renamedExistsAfterDelete = await renamed.destinationFileClient.exists();
+  res.renamedExistsAfterDelete = await renamedFile.exists();
   step = "fileClient.deleteIfExists of a deleted file";
   res.deleteIfExistsAgain = (await bigClient.deleteIfExists()).succeeded;
 

@@ -74,6 +74,7 @@ func (q *request) fileHeaders(n Node) {
 		h.Set("Content-MD5", base64.StdEncoding.EncodeToString(n.ContentMD5))
 	}
 	writeMetadata(q.w, n.Metadata)
+	leaseHeaders(q.w)
 }
 
 // fileHTTPHeaders applies x-ms-content-* and x-ms-cache-control, and x-ms-content-length

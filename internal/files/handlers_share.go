@@ -71,6 +71,8 @@ func (q *request) listShares() error {
 		Etag             string `xml:"Etag"`
 		Quota            int    `xml:"Quota"`
 		AccessTier       string `xml:"AccessTier"`
+		LeaseStatus      string `xml:"LeaseStatus"`
+		LeaseState       string `xml:"LeaseState"`
 		EnabledProtocols string `xml:"EnabledProtocols"`
 	}
 	type shareItem struct {
@@ -91,7 +93,7 @@ func (q *request) listShares() error {
 			break
 		}
 		it := shareItem{Name: s.Name, Properties: shareProps{LastModified: s.LastModified.Format(http.TimeFormat), Etag: s.ETag,
-			Quota: s.Quota, AccessTier: s.AccessTier, EnabledProtocols: s.EnabledProtocols}}
+			Quota: s.Quota, AccessTier: s.AccessTier, LeaseStatus: "unlocked", LeaseState: "available", EnabledProtocols: s.EnabledProtocols}}
 		if withMeta {
 			m := xmlMetadata(s.Metadata)
 			it.Metadata = &m
@@ -155,8 +157,23 @@ func (q *request) serveShare() error {
 		q.w.Header().Set("x-ms-share-quota", strconv.Itoa(s.Quota))
 		q.w.Header().Set("x-ms-access-tier", s.AccessTier)
 		q.w.Header().Set("x-ms-enabled-protocols", s.EnabledProtocols)
+		leaseHeaders(q.w)
 		q.w.WriteHeader(http.StatusOK)
 		return nil
+	case comp == "stats" && m == http.MethodGet:
+		var s Share
+		if err := q.svc.st.View(q.ctx, func(tx store.Tx) error {
+			var err error
+			s, err = GetShareTx(tx, q.account.Name, q.share)
+			return err
+		}); err != nil {
+			return err
+		}
+		shareHeaders(q.w, s)
+		return writeXML(q.w, struct {
+			XMLName         xml.Name `xml:"ShareStats"`
+			ShareUsageBytes int64    `xml:"ShareUsageBytes"`
+		}{ShareUsageBytes: s.UsedBytes})
 	case comp == "" && m == http.MethodDelete:
 		if err := q.svc.st.Update(q.ctx, func(tx store.Tx) error { return DeleteShareTx(tx, q.account.Name, q.share) }); err != nil {
 			return err

@@ -359,10 +359,19 @@ func validMetaName(n string) bool {
 	return true
 }
 
+// writeMetadata sends metadata as Azure does: header names x-ms-meta-<name> in lower case,
+// not canonicalized (Python clients match the prefix case-sensitively).
 func writeMetadata(w http.ResponseWriter, m map[string]string) {
 	for k, v := range m {
-		w.Header().Set("x-ms-meta-"+k, v)
+		w.Header()["x-ms-meta-"+k] = []string{v}
 	}
+}
+
+// leaseHeaders reports the lease state of a share or file: Cerulean has no leases, so every
+// one is unlocked and available.
+func leaseHeaders(w http.ResponseWriter) {
+	w.Header()["x-ms-lease-status"] = []string{"unlocked"}
+	w.Header()["x-ms-lease-state"] = []string{"available"}
 }
 
 func writeXML(w http.ResponseWriter, v any) error {
