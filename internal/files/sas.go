@@ -117,6 +117,10 @@ func (s *Service) checkSAS(r *http.Request, a Account, share, path string) error
 	if !ok {
 		return authFailed("Signature did not match. String to sign used was " + strings.ReplaceAll(toSign, "\n", `\n`))
 	}
+	if get("si") != "" {
+		// Stored access policies (Set Share ACL) are not built, so none can be named.
+		return authFailed("The signed identifier '" + get("si") + "' does not name a stored access policy of the share.")
+	}
 	now := s.now().UTC()
 	exp, okExp := parseSASTime(se)
 	start, okStart := parseSASTime(st)
