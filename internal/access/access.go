@@ -23,7 +23,10 @@ import (
 )
 
 // Collections this package owns.
-const colAssignments = "authz.roleAssignments"
+const (
+	colAssignments = "authz.roleAssignments"
+	colRoles       = "authz.roleDefinitions" // custom roles
+)
 
 // Assignment is a stored role assignment (api-version 2022-04-01 shape).
 type Assignment struct {
@@ -63,46 +66,123 @@ type Principal struct {
 type Gate struct {
 	st store.Store
 
-	mu  sync.Mutex
-	rev int64
-	idx *authz.Index
+	mu      sync.Mutex
+	rev     [2]int64 // revisions of assignments and custom roles the index was built at
+	idx     *authz.Index
+	customs map[string]authz.RoleDefinition
 }
 
 // New returns the gate over st.
-func New(st store.Store) *Gate { return &Gate{st: st, rev: -1} }
+func New(st store.Store) *Gate { return &Gate{st: st, rev: [2]int64{-1, -1}} }
 
-// RoleDefinition returns a role by GUID: the built-in roles (custom roles come later).
+// RoleDefinition returns a role by GUID: a built-in role, or a custom role as of the last
+// index build.
 func (g *Gate) RoleDefinition(guid string) (authz.RoleDefinition, bool) {
-	return authz.BuiltInRole(strings.ToLower(guid))
+	if rd, ok := authz.BuiltInRole(strings.ToLower(guid)); ok {
+		return rd, true
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	rd, ok := g.customs[strings.ToLower(guid)]
+	return rd, ok
+}
+
+// Role returns a built-in or custom role as the store has it now.
+func (g *Gate) Role(ctx context.Context, guid string) (authz.RoleDefinition, bool, error) {
+	if _, err := g.index(ctx); err != nil {
+		return authz.RoleDefinition{}, false, err
+	}
+	rd, ok := g.RoleDefinition(guid)
+	return rd, ok, nil
 }
 
 // index returns the decision index for the current store revision.
 func (g *Gate) index(ctx context.Context) (*authz.Index, error) {
-	rev, err := g.st.Revision(ctx, colAssignments)
+	ra, err := g.st.Revision(ctx, colAssignments)
 	if err != nil {
 		return nil, err
 	}
+	rr, err := g.st.Revision(ctx, colRoles)
+	if err != nil {
+		return nil, err
+	}
+	rev := [2]int64{ra, rr}
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.idx != nil && rev == g.rev {
 		return g.idx, nil
 	}
 	var list []Assignment
+	var roles []authz.RoleDefinition
 	if err := g.st.View(ctx, func(tx store.Tx) error {
 		var err error
-		list, err = ListTx(tx)
+		if list, err = ListTx(tx); err != nil {
+			return err
+		}
+		roles, err = ListRolesTx(tx)
 		return err
 	}); err != nil {
 		return nil, err
+	}
+	customs := make(map[string]authz.RoleDefinition, len(roles))
+	for _, r := range roles {
+		customs[r.Name] = r
 	}
 	as := make([]authz.Assignment, 0, len(list))
 	for _, a := range list {
 		as = append(as, authz.Assignment{Name: a.Name, Scope: a.Scope, RoleDefinitionID: a.RoleDefinitionID,
 			PrincipalID: a.PrincipalID, PrincipalType: a.PrincipalType, Condition: a.Condition, ConditionVersion: a.ConditionVersion})
 	}
-	g.idx = authz.NewIndex(as, g.RoleDefinition)
+	lookup := func(guid string) (authz.RoleDefinition, bool) {
+		if rd, ok := authz.BuiltInRole(strings.ToLower(guid)); ok {
+			return rd, true
+		}
+		rd, ok := customs[strings.ToLower(guid)]
+		return rd, ok
+	}
+	g.idx = authz.NewIndex(as, lookup)
+	g.customs = customs
 	g.rev = rev
 	return g.idx, nil
+}
+
+// GetRoleTx returns a custom role by GUID.
+func GetRoleTx(tx store.Tx, guid string) (authz.RoleDefinition, error) {
+	var rd authz.RoleDefinition
+	b, err := tx.Get(colRoles, strings.ToLower(guid))
+	if err != nil {
+		return rd, err
+	}
+	return rd, json.Unmarshal(b, &rd)
+}
+
+// PutRoleTx creates or replaces a custom role.
+func PutRoleTx(tx store.Tx, rd authz.RoleDefinition) error {
+	b, err := json.Marshal(rd)
+	if err != nil {
+		return fmt.Errorf("encode role definition: %w", err)
+	}
+	return tx.Put(colRoles, strings.ToLower(rd.Name), b)
+}
+
+// DeleteRoleTx removes a custom role.
+func DeleteRoleTx(tx store.Tx, guid string) error { return tx.Delete(colRoles, strings.ToLower(guid)) }
+
+// ListRolesTx returns every custom role.
+func ListRolesTx(tx store.Tx) ([]authz.RoleDefinition, error) {
+	items, err := tx.List(colRoles, "")
+	if err != nil {
+		return nil, err
+	}
+	out := make([]authz.RoleDefinition, 0, len(items))
+	for _, it := range items {
+		var rd authz.RoleDefinition
+		if err := json.Unmarshal(it.Value, &rd); err != nil {
+			return nil, fmt.Errorf("decode role definition %s: %w", it.Key, err)
+		}
+		out = append(out, rd)
+	}
+	return out, nil
 }
 
 // Request is one authorization question.

@@ -538,3 +538,24 @@ func (s *Service) metadataEndpoints(r *http.Request) (int, any, error) {
 		"resourceManager": base + "/",
 	}, nil
 }
+
+// ScopeExistsTx checks that the subscription, resource group and resource a scope names
+// exist (ResourceGroupNotFound etc. otherwise).
+func ScopeExistsTx(tx store.Tx, id ID) error {
+	if id.SubscriptionID == "" {
+		return azerr.BadRequest("InvalidScope", "The scope must be a subscription or below it.")
+	}
+	if _, err := getSubscription(tx, id.SubscriptionID); err != nil {
+		return err
+	}
+	if id.ResourceGroup != "" {
+		if _, err := getResourceGroup(tx, id.SubscriptionID, id.ResourceGroup); err != nil {
+			return err
+		}
+	}
+	if id.Namespace != "" && len(id.Names) > 0 {
+		_, err := GetResourceTx(tx, id.ResourceID())
+		return err
+	}
+	return nil
+}

@@ -1,5 +1,7 @@
 package authz
 
+import "time"
+
 import "strings"
 
 // Role types as Azure spells them in a role definition's properties.type.
@@ -25,6 +27,9 @@ type RoleDefinition struct {
 	RoleType              string // RoleTypeBuiltIn or RoleTypeCustom
 	Permissions           []Permission
 	AssignableScopes      []string // "/" for built-ins
+	// CreatedOn, UpdatedOn and CreatedBy are kept for custom roles.
+	CreatedOn, UpdatedOn time.Time
+	CreatedBy            string
 }
 
 // Clone returns a deep copy of d, so callers may modify it without touching the catalog.

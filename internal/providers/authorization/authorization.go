@@ -46,15 +46,23 @@ type definitions struct{}
 
 func (definitions) ServeARM(c *arm.Call) (int, any, error) {
 	scope := scopeOf(c)
-	if c.R.Method != http.MethodGet {
-		return 0, nil, azerr.BadRequest("NotSupported",
-			"Custom role definitions are not supported by this version of Cerulean; use a built-in role (GET %s/providers/Microsoft.Authorization/roleDefinitions lists them).", c.ID.Scope)
+	switch c.R.Method {
+	case http.MethodPut:
+		return putDefinition(c)
+	case http.MethodDelete:
+		return deleteDefinition(c)
+	case http.MethodGet:
+	default:
+		return 0, nil, azerr.New(http.StatusMethodNotAllowed, "MethodNotAllowed", "The requested resource does not support http method '%s'.", c.R.Method)
 	}
 	if err := c.Authorize(RoleDefinitionType+"/read", scope); err != nil {
 		return 0, nil, err
 	}
 	if !c.ID.IsCollection() {
-		rd, ok := authz.BuiltInRole(c.ID.Name())
+		rd, ok, err := c.Svc.Gate().Role(c.Ctx, c.ID.Name())
+		if err != nil {
+			return 0, nil, err
+		}
 		if !ok {
 			return 0, nil, azerr.NotFound("RoleDefinitionDoesNotExist", "The specified role definition with ID '%s' does not exist.", c.ID.Name())
 		}
@@ -64,18 +72,182 @@ func (definitions) ServeARM(c *arm.Call) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
+	var customs []authz.RoleDefinition
+	if err := c.Svc.Store().View(c.Ctx, func(tx store.Tx) error {
+		var err error
+		customs, err = access.ListRolesTx(tx)
+		return err
+	}); err != nil {
+		return 0, nil, err
+	}
 	out := []any{}
-	for _, rd := range authz.BuiltInRoles() {
+	for _, rd := range append(authz.BuiltInRoles(), customs...) {
 		if name != "" && !strings.EqualFold(rd.RoleName, name) {
 			continue
 		}
 		if typ != "" && !strings.EqualFold(rd.RoleType, typ) {
 			continue
 		}
+		if rd.RoleType == authz.RoleTypeCustom && !assignableAt(rd, scope) {
+			continue
+		}
 		out = append(out, definitionView(c.ID.Scope, rd))
 	}
 	return http.StatusOK, map[string]any{"value": out}, nil
 }
+
+// assignableAt reports whether one of a role's assignable scopes is scope or above it.
+func assignableAt(rd authz.RoleDefinition, scope string) bool {
+	for _, s := range rd.AssignableScopes {
+		if access.Within(scope, s) {
+			return true
+		}
+	}
+	return false
+}
+
+var actionRE = regexp.MustCompile(`^(\*|[A-Za-z0-9][A-Za-z0-9.\-]*(/[A-Za-z0-9.\-*{}]+)*(/\*)?|\*/[A-Za-z*]+)$`)
+
+func validActions(field string, list []string) error {
+	for _, a := range list {
+		if a == "" || len(a) > 1024 || !actionRE.MatchString(a) {
+			return azerr.BadRequest("InvalidActionOrNotAction", "'%s' in %s is not a valid action: use Provider/resourceType/operation, with * wildcards (e.g. Microsoft.Compute/virtualMachines/*/read).", a, field)
+		}
+	}
+	return nil
+}
+
+func putDefinition(c *arm.Call) (int, any, error) {
+	guid := strings.ToLower(c.ID.Name())
+	if _, err := uuid.Parse(guid); err != nil || c.ID.IsCollection() {
+		return 0, nil, azerr.BadRequest("InvalidRoleDefinitionId", "The role definition ID '%s' is not valid: it must be a GUID.", c.ID.Name())
+	}
+	if _, ok := authz.BuiltInRole(guid); ok {
+		return 0, nil, azerr.Forbidden("RoleDefinitionUpdateNotPermitted", "Built-in role definitions cannot be changed; create a custom role with another ID.")
+	}
+	var in struct {
+		Properties *struct {
+			RoleName         string   `json:"roleName"`
+			Description      string   `json:"description"`
+			Type             string   `json:"type"`
+			AssignableScopes []string `json:"assignableScopes"`
+			Permissions      []struct {
+				Actions        []string `json:"actions"`
+				NotActions     []string `json:"notActions"`
+				DataActions    []string `json:"dataActions"`
+				NotDataActions []string `json:"notDataActions"`
+			} `json:"permissions"`
+		} `json:"properties"`
+	}
+	if err := c.Decode(&in); err != nil {
+		return 0, nil, err
+	}
+	p := in.Properties
+	if p == nil || strings.TrimSpace(p.RoleName) == "" {
+		return 0, nil, azerr.BadRequest("RoleDefinitionNameNullOrEmpty", "The role definition name cannot be null or empty: set properties.roleName.")
+	}
+	if p.Type != "" && !strings.EqualFold(p.Type, authz.RoleTypeCustom) && !strings.EqualFold(p.Type, "CustomRole") {
+		return 0, nil, azerr.BadRequest("InvalidRoleDefinitionType", "Only custom roles (type CustomRole) can be created.")
+	}
+	if len(p.AssignableScopes) == 0 {
+		return 0, nil, azerr.BadRequest("InvalidAssignableScopes", "A custom role needs at least one assignable scope (a subscription, resource group or resource).")
+	}
+	if len(p.Permissions) != 1 {
+		return 0, nil, azerr.BadRequest("InvalidPermissions", "A custom role has exactly one permissions block, got %d.", len(p.Permissions))
+	}
+	perm := p.Permissions[0]
+	if len(perm.Actions)+len(perm.DataActions) == 0 {
+		return 0, nil, azerr.BadRequest("InvalidPermissions", "A custom role must grant at least one action or data action.")
+	}
+	for field, list := range map[string][]string{"actions": perm.Actions, "notActions": perm.NotActions, "dataActions": perm.DataActions, "notDataActions": perm.NotDataActions} {
+		if err := validActions(field, list); err != nil {
+			return 0, nil, err
+		}
+	}
+	var scopes []string
+	for _, sc := range p.AssignableScopes {
+		segs, err := arm.CleanPath(sc)
+		if err != nil || len(segs) < 2 || !strings.EqualFold(segs[0], "subscriptions") {
+			return 0, nil, azerr.BadRequest("InvalidAssignableScopes", "The assignable scope '%s' is not valid: use /subscriptions/{id}[/resourceGroups/{name}[/...]].", sc)
+		}
+		id, err := arm.ParseID(segs)
+		if err != nil {
+			return 0, nil, err
+		}
+		if err := c.Svc.Store().View(c.Ctx, func(tx store.Tx) error { return arm.ScopeExistsTx(tx, id) }); err != nil {
+			return 0, nil, azerr.BadRequest("InvalidAssignableScopes", "The assignable scope '%s' does not exist.", sc)
+		}
+		// Writing a role needs roleDefinitions/write at every scope it can be assigned at.
+		if err := c.Authorize(RoleDefinitionType+"/write", "/"+strings.Join(segs, "/")); err != nil {
+			return 0, nil, err
+		}
+		scopes = append(scopes, "/"+strings.Join(segs, "/"))
+	}
+	now := time.Now().UTC()
+	rd := authz.RoleDefinition{Name: guid, RoleName: strings.TrimSpace(p.RoleName), Description: p.Description, RoleType: authz.RoleTypeCustom,
+		AssignableScopes: scopes, CreatedOn: now, UpdatedOn: now, CreatedBy: c.Caller.ObjectID,
+		Permissions: []authz.Permission{{Actions: perm.Actions, NotActions: perm.NotActions, DataActions: perm.DataActions, NotDataActions: perm.NotDataActions}}}
+	status := http.StatusCreated
+	err := c.Svc.Store().Update(c.Ctx, func(tx store.Tx) error {
+		all, err := access.ListRolesTx(tx)
+		if err != nil {
+			return err
+		}
+		for _, r := range append(authz.BuiltInRoles(), all...) {
+			if strings.EqualFold(r.RoleName, rd.RoleName) && r.Name != guid {
+				return azerr.Conflict("RoleDefinitionWithSameNameExists", "A role definition cannot be updated with a name that already exists: '%s' is role %s.", rd.RoleName, r.Name)
+			}
+			if r.Name == guid {
+				status, rd.CreatedOn, rd.CreatedBy = http.StatusOK, r.CreatedOn, r.CreatedBy
+			}
+		}
+		return access.PutRoleTx(tx, rd)
+	})
+	if err != nil {
+		return 0, nil, err
+	}
+	return status, definitionView(c.ID.Scope, rd), nil
+}
+
+func deleteDefinition(c *arm.Call) (int, any, error) {
+	guid := strings.ToLower(c.ID.Name())
+	if _, ok := authz.BuiltInRole(guid); ok {
+		return 0, nil, azerr.Forbidden("RoleDefinitionUpdateNotPermitted", "Built-in role definitions cannot be deleted.")
+	}
+	var rd authz.RoleDefinition
+	err := c.Svc.Store().Update(c.Ctx, func(tx store.Tx) error {
+		var err error
+		if rd, err = access.GetRoleTx(tx, guid); errors.Is(err, store.ErrNotFound) {
+			return errNoContent
+		} else if err != nil {
+			return err
+		}
+		for _, sc := range rd.AssignableScopes {
+			if err := c.Authorize(RoleDefinitionType+"/delete", sc); err != nil {
+				return err
+			}
+		}
+		all, err := access.ListTx(tx)
+		if err != nil {
+			return err
+		}
+		for _, a := range all {
+			if a.RoleGUID() == guid {
+				return azerr.Conflict("RoleDefinitionHasAssignments", "There are existing role assignments referencing role %s (for example %s at %s); delete them first.", guid, a.Name, a.Scope)
+			}
+		}
+		return access.DeleteRoleTx(tx, guid)
+	})
+	if errors.Is(err, errNoContent) {
+		return http.StatusNoContent, nil, nil
+	}
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, definitionView(c.ID.Scope, rd), nil
+}
+
+var errNoContent = errors.New("no content")
 
 var (
 	roleNameFilterRE = regexp.MustCompile(`(?i)^\s*roleName\s+eq\s+'([^']*)'\s*$`)
@@ -99,6 +271,10 @@ func parseDefinitionFilter(f string) (name, typ string, err error) {
 var builtInEpoch = time.Date(2015, 2, 2, 21, 55, 9, 0, time.UTC)
 
 func definitionView(scope string, rd authz.RoleDefinition) map[string]any {
+	created, updated := builtInEpoch, builtInEpoch
+	if !rd.CreatedOn.IsZero() {
+		created, updated = rd.CreatedOn, rd.UpdatedOn
+	}
 	perms := make([]map[string]any, 0, len(rd.Permissions))
 	for _, p := range rd.Permissions {
 		m := map[string]any{"actions": nonNil(p.Actions), "notActions": nonNil(p.NotActions),
@@ -114,7 +290,7 @@ func definitionView(scope string, rd authz.RoleDefinition) map[string]any {
 		"properties": map[string]any{
 			"roleName": rd.RoleName, "type": rd.RoleType, "description": rd.Description,
 			"assignableScopes": nonNil(rd.AssignableScopes), "permissions": perms,
-			"createdOn": builtInEpoch, "updatedOn": builtInEpoch, "createdBy": nil, "updatedBy": nil,
+			"createdOn": created, "updatedOn": updated, "createdBy": nilIfEmpty(rd.CreatedBy), "updatedBy": nilIfEmpty(rd.CreatedBy),
 		},
 	}
 }
@@ -249,8 +425,12 @@ func putAssignment(c *arm.Call) (int, any, error) {
 	if _, err := uuid.Parse(roleGUID); err != nil {
 		return 0, nil, azerr.BadRequest("InvalidRoleDefinitionId", "The role definition ID '%s' is not valid.", p.RoleDefinitionID)
 	}
-	if _, ok := c.Svc.Gate().RoleDefinition(roleGUID); !ok {
-		return 0, nil, azerr.BadRequest("RoleDefinitionDoesNotExist", "The specified role definition with ID '%s' does not exist.", roleGUID)
+	rd, ok, err := c.Svc.Gate().Role(c.Ctx, roleGUID)
+	if err != nil {
+		return 0, nil, err
+	}
+	if !ok || (rd.RoleType == authz.RoleTypeCustom && !assignableAt(rd, scope)) {
+		return 0, nil, azerr.BadRequest("RoleDefinitionDoesNotExist", "The specified role definition with ID '%s' does not exist at scope '%s' (a custom role can be assigned only within its assignableScopes).", roleGUID, scope)
 	}
 	if _, err := uuid.Parse(p.PrincipalID); err != nil {
 		return 0, nil, azerr.BadRequest("InvalidPrincipalId", "A valid principal ID must be provided for role assignment: '%s' is not a GUID.", p.PrincipalID)
