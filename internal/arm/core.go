@@ -307,6 +307,17 @@ func (s *Service) serveResourceGroup(c *Call, sub, name string) (int, any, error
 			if in.ManagedBy != "" {
 				g.ManagedBy = in.ManagedBy
 			}
+			doc := map[string]any{"id": g.ID, "name": g.Name, "type": g.Type, "location": g.Location}
+			if g.Tags != nil {
+				tags := map[string]any{}
+				for k, v := range g.Tags {
+					tags[k] = v
+				}
+				doc["tags"] = tags
+			}
+			if err := s.applyPolicy(c, tx, doc, g.ID, g.Name); err != nil {
+				return err
+			}
 			b, _ := json.Marshal(g)
 			return tx.Put(colResourceGroups, rgKey(sub, name), b)
 		})

@@ -11,6 +11,7 @@ import (
 
 	"github.com/cerulean-azure/cerulean/internal/azerr"
 	"github.com/cerulean-azure/cerulean/internal/directory"
+	"github.com/cerulean-azure/cerulean/internal/policy"
 	"github.com/cerulean-azure/cerulean/internal/store"
 	"github.com/cerulean-azure/cerulean/internal/sts"
 )
@@ -317,6 +318,9 @@ func (t *TrackedType) write(c *Call) (int, any, error) {
 				return err
 			}
 		}
+		if err := c.Svc.applyPolicy(c, tx, r.Document(), r.ID, r.Name); err != nil {
+			return err
+		}
 		out = r
 		return putResourceTx(tx, r)
 	})
@@ -417,3 +421,39 @@ func (s *Service) HostIdentities(ctx context.Context, hostID string) (sts.HostId
 }
 
 var _ sts.HostResolver = (*Service)(nil)
+
+// Document is the resource as Azure Policy sees it: id, name, type, location, kind, tags,
+// sku, identity and properties.
+func (r Resource) Document() map[string]any {
+	doc := map[string]any{"id": r.ID, "name": r.Name, "type": r.Type, "location": r.Location, "kind": r.Kind}
+	if r.Tags != nil {
+		tags := map[string]any{}
+		for k, v := range r.Tags {
+			tags[k] = v
+		}
+		doc["tags"] = tags
+	}
+	for k, raw := range map[string]json.RawMessage{"properties": r.Properties, "sku": r.SKU} {
+		var v any
+		if len(raw) > 0 && json.Unmarshal(raw, &v) == nil {
+			doc[k] = v
+		}
+	}
+	if r.Identity != nil {
+		b, _ := json.Marshal(r.Identity)
+		var v any
+		_ = json.Unmarshal(b, &v)
+		doc["identity"] = v
+	}
+	return doc
+}
+
+// applyPolicy evaluates Azure Policy on a write inside its transaction: a deny refuses it
+// (nothing is stored), an audit is recorded.
+func (s *Service) applyPolicy(c *Call, tx store.Tx, doc map[string]any, id, name string) error {
+	results, err := policy.EvaluateTx(tx, doc)
+	if err != nil {
+		return err
+	}
+	return policy.Gate(tx, results, id, name, c.Caller.Display, s.now())
+}

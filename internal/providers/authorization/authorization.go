@@ -31,6 +31,7 @@ const (
 func Register(s *arm.Service) {
 	s.Register(RoleAssignmentType, "2015-07-01", assignments{})
 	s.Register(RoleDefinitionType, "2015-07-01", definitions{})
+	registerPolicy(s)
 }
 
 func scopeOf(c *arm.Call) string {

@@ -1,0 +1,115 @@
+package policy
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/cerulean-azure/cerulean/internal/azerr"
+)
+
+var doc = map[string]any{
+	"id": "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/acct", "name": "acct",
+	"type": "Microsoft.Storage/storageAccounts", "location": "westus", "kind": "StorageV2",
+	"tags":       map[string]any{"env": "prod", "Owner": "finance"},
+	"sku":        map[string]any{"name": "Standard_LRS"},
+	"properties": map[string]any{"encryption": map[string]any{"keySource": "Microsoft.Storage"}, "minimumTlsVersion": "TLS1_2", "allowSharedKeyAccess": true},
+}
+
+func effect(t *testing.T, rule string, params map[string]any) string {
+	t.Helper()
+	r, err := CompileRule(json.RawMessage(rule))
+	if err != nil {
+		t.Fatalf("compile %s: %v", rule, err)
+	}
+	e, err := r.Effect(doc, params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func TestRule_Operators(t *testing.T) {
+	for _, tt := range []struct {
+		cond  string
+		match bool
+	}{
+		{`{"field":"type","equals":"microsoft.storage/storageaccounts"}`, true},
+		{`{"field":"type","notEquals":"Microsoft.Storage/storageAccounts"}`, false},
+		{`{"field":"location","equals":"West US"}`, true},
+		{`{"field":"name","like":"ac*"}`, true},
+		{`{"field":"name","notLike":"ac*"}`, false},
+		{`{"field":"name","match":"????"}`, true},
+		{`{"field":"name","match":"ACCT"}`, false},
+		{`{"field":"name","matchInsensitively":"ACCT"}`, true},
+		{`{"field":"name","contains":"CC"}`, true},
+		{`{"field":"location","in":["eastus","westus"]}`, true},
+		{`{"field":"location","notIn":["eastus","westus"]}`, false},
+		{`{"field":"tags","containsKey":"env"}`, true},
+		{`{"field":"tags['owner']","equals":"finance"}`, true},
+		{`{"field":"tags.missing","exists":"false"}`, true},
+		{`{"field":"Microsoft.Storage/storageAccounts/encryption.keySource","notEquals":"Microsoft.Keyvault"}`, true},
+		{`{"field":"Microsoft.Storage/storageAccounts/sku.name","equals":"Standard_LRS"}`, true},
+		{`{"field":"Microsoft.Compute/virtualMachines/licenseType","exists":true}`, false},
+		{`{"field":"Microsoft.Storage/storageAccounts/minimumTlsVersion","greaterOrEquals":"TLS1_2"}`, true},
+		{`{"allOf":[{"field":"type","equals":"Microsoft.Storage/storageAccounts"},{"not":{"field":"kind","equals":"FileStorage"}}]}`, true},
+		{`{"anyOf":[{"field":"kind","equals":"FileStorage"},{"field":"kind","equals":"BlobStorage"}]}`, false},
+	} {
+		got := effect(t, `{"if":`+tt.cond+`,"then":{"effect":"deny"}}`, nil)
+		if (got == "deny") != tt.match {
+			t.Errorf("%s: matched %v, want %v", tt.cond, got == "deny", tt.match)
+		}
+	}
+}
+
+func TestRule_Parameters(t *testing.T) {
+	rule := `{"if":{"field":"location","notIn":"[parameters('allowed')]"},"then":{"effect":"[parameters('effect')]"}}`
+	if got := effect(t, rule, map[string]any{"allowed": []any{"eastus"}, "effect": "Audit"}); got != "audit" {
+		t.Fatalf("got %q, want audit", got)
+	}
+	if got := effect(t, rule, map[string]any{"allowed": []any{"westus"}, "effect": "Deny"}); got != "" {
+		t.Fatalf("got %q, want no effect", got)
+	}
+}
+
+func TestRule_Refused(t *testing.T) {
+	deep := strings.Repeat(`{"not":`, 40) + `{"field":"type","equals":"x"}` + strings.Repeat(`}`, 40)
+	many := `{"anyOf":[` + strings.TrimSuffix(strings.Repeat(`{"field":"type","equals":"x"},`, 2100), ",") + `]}`
+	for _, rule := range []string{
+		`{"if":` + deep + `,"then":{"effect":"deny"}}`,
+		`{"if":` + many + `,"then":{"effect":"deny"}}`,
+		`{"if":{"field":"type","bogus":"x"},"then":{"effect":"deny"}}`,
+		`{"if":{"field":"type","equals":"x","notEquals":"y"},"then":{"effect":"deny"}}`,
+		`{"if":{"field":"type","in":"not an array"},"then":{"effect":"deny"}}`,
+		`{"if":{"allOf":[]},"then":{"effect":"deny"}}`,
+		`{"then":{"effect":"deny"}}`,
+		`{"if":{"field":"type","equals":"x"},"then":{}}`,
+		`{"if":{"field":"type","equals":"x"},"then":{"effect":"modify"}}`,
+		`[]`,
+	} {
+		_, err := CompileRule(json.RawMessage(rule))
+		if e, ok := azerr.As(err); !ok || e.Status != 400 {
+			t.Errorf("rule %.60s: %v, want a 400", rule, err)
+		}
+	}
+}
+
+func FuzzPolicyRule(f *testing.F) {
+	f.Add(`{"if":{"field":"type","equals":"Microsoft.Storage/storageAccounts"},"then":{"effect":"deny"}}`)
+	f.Add(`{"if":{"allOf":[{"field":"tags['a']","exists":true},{"not":{"field":"location","in":["x"]}}]},"then":{"effect":"audit"}}`)
+	f.Add(`{"if":{"field":"name","like":"[parameters('p')]"},"then":{"effect":"[parameters('e')]"}}`)
+	f.Fuzz(func(t *testing.T, rule string) {
+		r, err := CompileRule(json.RawMessage(rule))
+		if err != nil {
+			if e, ok := azerr.As(err); !ok || e.Status != 400 {
+				t.Fatalf("%q: %v, want a 400", rule, err)
+			}
+			return
+		}
+		if _, err := r.Effect(doc, map[string]any{"p": "x*", "e": "deny"}); err != nil {
+			if e, ok := azerr.As(err); !ok || e.Status != 400 {
+				t.Fatalf("%q: evaluation failed with %v", rule, err)
+			}
+		}
+	})
+}
