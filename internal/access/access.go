@@ -231,23 +231,12 @@ func AuthorizationFailed(p Principal, action, scope string) *azerr.Error {
 // HasAnyWithin reports whether the principal (or its groups) holds any assignment at, above
 // or below scope: ARM's test for whether a collection is visible at all.
 func (g *Gate) HasAnyWithin(ctx context.Context, p Principal, scope string) (bool, error) {
-	var list []Assignment
-	if err := g.st.View(ctx, func(tx store.Tx) error {
-		var err error
-		list, err = ListTx(tx)
-		return err
-	}); err != nil {
+	list, err := g.principalAssignments(ctx, p)
+	if err != nil {
 		return false, err
-	}
-	ids := map[string]bool{strings.ToLower(p.ObjectID): true}
-	for _, gid := range p.GroupIDs {
-		ids[strings.ToLower(gid)] = true
 	}
 	s := scopeKey(scope)
 	for _, a := range list {
-		if !ids[strings.ToLower(a.PrincipalID)] {
-			continue
-		}
 		as := scopeKey(a.Scope)
 		if Within(as, s) || Within(s, as) {
 			return true, nil
@@ -322,5 +311,123 @@ func ListTx(tx store.Tx) ([]Assignment, error) {
 		}
 		return out[i].Name < out[j].Name
 	})
+	return out, nil
+}
+
+// Explanation is why a principal may or may not perform an action at a scope.
+type Explanation struct {
+	Allowed   bool   `json:"allowed"`
+	Principal string `json:"principalId"`
+	Action    string `json:"action"`
+	Data      bool   `json:"dataAction"`
+	Scope     string `json:"scope"`
+	Reason    string `json:"reason"`
+	// For an allowed request: the assignment, its role, scope and condition.
+	Assignment *Assignment `json:"assignment,omitempty"`
+	RoleName   string      `json:"roleName,omitempty"`
+	// For a denied one: roles that would grant the action (built-in and custom).
+	RolesThatWouldGrant []string `json:"rolesThatWouldGrant,omitempty"`
+}
+
+// Explain decides a request and says why, naming the granting assignment or, for a denial,
+// the roles that would grant the action.
+func (g *Gate) Explain(ctx context.Context, req Request) (Explanation, error) {
+	d, err := g.Decide(ctx, req)
+	if err != nil {
+		return Explanation{}, err
+	}
+	e := Explanation{Allowed: d.Allowed, Principal: req.Principal.ObjectID, Action: req.Action, Data: req.DataAction, Scope: req.Scope, Reason: d.Explain()}
+	if d.Allowed {
+		var a Assignment
+		if err := g.st.View(ctx, func(tx store.Tx) error {
+			var err error
+			a, err = GetTx(tx, d.Assignment.Name)
+			return err
+		}); err == nil {
+			e.Assignment = &a
+		}
+		e.RoleName = d.Role
+		return e, nil
+	}
+	g.mu.Lock()
+	customs := make([]authz.RoleDefinition, 0, len(g.customs))
+	for _, r := range g.customs {
+		customs = append(customs, r)
+	}
+	g.mu.Unlock()
+	type cand struct {
+		name string
+		size int
+	}
+	var cands []cand
+	for _, rd := range append(authz.BuiltInRoles(), customs...) {
+		if !authz.RoleGrants(rd, req.Action, req.DataAction) {
+			continue
+		}
+		if rd.RoleType == authz.RoleTypeCustom {
+			ok := false
+			for _, s := range rd.AssignableScopes {
+				ok = ok || Within(req.Scope, s)
+			}
+			if !ok {
+				continue
+			}
+		}
+		n := 0
+		for _, p := range rd.Permissions {
+			n += len(p.Actions) + len(p.DataActions)
+			for _, a := range append(p.Actions, p.DataActions...) {
+				if strings.Contains(a, "*") {
+					n += 100 // wildcards grant more: list narrow roles first
+				}
+			}
+		}
+		cands = append(cands, cand{rd.RoleName, n})
+	}
+	sort.SliceStable(cands, func(i, j int) bool { return cands[i].size < cands[j].size })
+	for i, c := range cands {
+		if i == 8 {
+			break
+		}
+		e.RolesThatWouldGrant = append(e.RolesThatWouldGrant, c.name)
+	}
+	return e, nil
+}
+
+// Assignments returns the assignments of a principal (or its groups) at or above scope.
+func (g *Gate) Assignments(ctx context.Context, p Principal, scope string) ([]Assignment, error) {
+	list, err := g.principalAssignments(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	var out []Assignment
+	for _, a := range list {
+		if Within(scope, a.Scope) {
+			out = append(out, a)
+		}
+	}
+	return out, nil
+}
+
+// principalAssignments returns every assignment held by the principal or one of its groups.
+func (g *Gate) principalAssignments(ctx context.Context, p Principal) ([]Assignment, error) {
+	var list []Assignment
+	if err := g.st.View(ctx, func(tx store.Tx) error {
+		var err error
+		list, err = ListTx(tx)
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	ids := map[string]bool{strings.ToLower(p.ObjectID): true}
+	for _, gid := range p.GroupIDs {
+		ids[strings.ToLower(gid)] = true
+	}
+	out := list[:0]
+	for _, a := range list {
+		if ids[strings.ToLower(a.PrincipalID)] {
+			out = append(out, a)
+		}
+	}
 	return out, nil
 }

@@ -379,3 +379,11 @@ func (d Decision) Explain() string {
 	}
 	return s
 }
+
+// RoleGrants reports whether a role's permissions grant an action (in dataActions if
+// dataAction), ignoring conditions: "which roles would allow this".
+func RoleGrants(def RoleDefinition, action string, dataAction bool) bool {
+	cr := compileRole(def, func(string, string) (condNode, bool) { return nil, true })
+	granted, refused := cr.grants(&Request{Action: action, DataAction: dataAction})
+	return granted && !refused
+}

@@ -32,6 +32,7 @@ func Register(s *arm.Service) {
 	s.Register(RoleAssignmentType, "2015-07-01", assignments{})
 	s.Register(RoleDefinitionType, "2015-07-01", definitions{})
 	registerPolicy(s)
+	registerExplain(s)
 }
 
 func scopeOf(c *arm.Call) string {
