@@ -19,6 +19,7 @@ import (
 
 	"github.com/cerulean-azure/cerulean/internal/authz"
 	"github.com/cerulean-azure/cerulean/internal/azerr"
+	"github.com/cerulean-azure/cerulean/internal/directory"
 	"github.com/cerulean-azure/cerulean/internal/store"
 )
 
@@ -67,13 +68,14 @@ type Gate struct {
 	st store.Store
 
 	mu      sync.Mutex
-	rev     [2]int64 // revisions of assignments and custom roles the index was built at
+	rev     [3]int64 // revisions of assignments, custom roles and groups the index was built at
 	idx     *authz.Index
 	customs map[string]authz.RoleDefinition
+	groups  map[string][]string // member object id -> its groups, transitively
 }
 
 // New returns the gate over st.
-func New(st store.Store) *Gate { return &Gate{st: st, rev: [2]int64{-1, -1}} }
+func New(st store.Store) *Gate { return &Gate{st: st, rev: [3]int64{-1, -1, -1}} }
 
 // RoleDefinition returns a role by GUID: a built-in role, or a custom role as of the last
 // index build.
@@ -106,7 +108,11 @@ func (g *Gate) index(ctx context.Context) (*authz.Index, error) {
 	if err != nil {
 		return nil, err
 	}
-	rev := [2]int64{ra, rr}
+	rg, err := g.st.Revision(ctx, directory.GroupsCollection)
+	if err != nil {
+		return nil, err
+	}
+	rev := [3]int64{ra, rr, rg}
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.idx != nil && rev == g.rev {
@@ -114,9 +120,13 @@ func (g *Gate) index(ctx context.Context) (*authz.Index, error) {
 	}
 	var list []Assignment
 	var roles []authz.RoleDefinition
+	var groups map[string][]string
 	if err := g.st.View(ctx, func(tx store.Tx) error {
 		var err error
 		if list, err = ListTx(tx); err != nil {
+			return err
+		}
+		if groups, err = directory.MembershipsTx(tx); err != nil {
 			return err
 		}
 		roles, err = ListRolesTx(tx)
@@ -142,6 +152,7 @@ func (g *Gate) index(ctx context.Context) (*authz.Index, error) {
 	}
 	g.idx = authz.NewIndex(as, lookup)
 	g.customs = customs
+	g.groups = groups
 	g.rev = rev
 	return g.idx, nil
 }
@@ -201,11 +212,20 @@ func (g *Gate) Decide(ctx context.Context, req Request) (authz.Decision, error) 
 	if err != nil {
 		return authz.Decision{}, err
 	}
-	ids := make([]string, 0, 1+len(req.Principal.GroupIDs))
-	ids = append(ids, req.Principal.ObjectID)
-	ids = append(ids, req.Principal.GroupIDs...)
-	return idx.Decide(authz.Request{PrincipalIDs: ids, Action: req.Action, DataAction: req.DataAction,
+	return idx.Decide(authz.Request{PrincipalIDs: g.principalIDs(req.Principal), Action: req.Action, DataAction: req.DataAction,
 		Scope: req.Scope, Attributes: req.Attributes}), nil
+}
+
+// principalIDs is the caller's object id followed by its groups: those the caller named and
+// those the directory says it belongs to, transitively (as of the index last built).
+func (g *Gate) principalIDs(p Principal) []string {
+	g.mu.Lock()
+	member := g.groups[strings.ToLower(p.ObjectID)]
+	g.mu.Unlock()
+	ids := make([]string, 0, 1+len(p.GroupIDs)+len(member))
+	ids = append(ids, p.ObjectID)
+	ids = append(ids, p.GroupIDs...)
+	return append(ids, member...)
 }
 
 // Check is the one function every endpoint calls: nil when the principal may perform the
@@ -411,6 +431,9 @@ func (g *Gate) Assignments(ctx context.Context, p Principal, scope string) ([]As
 
 // principalAssignments returns every assignment held by the principal or one of its groups.
 func (g *Gate) principalAssignments(ctx context.Context, p Principal) ([]Assignment, error) {
+	if _, err := g.index(ctx); err != nil {
+		return nil, err
+	}
 	var list []Assignment
 	if err := g.st.View(ctx, func(tx store.Tx) error {
 		var err error
@@ -419,9 +442,9 @@ func (g *Gate) principalAssignments(ctx context.Context, p Principal) ([]Assignm
 	}); err != nil {
 		return nil, err
 	}
-	ids := map[string]bool{strings.ToLower(p.ObjectID): true}
-	for _, gid := range p.GroupIDs {
-		ids[strings.ToLower(gid)] = true
+	ids := map[string]bool{}
+	for _, id := range g.principalIDs(p) {
+		ids[strings.ToLower(id)] = true
 	}
 	out := list[:0]
 	for _, a := range list {

@@ -64,13 +64,21 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, graphError{http.StatusUnauthorized, "InvalidAuthenticationToken", "Access token validation failure. " + err.Error()})
 		return
 	}
-	if r.Method != http.MethodGet {
-		writeError(w, graphError{http.StatusBadRequest, "Request_BadRequest", "Cerulean's Microsoft Graph answers reads only (GET /me, /servicePrincipals, /users)."})
-		return
-	}
 	segs := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
 	if len(segs) < 2 || (segs[0] != "v1.0" && segs[0] != "beta") {
 		writeError(w, graphError{http.StatusNotFound, "Request_ResourceNotFound", "Use /v1.0/ paths."})
+		return
+	}
+	if len(segs) == 4 && r.Method == http.MethodPost && (strings.EqualFold(segs[3], "checkMemberGroups") || strings.EqualFold(segs[3], "getMemberGroups")) {
+		s.serveMemberGroups(w, r, &claims, segs[2], segs[3])
+		return
+	}
+	if strings.EqualFold(segs[1], "groups") {
+		s.serveGroups(w, r, &claims, segs[1:])
+		return
+	}
+	if r.Method != http.MethodGet {
+		writeError(w, graphError{http.StatusBadRequest, "Request_BadRequest", "Cerulean's Microsoft Graph writes groups only; /me, /servicePrincipals and /users are read-only."})
 		return
 	}
 	ps, err := s.dir.List(r.Context(), false)
@@ -140,7 +148,7 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		writeJSON(w, map[string]any{"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#" + segs[1], "value": out})
 	default:
-		writeError(w, graphError{http.StatusBadRequest, "Request_BadRequest", "Cerulean's Microsoft Graph serves /v1.0/me, /v1.0/servicePrincipals and /v1.0/users only."})
+		writeError(w, graphError{http.StatusBadRequest, "Request_BadRequest", "Cerulean's Microsoft Graph serves /v1.0/me, /v1.0/servicePrincipals, /v1.0/users and /v1.0/groups only."})
 	}
 }
 

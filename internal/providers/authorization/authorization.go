@@ -464,8 +464,8 @@ func putAssignment(c *arm.Call) (int, any, error) {
 		return 0, nil, err
 	}
 	dir := c.Svc.Directory()
-	principal, err := dir.Get(c.Ctx, p.PrincipalID)
-	if errors.Is(err, directory.ErrPrincipalNotFound) || (err == nil && principal.Deleted()) {
+	principal, actualType, err := dir.AssigneeOf(c.Ctx, p.PrincipalID)
+	if errors.Is(err, directory.ErrPrincipalNotFound) {
 		t, _ := dir.Tenant(c.Ctx)
 		return 0, nil, azerr.BadRequest("PrincipalNotFound",
 			"Principal %s does not exist in the directory %s. Check that you have the correct principal ID.", strings.ReplaceAll(strings.ToLower(p.PrincipalID), "-", ""), t.ID)
@@ -473,7 +473,6 @@ func putAssignment(c *arm.Call) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	actualType := principal.PrincipalType()
 	if requestedType != "" && requestedType != actualType {
 		return 0, nil, azerr.BadRequest("UnmatchedPrincipalType",
 			"The PrincipalType '%s' does not match the principal's actual type '%s' for principal %s.", requestedType, actualType, principal.ObjectID)
