@@ -31,10 +31,10 @@ type ownServer struct {
 	env  env
 }
 
-func startOwnServer(t *testing.T, data string) *ownServer {
+func startOwnServer(t *testing.T, data string, flags ...string) *ownServer {
 	t.Helper()
 	os.Remove(filepath.Join(data, "server.json"))
-	cmd := exec.Command(binary, "serve", "--data", data, "--listen", "127.0.0.1:0")
+	cmd := exec.Command(binary, append([]string{"serve", "--data", data, "--listen", "127.0.0.1:0"}, flags...)...)
 	log, _ := os.OpenFile(filepath.Join(t.TempDir(), "serve.log"), os.O_CREATE|os.O_WRONLY, 0o600)
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {

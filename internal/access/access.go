@@ -61,21 +61,46 @@ type Principal struct {
 	Display string
 	// GroupIDs are the object ids of the groups the caller belongs to.
 	GroupIDs []string
+	// IssuedAt is when the caller's token was issued (zero: not from a token); it picks
+	// what the caller sees of a change still propagating (Gate.SetPropagation).
+	IssuedAt time.Time
 }
 
 // Gate decides and records role assignments.
 type Gate struct {
 	st store.Store
 
-	mu      sync.Mutex
-	rev     [3]int64 // revisions of assignments, custom roles and groups the index was built at
+	now         func() time.Time
+	propagation time.Duration
+
+	mu    sync.Mutex
+	rev   [3]int64    // revisions of assignments, custom roles and groups the newest snapshot was built at
+	snaps []*snapshot // oldest first; more than one only while a change is propagating
+}
+
+// snapshot is the authorization state at one store revision.
+type snapshot struct {
 	idx     *authz.Index
 	customs map[string]authz.RoleDefinition
 	groups  map[string][]string // member object id -> its groups, transitively
+	at      time.Time           // when the gate first saw this state
 }
 
-// New returns the gate over st.
-func New(st store.Store) *Gate { return &Gate{st: st, rev: [3]int64{-1, -1, -1}} }
+// New returns the gate over st; changes apply to every request at once.
+func New(st store.Store) *Gate { return &Gate{st: st, rev: [3]int64{-1, -1, -1}, now: time.Now} }
+
+// SetPropagation makes role-assignment, custom-role and group changes reach tokens issued
+// before the change only after d, as Azure's caches do (seed 003): a token issued before a
+// change keeps the old answer until the change is d old; tokens issued after it see it at
+// once. Zero (the default) applies every change immediately. now is the clock (nil: wall).
+func (g *Gate) SetPropagation(d time.Duration, now func() time.Time) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.propagation = d
+	if now != nil {
+		g.now = now
+	}
+}
 
 // RoleDefinition returns a role by GUID: a built-in role, or a custom role as of the last
 // index build.
@@ -85,7 +110,10 @@ func (g *Gate) RoleDefinition(guid string) (authz.RoleDefinition, bool) {
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	rd, ok := g.customs[strings.ToLower(guid)]
+	if len(g.snaps) == 0 {
+		return authz.RoleDefinition{}, false
+	}
+	rd, ok := g.snaps[len(g.snaps)-1].customs[strings.ToLower(guid)]
 	return rd, ok
 }
 
@@ -98,8 +126,8 @@ func (g *Gate) Role(ctx context.Context, guid string) (authz.RoleDefinition, boo
 	return rd, ok, nil
 }
 
-// index returns the decision index for the current store revision.
-func (g *Gate) index(ctx context.Context) (*authz.Index, error) {
+// index returns the snapshot for the current store revision.
+func (g *Gate) index(ctx context.Context) (*snapshot, error) {
 	ra, err := g.st.Revision(ctx, colAssignments)
 	if err != nil {
 		return nil, err
@@ -115,8 +143,8 @@ func (g *Gate) index(ctx context.Context) (*authz.Index, error) {
 	rev := [3]int64{ra, rr, rg}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if g.idx != nil && rev == g.rev {
-		return g.idx, nil
+	if len(g.snaps) > 0 && rev == g.rev {
+		return g.snaps[len(g.snaps)-1], nil
 	}
 	var list []Assignment
 	var roles []authz.RoleDefinition
@@ -150,11 +178,36 @@ func (g *Gate) index(ctx context.Context) (*authz.Index, error) {
 		rd, ok := customs[strings.ToLower(guid)]
 		return rd, ok
 	}
-	g.idx = authz.NewIndex(as, lookup)
-	g.customs = customs
-	g.groups = groups
+	snap := &snapshot{idx: authz.NewIndex(as, lookup), customs: customs, groups: groups, at: g.now()}
+	g.snaps = append(g.snaps, snap)
+	// Drop snapshots no token can see any more: one whose successor is visible to all.
+	for len(g.snaps) > 1 && !g.snaps[1].at.Add(g.propagation).After(snap.at) {
+		g.snaps = g.snaps[1:]
+	}
 	g.rev = rev
-	return g.idx, nil
+	return snap, nil
+}
+
+// view returns the snapshot a token issued at issuedAt sees: the newest state that existed
+// when the token was issued or has had the propagation delay to reach it.
+func (g *Gate) view(ctx context.Context, issuedAt time.Time) (*snapshot, error) {
+	latest, err := g.index(ctx)
+	if err != nil {
+		return nil, err
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.propagation <= 0 || issuedAt.IsZero() || len(g.snaps) < 2 {
+		return latest, nil
+	}
+	now := g.now()
+	for i := len(g.snaps) - 1; i > 0; i-- {
+		s := g.snaps[i]
+		if !s.at.After(issuedAt) || !s.at.Add(g.propagation).After(now) {
+			return s, nil
+		}
+	}
+	return g.snaps[0], nil
 }
 
 // GetRoleTx returns a custom role by GUID.
@@ -208,20 +261,18 @@ type Request struct {
 
 // Decide answers a request with the engine's decision.
 func (g *Gate) Decide(ctx context.Context, req Request) (authz.Decision, error) {
-	idx, err := g.index(ctx)
+	snap, err := g.view(ctx, req.Principal.IssuedAt)
 	if err != nil {
 		return authz.Decision{}, err
 	}
-	return idx.Decide(authz.Request{PrincipalIDs: g.principalIDs(req.Principal), Action: req.Action, DataAction: req.DataAction,
+	return snap.idx.Decide(authz.Request{PrincipalIDs: snap.principalIDs(req.Principal), Action: req.Action, DataAction: req.DataAction,
 		Scope: req.Scope, Attributes: req.Attributes}), nil
 }
 
 // principalIDs is the caller's object id followed by its groups: those the caller named and
-// those the directory says it belongs to, transitively (as of the index last built).
-func (g *Gate) principalIDs(p Principal) []string {
-	g.mu.Lock()
-	member := g.groups[strings.ToLower(p.ObjectID)]
-	g.mu.Unlock()
+// those the directory says it belongs to, transitively, in this snapshot.
+func (s *snapshot) principalIDs(p Principal) []string {
+	member := s.groups[strings.ToLower(p.ObjectID)]
 	ids := make([]string, 0, 1+len(p.GroupIDs)+len(member))
 	ids = append(ids, p.ObjectID)
 	ids = append(ids, p.GroupIDs...)
@@ -369,12 +420,14 @@ func (g *Gate) Explain(ctx context.Context, req Request) (Explanation, error) {
 		e.RoleName = d.Role
 		return e, nil
 	}
-	g.mu.Lock()
-	customs := make([]authz.RoleDefinition, 0, len(g.customs))
-	for _, r := range g.customs {
+	latest, err := g.index(ctx)
+	if err != nil {
+		return Explanation{}, err
+	}
+	customs := make([]authz.RoleDefinition, 0, len(latest.customs))
+	for _, r := range latest.customs {
 		customs = append(customs, r)
 	}
-	g.mu.Unlock()
 	type cand struct {
 		name string
 		size int
@@ -431,7 +484,8 @@ func (g *Gate) Assignments(ctx context.Context, p Principal, scope string) ([]As
 
 // principalAssignments returns every assignment held by the principal or one of its groups.
 func (g *Gate) principalAssignments(ctx context.Context, p Principal) ([]Assignment, error) {
-	if _, err := g.index(ctx); err != nil {
+	snap, err := g.index(ctx)
+	if err != nil {
 		return nil, err
 	}
 	var list []Assignment
@@ -443,7 +497,7 @@ func (g *Gate) principalAssignments(ctx context.Context, p Principal) ([]Assignm
 		return nil, err
 	}
 	ids := map[string]bool{}
-	for _, id := range g.principalIDs(p) {
+	for _, id := range snap.principalIDs(p) {
 		ids[strings.ToLower(id)] = true
 	}
 	out := list[:0]

@@ -188,7 +188,7 @@ func (s *Service) authenticate(r *http.Request) (sts.Claims, access.Principal, e
 	if display == "" {
 		display = firstNonEmpty(claims.AppID, claims.AuthorizedParty, claims.ObjectID)
 	}
-	return claims, access.Principal{ObjectID: claims.ObjectID, Display: display}, nil
+	return claims, access.Principal{ObjectID: claims.ObjectID, Display: display, IssuedAt: time.Unix(claims.IssuedAt, 0)}, nil
 }
 
 func firstNonEmpty(vs ...string) string {

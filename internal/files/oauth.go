@@ -3,6 +3,7 @@ package files
 import (
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/cerulean-azure/cerulean/internal/access"
 	"github.com/cerulean-azure/cerulean/internal/azerr"
@@ -65,7 +66,7 @@ func (s *Service) checkBearer(r *http.Request, a Account, share, path string) er
 	if display == "" {
 		display = claims.AuthorizedParty
 	}
-	p := access.Principal{ObjectID: claims.ObjectID, Display: display}
+	p := access.Principal{ObjectID: claims.ObjectID, Display: display, IssuedAt: time.Unix(claims.IssuedAt, 0)}
 	for _, act := range actions {
 		d, err := s.gate.Decide(r.Context(), access.Request{Principal: p, Action: act, DataAction: true, Scope: scope})
 		if err != nil {

@@ -199,7 +199,7 @@ func (s *Service) serve(w http.ResponseWriter, r *http.Request, vaultName, base,
 		display = claims.AuthorizedParty
 	}
 	c := &call{ctx: r.Context(), r: r, vault: vault, claims: claims, body: body, svc: s,
-		caller: access.Principal{ObjectID: claims.ObjectID, Display: display}, base: strings.TrimRight(base, "/")}
+		caller: access.Principal{ObjectID: claims.ObjectID, Display: display, IssuedAt: time.Unix(claims.IssuedAt, 0)}, base: strings.TrimRight(base, "/")}
 	return s.route(c, strings.Split(strings.TrimPrefix(path, "/"), "/"))
 }
 

@@ -28,6 +28,9 @@ type Settings struct {
 	// KeyPollInterval is how often storage accounts with automatic key version updating look
 	// for a newer customer key version (Azure: daily).
 	KeyPollInterval time.Duration
+	// RBACPropagation delays role-assignment, custom-role and group changes for tokens
+	// issued before them (0: immediate). See access.Gate.SetPropagation.
+	RBACPropagation time.Duration
 }
 
 // DefaultSettings are Azure's documented behaviour.
@@ -43,6 +46,7 @@ func Build(ctx context.Context, in *instance.Instance, settings Settings, log *s
 		return nil, err
 	}
 	gate := access.New(in.Store)
+	gate.SetPropagation(settings.RBACPropagation, nil)
 	svc := arm.New(in.Dir, tokens, gate)
 	msi.Register(svc)
 	compute.Register(svc)
