@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/cerulean-azure/cerulean/internal/access"
+	"github.com/cerulean-azure/cerulean/internal/activity"
 	"github.com/cerulean-azure/cerulean/internal/authz"
 	"github.com/cerulean-azure/cerulean/internal/azerr"
 	"github.com/cerulean-azure/cerulean/internal/directory"
@@ -50,6 +51,7 @@ type Service struct {
 	st    store.Store
 	sts   *sts.Service
 	gate  *access.Gate
+	log   *activity.Log
 	types map[string]registration // lower-case full type → handler
 	ns    map[string]string       // lower-case namespace → canonical spelling
 	now   func() time.Time
@@ -57,7 +59,7 @@ type Service struct {
 
 // New returns the ARM service.
 func New(dir *directory.Directory, tokens *sts.Service, gate *access.Gate) *Service {
-	return &Service{dir: dir, st: dir.Store(), sts: tokens, gate: gate,
+	return &Service{dir: dir, st: dir.Store(), sts: tokens, gate: gate, log: activity.New(dir.Store(), dir.Now),
 		types: map[string]registration{}, ns: map[string]string{}, now: dir.Now}
 }
 
@@ -71,6 +73,10 @@ func (s *Service) Register(fullType, minAPIVersion string, h Handler) {
 
 // Gate is the RBAC gate the service authorizes with.
 func (s *Service) Gate() *access.Gate { return s.gate }
+
+// Activity is the activity log every write, authorization failure and policy effect is
+// recorded in.
+func (s *Service) Activity() *activity.Log { return s.log }
 
 // Directory is the tenant directory.
 func (s *Service) Directory() *directory.Directory { return s.dir }
@@ -89,6 +95,10 @@ type Call struct {
 	Claims     sts.Claims
 	Body       []byte
 	Svc        *Service
+
+	action       string           // the first action authorized: the call's operation
+	deniedAction string           // the action refused, if one was
+	events       []activity.Event // extra events (policy effects) to record with the call
 }
 
 // Authorize checks the caller may perform action at scope.
@@ -99,7 +109,13 @@ func (c *Call) Authorize(action, scope string) error {
 // AuthorizeWith checks the caller may perform action at scope, with attributes for ABAC
 // conditions.
 func (c *Call) AuthorizeWith(action, scope string, attrs authz.ConditionAttributes) error {
-	return c.Svc.gate.Check(c.Ctx, access.Request{Principal: c.Caller, Action: action, Scope: scope, Attributes: attrs})
+	err := c.Svc.gate.Check(c.Ctx, access.Request{Principal: c.Caller, Action: action, Scope: scope, Attributes: attrs})
+	if err != nil && c.deniedAction == "" {
+		c.deniedAction = action
+	} else if err == nil && c.action == "" {
+		c.action = action
+	}
+	return err
 }
 
 // Decode unmarshals the request body into v, answering ARM's 400 for malformed JSON.
@@ -202,12 +218,76 @@ func firstNonEmpty(vs ...string) string {
 
 // ServeHTTP routes an ARM request.
 func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	status, body, err := s.serve(w, r)
+	var c *Call
+	status, body, err := s.serve(w, r, &c)
+	s.record(c, w, status, err)
 	if err != nil {
 		azerr.WriteARM(w, err)
 		return
 	}
 	writeJSON(w, status, body)
+}
+
+// record writes the call's activity-log events: one for every write (PUT, PATCH, DELETE,
+// POST) and every authorization or policy refusal, plus any policy effects the call noted.
+// Reads that succeed, and requests that never authenticated, are not recorded.
+func (s *Service) record(c *Call, w http.ResponseWriter, status int, err error) {
+	if c == nil {
+		return
+	}
+	code, msg := "", ""
+	if err != nil {
+		status, code, msg = http.StatusInternalServerError, "InternalServerError", "Internal error"
+		if e, ok := azerr.As(err); ok {
+			status, code, msg = e.Status, e.Code, e.Message
+		}
+	}
+	refused := code == "AuthorizationFailed" || code == "LinkedAuthorizationFailed" || code == "RequestDisallowedByPolicy"
+	write := c.R.Method != http.MethodGet && c.R.Method != http.MethodHead
+	if !write && !refused && len(c.events) == 0 {
+		return
+	}
+	scope := strings.TrimRight(c.R.URL.Path, "/")
+	var events []activity.Event
+	if write || refused {
+		op := c.action
+		if code == "AuthorizationFailed" && c.deniedAction != "" {
+			op = c.deniedAction
+		}
+		if op == "" {
+			op = c.Action()
+		}
+		e := activity.Event{Category: activity.Administrative, Level: "Informational", Status: "Succeeded", StatusCode: status,
+			Operation: op, Scope: scope, ErrorCode: code, Message: msg}
+		if status >= 400 {
+			e.Level, e.Status = "Error", "Failed"
+		}
+		events = append(events, e)
+	}
+	for _, e := range c.events {
+		if e.Scope == "" {
+			e.Scope = scope
+		}
+		events = append(events, e)
+	}
+	corr := w.Header().Get("x-ms-correlation-request-id")
+	for i := range events {
+		events[i].CorrelationID, events[i].Caller, events[i].CallerObjectID, events[i].TenantID =
+			corr, c.Caller.Display, c.Caller.ObjectID, c.Claims.TenantID
+	}
+	// The log is best effort: failing to record never fails the call it describes.
+	_ = s.log.Record(context.WithoutCancel(c.Ctx), events...)
+}
+
+// NoteEvent adds an event (a policy effect) to record with the call, once per operation
+// and policy assignment.
+func (c *Call) NoteEvent(e activity.Event) {
+	for _, have := range c.events {
+		if have.Operation == e.Operation && len(have.Policies) > 0 && len(e.Policies) > 0 && have.Policies[0] == e.Policies[0] {
+			return
+		}
+	}
+	c.events = append(c.events, e)
 }
 
 func writeJSON(w http.ResponseWriter, status int, body any) {
@@ -220,7 +300,8 @@ func writeJSON(w http.ResponseWriter, status int, body any) {
 	_ = json.NewEncoder(w).Encode(body)
 }
 
-func (s *Service) serve(w http.ResponseWriter, r *http.Request) (int, any, error) {
+// serve routes the request; *call is set once the caller is authenticated.
+func (s *Service) serve(w http.ResponseWriter, r *http.Request, call **Call) (int, any, error) {
 	segs, err := CleanPath(r.URL.EscapedPath())
 	if err != nil {
 		return 0, nil, err
@@ -243,6 +324,7 @@ func (s *Service) serve(w http.ResponseWriter, r *http.Request) (int, any, error
 			"The request content size exceeds the maximum allowed size of %d bytes.", MaxBody)
 	}
 	c := &Call{Ctx: r.Context(), R: r, W: w, Caller: caller, Claims: claims, Body: body, Svc: s}
+	*call = c
 	if status, out, handled, err := s.serveCore(c, segs, lower); handled {
 		return status, out, err
 	}

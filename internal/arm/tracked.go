@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cerulean-azure/cerulean/internal/activity"
 	"github.com/cerulean-azure/cerulean/internal/azerr"
 	"github.com/cerulean-azure/cerulean/internal/directory"
 	"github.com/cerulean-azure/cerulean/internal/policy"
@@ -454,6 +455,18 @@ func (s *Service) applyPolicy(c *Call, tx store.Tx, doc map[string]any, id, name
 	results, err := policy.EvaluateTx(tx, doc)
 	if err != nil {
 		return err
+	}
+	for _, r := range results {
+		if r.Effect != "audit" && r.Effect != "deny" {
+			continue
+		}
+		e := activity.Event{Category: activity.Policy, Operation: "Microsoft.Authorization/policies/" + r.Effect + "/action",
+			Scope: id, Level: "Warning", Status: "Succeeded", StatusCode: http.StatusOK, Policies: []string{r.Assignment.ID, r.Definition.ID},
+			Message: "Policy '" + r.Definition.ID + "' (assignment '" + r.Assignment.ID + "') found the resource non-compliant: " + r.Effect + "."}
+		if r.Effect == "deny" && r.Assignment.EnforcementMode != "DoNotEnforce" {
+			e.Level, e.Status, e.StatusCode, e.ErrorCode = "Error", "Failed", http.StatusForbidden, "RequestDisallowedByPolicy"
+		}
+		c.NoteEvent(e)
 	}
 	return policy.Gate(tx, results, id, name, c.Caller.Display, s.now())
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/cerulean-azure/cerulean/internal/keyvault"
 	"github.com/cerulean-azure/cerulean/internal/providers/authorization"
 	"github.com/cerulean-azure/cerulean/internal/providers/compute"
+	"github.com/cerulean-azure/cerulean/internal/providers/insights"
 	"github.com/cerulean-azure/cerulean/internal/providers/msi"
 	"github.com/cerulean-azure/cerulean/internal/providers/storage"
 	"github.com/cerulean-azure/cerulean/internal/providers/vaults"
@@ -50,6 +51,7 @@ func Build(ctx context.Context, in *instance.Instance, settings Settings, log *s
 	svc := arm.New(in.Dir, tokens, gate)
 	msi.Register(svc)
 	compute.Register(svc)
+	insights.Register(svc)
 	authorization.Register(svc)
 	vaults.Register(svc)
 	cmk := encryption.NewKeyVault(tokens.ManagedIdentityToken)
