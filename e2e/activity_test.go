@@ -14,6 +14,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/monitor/armmonitor"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/msi/armmsi"
+	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azkeys"
 	"github.com/google/uuid"
 )
 
@@ -141,6 +142,31 @@ func TestActivityLog(t *testing.T) {
 			}
 		}
 	}
+	t.Run("data-plane denial", func(t *testing.T) {
+		kvRG := rg + "-kv"
+		if err := createGroup(t, adminCredential(t), kvRG); err != nil {
+			t.Fatal(err)
+		}
+		name := newVaultName()
+		createVault(t, kvRG, name, false)
+		_, err := keysClient(t, name, spCred).CreateKey(ctxT(t), "denied", azkeys.CreateKeyParameters{Kty: to.Ptr(azkeys.KeyTypeRSA)}, nil)
+		wantKVError(t, err, http.StatusForbidden, "Forbidden", "ForbiddenByRbac")
+		var got []struct {
+			Operation string `json:"operationName"`
+			ErrorCode string `json:"errorCode"`
+			Caller    string `json:"caller"`
+			Scope     string `json:"resourceId"`
+		}
+		if err := json.Unmarshal(cerulean(t, "activity", "list", "--scope", vaultScope(kvRG, name), "--json"), &got); err != nil {
+			t.Fatal(err)
+		}
+		// Newest first: the refused key creation, then the vault's creation.
+		if len(got) != 2 || got[0].ErrorCode != "AuthorizationFailed" || got[0].Caller != sp.AppID ||
+			got[0].Operation != "Microsoft.KeyVault/vaults/keys/create/action" || !strings.HasSuffix(got[0].Scope, "/keys/denied") ||
+			got[1].Operation != "Microsoft.KeyVault/vaults/write" {
+			t.Fatalf("events under the vault = %+v", got)
+		}
+	})
 	t.Run("cerulean activity list", func(t *testing.T) {
 		var got []struct {
 			Operation string `json:"operationName"`

@@ -76,6 +76,8 @@ type Gate struct {
 	mu    sync.Mutex
 	rev   [3]int64    // revisions of assignments, custom roles and groups the newest snapshot was built at
 	snaps []*snapshot // oldest first; more than one only while a change is propagating
+
+	onDataDenied func(ctx context.Context, req Request)
 }
 
 // snapshot is the authorization state at one store revision.
@@ -259,8 +261,31 @@ type Request struct {
 	Attributes authz.ConditionAttributes
 }
 
+// OnDataActionDenied registers fn to be told of every denied data action (Key Vault, Files):
+// the data planes' authorization failures, for the activity log. Control-plane denials are
+// recorded by Resource Manager with the rest of the call.
+func (g *Gate) OnDataActionDenied(fn func(ctx context.Context, req Request)) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.onDataDenied = fn
+}
+
 // Decide answers a request with the engine's decision.
 func (g *Gate) Decide(ctx context.Context, req Request) (authz.Decision, error) {
+	d, err := g.decide(ctx, req)
+	if err == nil && !d.Allowed && req.DataAction {
+		g.mu.Lock()
+		fn := g.onDataDenied
+		g.mu.Unlock()
+		if fn != nil {
+			fn(ctx, req)
+		}
+	}
+	return d, err
+}
+
+// decide is Decide without telling anyone of a denial (Explain asks hypothetically).
+func (g *Gate) decide(ctx context.Context, req Request) (authz.Decision, error) {
 	snap, err := g.view(ctx, req.Principal.IssuedAt)
 	if err != nil {
 		return authz.Decision{}, err
@@ -403,7 +428,7 @@ type Explanation struct {
 // Explain decides a request and says why, naming the granting assignment or, for a denial,
 // the roles that would grant the action.
 func (g *Gate) Explain(ctx context.Context, req Request) (Explanation, error) {
-	d, err := g.Decide(ctx, req)
+	d, err := g.decide(ctx, req)
 	if err != nil {
 		return Explanation{}, err
 	}

@@ -3,9 +3,11 @@ package server
 import (
 	"context"
 	"log/slog"
+	"net/http"
 	"time"
 
 	"github.com/cerulean-azure/cerulean/internal/access"
+	"github.com/cerulean-azure/cerulean/internal/activity"
 	"github.com/cerulean-azure/cerulean/internal/arm"
 	"github.com/cerulean-azure/cerulean/internal/encryption"
 	"github.com/cerulean-azure/cerulean/internal/files"
@@ -49,6 +51,15 @@ func Build(ctx context.Context, in *instance.Instance, settings Settings, log *s
 	gate := access.New(in.Store)
 	gate.SetPropagation(settings.RBACPropagation, nil)
 	svc := arm.New(in.Dir, tokens, gate)
+	gate.OnDataActionDenied(func(ctx context.Context, req access.Request) {
+		// Best effort, as for Resource Manager's events: recording never fails the call.
+		_ = svc.Activity().Record(context.WithoutCancel(ctx), activity.Event{
+			Category: activity.Administrative, Level: "Error", Status: "Failed", StatusCode: http.StatusForbidden,
+			Operation: req.Action, Scope: req.Scope, ErrorCode: "AuthorizationFailed", CorrelationID: requestID(ctx),
+			Caller: req.Principal.Display, CallerObjectID: req.Principal.ObjectID,
+			Message: "The caller does not have authorization to perform data action '" + req.Action + "' over scope '" + req.Scope + "'.",
+		})
+	})
 	msi.Register(svc)
 	compute.Register(svc)
 	insights.Register(svc)

@@ -123,6 +123,12 @@ type ctxKey int
 
 const requestIDKey ctxKey = 0
 
+// requestID is the x-ms-request-id ServeHTTP stamped on the request ctx belongs to.
+func requestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey).(string)
+	return id
+}
+
 // ServeHTTP stamps request ids, recovers from panics, logs, and routes.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
