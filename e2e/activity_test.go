@@ -157,8 +157,14 @@ func TestActivityLog(t *testing.T) {
 			Caller    string `json:"caller"`
 			Scope     string `json:"resourceId"`
 		}
-		if err := json.Unmarshal(cerulean(t, "activity", "list", "--scope", vaultScope(kvRG, name), "--json"), &got); err != nil {
-			t.Fatal(err)
+		// Data-plane denials are written by a background writer: wait for it briefly.
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+			if err := json.Unmarshal(cerulean(t, "activity", "list", "--scope", vaultScope(kvRG, name), "--json"), &got); err != nil {
+				t.Fatal(err)
+			}
+			if len(got) >= 2 || time.Now().After(deadline) {
+				break
+			}
 		}
 		// Newest first: the refused key creation, then the vault's creation.
 		if len(got) != 2 || got[0].ErrorCode != "AuthorizationFailed" || got[0].Caller != sp.AppID ||

@@ -57,6 +57,38 @@ type Log struct {
 
 	mu        sync.Mutex
 	lastPrune time.Time
+
+	startLater sync.Once
+	later      chan []Event
+}
+
+// laterQueue bounds the events RecordLater holds; beyond it, events are dropped.
+const laterQueue = 1024
+
+// RecordLater queues events for a background writer and returns at once. Callers that may be
+// running inside another store transaction (a data-plane call made while Resource Manager
+// holds the write lock, such as a customer-key check) use it: writing synchronously there
+// would wait on the very transaction it is nested in. Events are dropped if the queue is
+// full.
+func (l *Log) RecordLater(events ...Event) {
+	l.startLater.Do(func() {
+		l.later = make(chan []Event, laterQueue)
+		go func() {
+			for evs := range l.later {
+				_ = l.Record(context.Background(), evs...)
+			}
+		}()
+	})
+	now := l.now().UTC()
+	for i := range events {
+		if events[i].Time.IsZero() {
+			events[i].Time = now
+		}
+	}
+	select {
+	case l.later <- events:
+	default:
+	}
 }
 
 // pruneEvery is how often Record looks for events past retention.

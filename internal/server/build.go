@@ -52,8 +52,10 @@ func Build(ctx context.Context, in *instance.Instance, settings Settings, log *s
 	gate.SetPropagation(settings.RBACPropagation, nil)
 	svc := arm.New(in.Dir, tokens, gate)
 	gate.OnDataActionDenied(func(ctx context.Context, req access.Request) {
-		// Best effort, as for Resource Manager's events: recording never fails the call.
-		_ = svc.Activity().Record(context.WithoutCancel(ctx), activity.Event{
+		// Queued, not written here: the denial may come from a Key Vault call made inside a
+		// Resource Manager transaction (a customer-key check), which holds the store's write
+		// lock. Best effort, as for Resource Manager's events.
+		svc.Activity().RecordLater(activity.Event{
 			Category: activity.Administrative, Level: "Error", Status: "Failed", StatusCode: http.StatusForbidden,
 			Operation: req.Action, Scope: req.Scope, ErrorCode: "AuthorizationFailed", CorrelationID: requestID(ctx),
 			Caller: req.Principal.Display, CallerObjectID: req.Principal.ObjectID,
