@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cerulean-azure/cerulean/internal/store"
 	"github.com/cerulean-azure/cerulean/internal/store/sqlite"
 )
 
@@ -58,5 +59,41 @@ func TestRecordListPrune(t *testing.T) {
 	}
 	if got, _ := l.List(ctx, Filter{}, 1); len(got) != 1 {
 		t.Errorf("limit 1 returned %d", len(got))
+	}
+}
+
+func TestRecordLater(t *testing.T) {
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "a.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	l := New(db, nil)
+	// Queued while another transaction holds the write lock: RecordLater must not wait on it.
+	done := make(chan struct{})
+	go func() {
+		_ = db.Update(ctx, func(tx store.Tx) error {
+			l.RecordLater(Event{Operation: "queued"})
+			return nil
+		})
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("RecordLater blocked inside a transaction")
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		got, err := l.List(ctx, Filter{}, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) == 1 && got[0].Operation == "queued" && !got[0].Time.IsZero() {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("queued event not written: %+v", got)
+		}
 	}
 }
