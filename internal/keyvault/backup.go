@@ -61,6 +61,92 @@ func (c *call) openBackup(kind string) (backupBlob, error) {
 	return b, nil
 }
 
+// sealedVersion is a key or secret version record, as backups carry and restore it.
+type sealedVersion interface {
+	ident() (name, version string)
+	sealedMaterial() *[]byte
+	rename(name string)
+}
+
+func (kv *keyVersion) ident() (string, string)    { return kv.Name, kv.Version }
+func (kv *keyVersion) sealedMaterial() *[]byte    { return &kv.Sealed }
+func (kv *keyVersion) rename(name string)         { kv.Name = name }
+func (sv *secretVersion) ident() (string, string) { return sv.Name, sv.Version }
+func (sv *secretVersion) sealedMaterial() *[]byte { return &sv.Sealed }
+func (sv *secretVersion) rename(name string)      { sv.Name = name }
+
+// backupTx collects every version of object o of kind k, unsealed, into a backup blob.
+func backupTx[V any, P interface {
+	*V
+	sealedVersion
+}](c *call, tx store.Tx, k kind, o object) (backupBlob, error) {
+	b := backupBlob{Kind: strings.ToLower(k.name), Name: o.Name, Current: o.Current, Policy: o.Policy}
+	items, err := tx.List(k.verCol, objKey(c.vault.Name, o.Name)+"/")
+	if err != nil {
+		return b, err
+	}
+	for _, it := range items {
+		var v V
+		if err := json.Unmarshal(it.Value, &v); err != nil {
+			return b, err
+		}
+		p := P(&v)
+		name, version := p.ident()
+		plain, err := c.svc.barrier.Open(k.sealCtx(c.vault, name, version), *p.sealedMaterial())
+		if err != nil {
+			return b, err
+		}
+		*p.sealedMaterial() = nil
+		meta, _ := json.Marshal(v)
+		b.Versions = append(b.Versions, backupVersion{meta, plain})
+	}
+	return b, nil
+}
+
+// restoreTx writes backup b as object b.Name of kind k in this vault, every version sealed
+// again for its new place, and returns the current version. A name in use, live or deleted,
+// is refused.
+func restoreTx[V any, P interface {
+	*V
+	sealedVersion
+}](c *call, tx store.Tx, k kind, b backupBlob) (V, error) {
+	var current V
+	var existing object
+	err := getJSON(tx, k.objCol, objKey(c.vault.Name, b.Name), &existing)
+	if err == nil {
+		if existing.Deleted != nil {
+			return current, deletedButRecoverable(k.name, b.Name)
+		}
+		noun := strings.ToLower(k.name)
+		return current, azerr.Conflict("Conflict", "There was a conflict restoring the %s '%s': a %s of that name already exists in this vault. Delete and purge it first, or restore into another vault.", noun, b.Name, noun)
+	}
+	if !errors.Is(err, store.ErrNotFound) {
+		return current, err
+	}
+	found := false
+	for _, bv := range b.Versions {
+		var v V
+		p := P(&v)
+		err := json.Unmarshal(bv.Meta, &v)
+		_, version := p.ident()
+		if err != nil || !versionRE.MatchString(version) {
+			return current, badParameter("The backup blob is corrupt.")
+		}
+		p.rename(b.Name)
+		*p.sealedMaterial() = c.svc.barrier.Seal(k.sealCtx(c.vault, b.Name, version), bv.Plain)
+		if err := putJSON(tx, k.verCol, objKey(c.vault.Name, b.Name)+"/"+version, v); err != nil {
+			return current, err
+		}
+		if version == b.Current {
+			current, found = v, true
+		}
+	}
+	if !found {
+		return current, badParameter("The backup blob is corrupt: it has no current version.")
+	}
+	return current, putJSON(tx, k.objCol, objKey(c.vault.Name, b.Name), object{Name: b.Name, Current: b.Current, Policy: b.Policy})
+}
+
 func (c *call) backupKey(name string) (int, any, error) {
 	if err := c.authorize("Microsoft.KeyVault/vaults/keys/backup/action", c.keyScope(name), permission{"keys", "backup"}); err != nil {
 		return 0, nil, err
@@ -71,21 +157,8 @@ func (c *call) backupKey(name string) (int, any, error) {
 		if err != nil {
 			return err
 		}
-		vs, err := c.versionsTx(tx, name)
-		if err != nil {
-			return err
-		}
-		b = backupBlob{Kind: "key", Name: o.Name, Current: o.Current, Policy: o.Policy}
-		for _, kv := range vs {
-			plain, err := c.svc.barrier.Open(keySealContext(c.vault, kv.Name, kv.Version), kv.Sealed)
-			if err != nil {
-				return err
-			}
-			kv.Sealed = nil
-			meta, _ := json.Marshal(kv)
-			b.Versions = append(b.Versions, backupVersion{meta, plain})
-		}
-		return nil
+		b, err = backupTx[keyVersion](c, tx, keyKind, o)
+		return err
 	})
 	if err != nil {
 		return 0, nil, err
@@ -104,35 +177,9 @@ func (c *call) restoreKey() (int, any, error) {
 	}
 	var current keyVersion
 	err = c.svc.st.Update(c.ctx, func(tx store.Tx) error {
-		var existing object
-		err := getJSON(tx, colKeys, objKey(c.vault.Name, b.Name), &existing)
-		if err == nil {
-			if existing.Deleted != nil {
-				return deletedButRecoverable("Key", b.Name)
-			}
-			return azerr.Conflict("Conflict", "There was a conflict restoring the key '%s': a key of that name already exists in this vault. Delete and purge it first, or restore into another vault.", b.Name)
-		}
-		if !errors.Is(err, store.ErrNotFound) {
-			return err
-		}
-		for _, v := range b.Versions {
-			var kv keyVersion
-			if err := json.Unmarshal(v.Meta, &kv); err != nil || !versionRE.MatchString(kv.Version) {
-				return badParameter("The backup blob is corrupt.")
-			}
-			kv.Name = b.Name
-			kv.Sealed = c.svc.barrier.Seal(keySealContext(c.vault, kv.Name, kv.Version), v.Plain)
-			if err := putJSON(tx, colKeyVersions, objKey(c.vault.Name, b.Name)+"/"+kv.Version, kv); err != nil {
-				return err
-			}
-			if kv.Version == b.Current {
-				current = kv
-			}
-		}
-		if current.Version == "" {
-			return badParameter("The backup blob is corrupt: it has no current version.")
-		}
-		return putJSON(tx, colKeys, objKey(c.vault.Name, b.Name), object{Name: b.Name, Current: b.Current, Policy: b.Policy})
+		var err error
+		current, err = restoreTx[keyVersion](c, tx, keyKind, b)
+		return err
 	})
 	if err != nil {
 		return 0, nil, err

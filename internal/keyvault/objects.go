@@ -12,14 +12,15 @@ import (
 // kind describes where a kind of vault object (keys, secrets) is stored and how it is
 // named in errors.
 type kind struct {
-	name   string // "Key" | "Secret"
-	objCol string
-	verCol string
+	name    string // "Key" | "Secret"
+	objCol  string
+	verCol  string
+	sealCtx func(v Vault, name, version string) string // where a version's material is sealed
 }
 
 var (
-	keyKind    = kind{"Key", colKeys, colKeyVersions}
-	secretKind = kind{"Secret", colSecrets, colSecretVersions}
+	keyKind    = kind{"Key", colKeys, colKeyVersions, keySealContext}
+	secretKind = kind{"Secret", colSecrets, colSecretVersions, secretSealContext}
 )
 
 func (k kind) notFound(name string) error {

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/cerulean-azure/cerulean/internal/azerr"
 	"github.com/cerulean-azure/cerulean/internal/store"
 )
 
@@ -387,21 +386,7 @@ func (c *call) backupSecret(name string) (int, any, error) {
 		if err != nil {
 			return err
 		}
-		b = backupBlob{Kind: "secret", Name: o.Name, Current: o.Current}
-		items, err := tx.List(colSecretVersions, objKey(c.vault.Name, name)+"/")
-		for _, it := range items {
-			var sv secretVersion
-			if err := json.Unmarshal(it.Value, &sv); err != nil {
-				return err
-			}
-			plain, err := c.svc.barrier.Open(secretSealContext(c.vault, sv.Name, sv.Version), sv.Sealed)
-			if err != nil {
-				return err
-			}
-			sv.Sealed = nil
-			meta, _ := json.Marshal(sv)
-			b.Versions = append(b.Versions, backupVersion{meta, plain})
-		}
+		b, err = backupTx[secretVersion](c, tx, secretKind, o)
 		return err
 	})
 	if err != nil {
@@ -421,35 +406,9 @@ func (c *call) restoreSecret() (int, any, error) {
 	}
 	var current secretVersion
 	err = c.svc.st.Update(c.ctx, func(tx store.Tx) error {
-		var existing object
-		err := getJSON(tx, colSecrets, objKey(c.vault.Name, b.Name), &existing)
-		if err == nil {
-			if existing.Deleted != nil {
-				return deletedButRecoverable("Secret", b.Name)
-			}
-			return azerr.Conflict("Conflict", "There was a conflict restoring the secret '%s': a secret of that name already exists in this vault.", b.Name)
-		}
-		if !errors.Is(err, store.ErrNotFound) {
-			return err
-		}
-		for _, v := range b.Versions {
-			var sv secretVersion
-			if err := json.Unmarshal(v.Meta, &sv); err != nil || !versionRE.MatchString(sv.Version) {
-				return badParameter("The backup blob is corrupt.")
-			}
-			sv.Name = b.Name
-			sv.Sealed = c.svc.barrier.Seal(secretSealContext(c.vault, sv.Name, sv.Version), v.Plain)
-			if err := putJSON(tx, colSecretVersions, objKey(c.vault.Name, b.Name)+"/"+sv.Version, sv); err != nil {
-				return err
-			}
-			if sv.Version == b.Current {
-				current = sv
-			}
-		}
-		if current.Version == "" {
-			return badParameter("The backup blob is corrupt: it has no current version.")
-		}
-		return putJSON(tx, colSecrets, objKey(c.vault.Name, b.Name), object{Name: b.Name, Current: b.Current})
+		var err error
+		current, err = restoreTx[secretVersion](c, tx, secretKind, b)
+		return err
 	})
 	if err != nil {
 		return 0, nil, err
