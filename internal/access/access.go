@@ -74,7 +74,7 @@ type Gate struct {
 	propagation time.Duration
 
 	mu    sync.Mutex
-	rev   [3]int64    // revisions of assignments, custom roles and groups the newest snapshot was built at
+	rev   int64       // revision of assignments, custom roles and groups the newest snapshot was built at
 	snaps []*snapshot // oldest first; more than one only while a change is propagating
 
 	onDataDenied func(ctx context.Context, req Request)
@@ -89,7 +89,7 @@ type snapshot struct {
 }
 
 // New returns the gate over st; changes apply to every request at once.
-func New(st store.Store) *Gate { return &Gate{st: st, rev: [3]int64{-1, -1, -1}, now: time.Now} }
+func New(st store.Store) *Gate { return &Gate{st: st, rev: -1, now: time.Now} }
 
 // SetPropagation makes role-assignment, custom-role and group changes reach tokens issued
 // before the change only after d, as Azure's caches do (seed 003): a token issued before a
@@ -130,19 +130,10 @@ func (g *Gate) Role(ctx context.Context, guid string) (authz.RoleDefinition, boo
 
 // index returns the snapshot for the current store revision.
 func (g *Gate) index(ctx context.Context) (*snapshot, error) {
-	ra, err := g.st.Revision(ctx, colAssignments)
+	rev, err := g.st.Revision(ctx, colAssignments, colRoles, directory.GroupsCollection)
 	if err != nil {
 		return nil, err
 	}
-	rr, err := g.st.Revision(ctx, colRoles)
-	if err != nil {
-		return nil, err
-	}
-	rg, err := g.st.Revision(ctx, directory.GroupsCollection)
-	if err != nil {
-		return nil, err
-	}
-	rev := [3]int64{ra, rr, rg}
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if len(g.snaps) > 0 && rev == g.rev {

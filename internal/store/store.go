@@ -32,9 +32,9 @@ type Store interface {
 	// Update runs fn in a read-write transaction. It commits durably when fn returns nil and
 	// rolls everything back when fn returns an error (which Update returns unchanged).
 	Update(ctx context.Context, fn func(Tx) error) error
-	// Revision returns a number that changes whenever a transaction that wrote to the
-	// collection commits, so callers can cache derived state cheaply.
-	Revision(ctx context.Context, collection string) (int64, error)
+	// Revision returns a number that changes whenever a transaction that wrote to one of the
+	// collections commits, so callers can cache state derived from them with one read.
+	Revision(ctx context.Context, collections ...string) (int64, error)
 	Close() error
 }
 

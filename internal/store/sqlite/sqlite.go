@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strings"
+	"sync"
 	"sync/atomic"
 
 	"github.com/cerulean-azure/cerulean/internal/store"
@@ -23,6 +25,9 @@ type DB struct {
 	// Prepared once: the hot reads. database/sql keeps one prepared copy per connection and
 	// Tx.StmtContext reuses it, so a Get costs no SQL parse.
 	readGet, writeGet, revision *sql.Stmt
+
+	revMu    sync.Mutex
+	revMulti map[int]*sql.Stmt // revision sums over n collections, prepared on first use
 }
 
 const (
@@ -174,19 +179,54 @@ func (db *DB) run(ctx context.Context, pool *sql.DB, readOnly bool, fn func(stor
 }
 
 // Revision implements store.Store.
-func (db *DB) Revision(ctx context.Context, collection string) (int64, error) {
+func (db *DB) Revision(ctx context.Context, collections ...string) (int64, error) {
 	if db.closed.Load() {
 		return 0, store.ErrClosed
 	}
+	stmt, err := db.revisionStmt(ctx, len(collections))
+	if err != nil {
+		return 0, err
+	}
+	args := make([]any, len(collections))
+	for i, c := range collections {
+		args[i] = c
+	}
 	var r int64
-	err := db.revision.QueryRowContext(ctx, collection).Scan(&r)
+	err = stmt.QueryRowContext(ctx, args...).Scan(&r)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, nil
 	}
 	if err != nil {
-		return 0, fmt.Errorf("read revision of %s: %w", collection, err)
+		return 0, fmt.Errorf("read revision of %s: %w", strings.Join(collections, ", "), err)
 	}
 	return r, nil
+}
+
+// revisionStmt returns the statement reading the revision of n collections: the revision
+// itself for one, the sum for several (revisions only grow, so the sum changes whenever any
+// of them does).
+func (db *DB) revisionStmt(ctx context.Context, n int) (*sql.Stmt, error) {
+	if n == 1 {
+		return db.revision, nil
+	}
+	if n == 0 {
+		return nil, errors.New("sqlite: Revision needs at least one collection")
+	}
+	db.revMu.Lock()
+	defer db.revMu.Unlock()
+	if st, ok := db.revMulti[n]; ok {
+		return st, nil
+	}
+	q := `SELECT COALESCE(SUM(revision), 0) FROM revisions WHERE collection IN (?` + strings.Repeat(", ?", n-1) + `)`
+	st, err := db.read.PrepareContext(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("prepare %q: %w", q, err)
+	}
+	if db.revMulti == nil {
+		db.revMulti = map[int]*sql.Stmt{}
+	}
+	db.revMulti[n] = st
+	return st, nil
 }
 
 type tx struct {

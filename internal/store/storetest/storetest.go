@@ -151,6 +151,32 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 			t.Fatalf("revision changed on a rolled-back write: %d -> %d", r1, r3)
 		}
 	})
+	t.Run("RevisionOfSeveral", func(t *testing.T) {
+		s := open(t)
+		several := func() int64 {
+			t.Helper()
+			r, err := s.Revision(ctx, "a", "b", "never-written")
+			if err != nil {
+				t.Fatal(err)
+			}
+			return r
+		}
+		r0 := several()
+		mustUpdate(t, s, func(tx store.Tx) error { return tx.Put("b", "k", []byte("v")) })
+		r1 := several()
+		if r1 == r0 {
+			t.Fatal("revision of several did not change after a write to one of them")
+		}
+		mustUpdate(t, s, func(tx store.Tx) error { return tx.Put("a", "k", []byte("v")) })
+		r2 := several()
+		if r2 == r1 {
+			t.Fatal("revision of several did not change after a write to another of them")
+		}
+		mustUpdate(t, s, func(tx store.Tx) error { return tx.Put("elsewhere", "k", []byte("v")) })
+		if r3 := several(); r3 != r2 {
+			t.Fatalf("revision of several changed on a write elsewhere: %d -> %d", r2, r3)
+		}
+	})
 	t.Run("ConcurrentCreateOneWins", func(t *testing.T) {
 		s := open(t)
 		var wg sync.WaitGroup
