@@ -201,6 +201,9 @@ func putDefinition(c *arm.Call) (int, any, error) {
 			}
 			if r.Name == guid {
 				status, rd.CreatedOn, rd.CreatedBy = http.StatusOK, r.CreatedOn, r.CreatedBy
+				if err := authorizeRoleUpdateTx(c, tx, r, rd); err != nil {
+					return err
+				}
 			}
 		}
 		return access.PutRoleTx(tx, rd)
@@ -209,6 +212,35 @@ func putDefinition(c *arm.Call) (int, any, error) {
 		return 0, nil, err
 	}
 	return status, definitionView(c.ID.Scope, rd), nil
+}
+
+// authorizeRoleUpdateTx decides whether the caller may replace role old with updated. A role
+// change alters what every existing assignment of it grants, so the caller needs
+// roleDefinitions/write at each of the role's current assignable scopes as well as the new ones
+// (the new ones were checked on decoding): holding it at one narrow scope never rewrites a role
+// assigned above it. A scope may not be dropped while assignments below it use the role.
+func authorizeRoleUpdateTx(c *arm.Call, tx store.Tx, old, updated authz.RoleDefinition) error {
+	for _, sc := range old.AssignableScopes {
+		if err := c.Authorize(RoleDefinitionType+"/write", sc); err != nil {
+			return err
+		}
+	}
+	all, err := access.ListTx(tx)
+	if err != nil {
+		return err
+	}
+	for _, a := range all {
+		if a.RoleGUID() != old.Name || assignableAt(updated, a.Scope) {
+			continue
+		}
+		for _, sc := range old.AssignableScopes {
+			if access.Within(a.Scope, sc) && !assignableAt(updated, sc) {
+				return azerr.BadRequest("RoleScopeBeingRemovedContainsAssignments", "Role assignments found under scope '%s' which is being removed. Removing this scope from the role will orphan these assignments. Delete these assignments before removing the scope.", sc)
+			}
+		}
+		return azerr.BadRequest("RoleScopeBeingRemovedContainsAssignments", "Role assignment %s at '%s' is outside the new assignable scopes. Delete it before removing its scope from the role.", a.Name, a.Scope)
+	}
+	return nil
 }
 
 func deleteDefinition(c *arm.Call) (int, any, error) {

@@ -1,0 +1,75 @@
+package e2e
+
+// Regression tests for issue 10 (strictness): each one failed on the main it was filed against.
+
+import (
+	"net/http"
+	"testing"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/google/uuid"
+)
+
+const roleUserAccessAdmin = "18d7d88d-d35e-4fb5-a5c3-7773c4a72d2e"
+
+// tokenOf returns an ARM token for cred.
+func tokenOf(t *testing.T, cred azcore.TokenCredential) string {
+	t.Helper()
+	tok, err := cred.GetToken(ctxT(t), policy.TokenRequestOptions{Scopes: []string{"https://management.azure.com/.default"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok.Token
+}
+
+// TestStrict_CustomRoleRewrite (item 1): a User Access Administrator of one resource group
+// cannot rewrite a custom role assigned to it at the subscription to grant itself "*".
+func TestStrict_CustomRoleRewrite(t *testing.T) {
+	admin := adminCredential(t)
+	rg := "rolerw-" + uuid.NewString()[:8]
+	if err := createGroup(t, admin, rg); err != nil {
+		t.Fatal(err)
+	}
+	rgScope := subScope() + "/resourceGroups/" + rg
+	roleID := uuid.NewString()
+	rc := roleDefinitions(t, admin)
+	if _, err := rc.CreateOrUpdate(ctxT(t), subScope(), roleID, customRole("Group Reader "+roleID[:8], []string{subScope()},
+		"Microsoft.Resources/subscriptions/resourceGroups/read"), nil); err != nil {
+		t.Fatal(err)
+	}
+	sp := newServicePrincipal(t, "role-rewriter")
+	if err := assignRole(t, admin, subScope(), roleID, sp.ObjectID); err != nil {
+		t.Fatal(err)
+	}
+	if err := assignRole(t, admin, rgScope, roleUserAccessAdmin, sp.ObjectID); err != nil {
+		t.Fatal(err)
+	}
+	cred := spCredential(t, sp.AppID, sp.Password)
+
+	// The rewrite narrows the role to the group P administers and widens it to "*".
+	_, err := roleDefinitions(t, cred).CreateOrUpdate(ctxT(t), rgScope, roleID, customRole("Group Reader "+roleID[:8], []string{rgScope}, "*"), nil)
+	wantARMError(t, err, http.StatusForbidden, "AuthorizationFailed")
+	rd, err := rc.Get(ctxT(t), subScope(), roleID, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := *rd.Properties.Permissions[0].Actions[0]; got != "Microsoft.Resources/subscriptions/resourceGroups/read" || len(rd.Properties.AssignableScopes) != 1 || *rd.Properties.AssignableScopes[0] != subScope() {
+		t.Fatalf("the refused rewrite changed the role: %+v", rd.Properties)
+	}
+	if err := createGroup(t, cred, "escalated-"+uuid.NewString()[:8]); err == nil {
+		t.Fatal("P created a resource group at subscription scope")
+	} else {
+		wantARMError(t, err, http.StatusForbidden, "AuthorizationFailed")
+	}
+
+	// Even the Owner may not drop a scope that assignments still use.
+	_, err = rc.CreateOrUpdate(ctxT(t), rgScope, roleID, customRole("Group Reader "+roleID[:8], []string{rgScope},
+		"Microsoft.Resources/subscriptions/resourceGroups/read"), nil)
+	wantARMError(t, err, http.StatusBadRequest, "RoleScopeBeingRemovedContainsAssignments")
+	// An update within the caller's rights still works.
+	if _, err := rc.CreateOrUpdate(ctxT(t), subScope(), roleID, customRole("Group Reader "+roleID[:8], []string{subScope()},
+		"Microsoft.Resources/subscriptions/resourceGroups/read", "Microsoft.ManagedIdentity/userAssignedIdentities/read"), nil); err != nil {
+		t.Fatalf("owner update: %v", err)
+	}
+}
