@@ -189,7 +189,8 @@ func putDefinition(c *arm.Call) (int, any, error) {
 	rd := authz.RoleDefinition{Name: guid, RoleName: strings.TrimSpace(p.RoleName), Description: p.Description, RoleType: authz.RoleTypeCustom,
 		AssignableScopes: scopes, CreatedOn: now, UpdatedOn: now, CreatedBy: c.Caller.ObjectID,
 		Permissions: []authz.Permission{{Actions: perm.Actions, NotActions: perm.NotActions, DataActions: perm.DataActions, NotDataActions: perm.NotDataActions}}}
-	status := http.StatusCreated
+	// Azure answers 201 to every create-or-update of a role definition (the SDKs accept
+	// nothing else), an update included.
 	err := c.Svc.Store().Update(c.Ctx, func(tx store.Tx) error {
 		all, err := access.ListRolesTx(tx)
 		if err != nil {
@@ -200,7 +201,7 @@ func putDefinition(c *arm.Call) (int, any, error) {
 				return azerr.Conflict("RoleDefinitionWithSameNameExists", "A role definition cannot be updated with a name that already exists: '%s' is role %s.", rd.RoleName, r.Name)
 			}
 			if r.Name == guid {
-				status, rd.CreatedOn, rd.CreatedBy = http.StatusOK, r.CreatedOn, r.CreatedBy
+				rd.CreatedOn, rd.CreatedBy = r.CreatedOn, r.CreatedBy
 				if err := authorizeRoleUpdateTx(c, tx, r, rd); err != nil {
 					return err
 				}
@@ -211,7 +212,7 @@ func putDefinition(c *arm.Call) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	return status, definitionView(c.ID.Scope, rd), nil
+	return http.StatusCreated, definitionView(c.ID.Scope, rd), nil
 }
 
 // authorizeRoleUpdateTx decides whether the caller may replace role old with updated. A role

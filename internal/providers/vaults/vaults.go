@@ -214,10 +214,16 @@ func properties(c *arm.Call, old, raw json.RawMessage) (json.RawMessage, error) 
 		t := true
 		p.EnablePurgeProtection = &t
 	}
+	wasRBAC := p.EnableRbacAuthorization
 	if in.EnableRbacAuthorization != nil {
 		p.EnableRbacAuthorization = *in.EnableRbacAuthorization
 	} else if !patch {
 		p.EnableRbacAuthorization = false
+	}
+	if !creating && wasRBAC != p.EnableRbacAuthorization {
+		if err := authorizePermissionModelChange(c); err != nil {
+			return nil, err
+		}
 	}
 	for _, f := range []struct {
 		in  *bool
@@ -244,6 +250,23 @@ func properties(c *arm.Call, old, raw json.RawMessage) (json.RawMessage, error) 
 	p.VaultURI = keyvault.VaultURI(c.ID.Name()) + "/"
 	p.ProvisioningState = "Succeeded"
 	return marshal(p, "")
+}
+
+// authorizePermissionModelChange: switching a vault between Azure RBAC and access policies
+// decides who reads its keys and secrets, so, as in Azure, it takes unrestricted
+// Microsoft.Authorization/roleAssignments/write on the vault, not just vaults/write (a
+// Contributor could otherwise turn RBAC off and grant itself an access policy).
+func authorizePermissionModelChange(c *arm.Call) error {
+	const action = "Microsoft.Authorization/roleAssignments/write"
+	id := c.ID.ResourceID()
+	if err := c.Authorize(action, id); err != nil {
+		var ae *azerr.Error
+		if errors.As(err, &ae) && ae.Status == http.StatusForbidden {
+			return azerr.BadRequest("InsufficientPermissions", "Caller is not allowed to change permission model. Changing the permission model requires unrestricted '%s' permission on the vault (Owner or User Access Administrator). Details: oid=%s; action=%s; resource=%s; decision=NotAllowed;", action, c.Caller.ObjectID, action, id)
+		}
+		return err
+	}
+	return nil
 }
 
 // marshal stores the properties; a recover request carries its mode in a marker field

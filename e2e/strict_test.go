@@ -8,10 +8,13 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/keyvault/armkeyvault"
+	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azsecrets"
 	"github.com/google/uuid"
 )
 
-const roleUserAccessAdmin = "18d7d88d-d35e-4fb5-a5c3-7773c4a72d2e"
+const roleUserAccessAdmin = "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9"
 
 // tokenOf returns an ARM token for cred.
 func tokenOf(t *testing.T, cred azcore.TokenCredential) string {
@@ -71,5 +74,47 @@ func TestStrict_CustomRoleRewrite(t *testing.T) {
 	if _, err := rc.CreateOrUpdate(ctxT(t), subScope(), roleID, customRole("Group Reader "+roleID[:8], []string{subScope()},
 		"Microsoft.Resources/subscriptions/resourceGroups/read", "Microsoft.ManagedIdentity/userAssignedIdentities/read"), nil); err != nil {
 		t.Fatalf("owner update: %v", err)
+	}
+}
+
+// TestStrict_VaultPermissionModel (item 2): a Contributor cannot turn an RBAC vault's access
+// policies on to read its secrets; changing the model takes roleAssignments/write.
+func TestStrict_VaultPermissionModel(t *testing.T) {
+	admin := adminCredential(t)
+	rg, name := vaultFixture(t, false)
+	if err := assignRole(t, admin, vaultScope(rg, name), roleKVSecretsOfficer, srv.AdminObjectID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := secretsClient(t, name, admin).SetSecret(ctxT(t), "guarded", azsecrets.SetSecretParameters{Value: to.Ptr("guarded-value")}, nil); err != nil {
+		t.Fatal(err)
+	}
+	sp := newServicePrincipal(t, "vault-contributor")
+	if err := assignRole(t, admin, subScope()+"/resourceGroups/"+rg, roleContributor, sp.ObjectID); err != nil {
+		t.Fatal(err)
+	}
+	cred := spCredential(t, sp.AppID, sp.Password)
+	all := []*armkeyvault.SecretPermissions{to.Ptr(armkeyvault.SecretPermissionsGet), to.Ptr(armkeyvault.SecretPermissionsList)}
+	_, err := vaultsClient(t, cred).Update(ctxT(t), rg, name, armkeyvault.VaultPatchParameters{Properties: &armkeyvault.VaultPatchProperties{
+		EnableRbacAuthorization: to.Ptr(false),
+		AccessPolicies: []*armkeyvault.AccessPolicyEntry{{TenantID: to.Ptr(srv.TenantID), ObjectID: to.Ptr(sp.ObjectID),
+			Permissions: &armkeyvault.Permissions{Secrets: all}}},
+	}}, nil)
+	wantARMError(t, err, http.StatusBadRequest, "InsufficientPermissions")
+	v, err := vaultsClient(t, admin).Get(ctxT(t), rg, name, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !*v.Properties.EnableRbacAuthorization || len(v.Properties.AccessPolicies) != 0 {
+		t.Fatalf("the refused update changed the vault: rbac=%v policies=%d", *v.Properties.EnableRbacAuthorization, len(v.Properties.AccessPolicies))
+	}
+	_, err = secretsClient(t, name, cred).GetSecret(ctxT(t), "guarded", "", nil)
+	wantKVError(t, err, http.StatusForbidden, "Forbidden", "ForbiddenByRbac")
+	// Other updates stay a Contributor's to make, and the Owner may change the model.
+	if _, err := vaultsClient(t, cred).Update(ctxT(t), rg, name, armkeyvault.VaultPatchParameters{Tags: map[string]*string{"team": to.Ptr("a")}}, nil); err != nil {
+		t.Fatalf("contributor tag update: %v", err)
+	}
+	if _, err := vaultsClient(t, admin).Update(ctxT(t), rg, name, armkeyvault.VaultPatchParameters{Properties: &armkeyvault.VaultPatchProperties{
+		EnableRbacAuthorization: to.Ptr(false)}}, nil); err != nil {
+		t.Fatalf("owner switches the model: %v", err)
 	}
 }
