@@ -89,7 +89,7 @@ func TestARM_BadInput(t *testing.T) {
 		{"dot-dot segment", "GET", sub + "/resourcegroups/" + rg + "/../../x?api-version=2021-04-01", tok, "", 400, "InvalidResourceId"},
 		{"encoded slash", "GET", sub + "/resourcegroups/a%2Fb?api-version=2021-04-01", tok, "", 400, "InvalidResourceId"},
 		{"encoded backslash", "GET", sub + "/resourcegroups/a%5Cb?api-version=2021-04-01", tok, "", 400, "InvalidResourceId"},
-		{"unknown subscription", "GET", "/subscriptions/" + uuid.NewString() + "/resourcegroups?api-version=2021-04-01", tok, "", 404, "SubscriptionNotFound"},
+		{"unknown subscription", "GET", "/subscriptions/" + uuid.NewString() + "/resourcegroups?api-version=2021-04-01", tok, "", 403, "AuthorizationFailed"},
 		{"unknown group", "GET", sub + "/resourceGroups/nope-" + rg + "/providers/Microsoft.ManagedIdentity/userAssignedIdentities/x?api-version=2023-01-31", tok, "", 404, "ResourceGroupNotFound"},
 		{"unknown resource", "GET", sub + "/resourceGroups/" + rg + "/providers/Microsoft.ManagedIdentity/userAssignedIdentities/nope?api-version=2023-01-31", tok, "", 404, "ResourceNotFound"},
 		{"unknown namespace", "GET", sub + "/resourceGroups/" + rg + "/providers/Microsoft.Nope/things/x?api-version=2023-01-31", tok, "", 400, "InvalidResourceNamespace"},

@@ -3,7 +3,9 @@ package e2e
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"net/http"
+	"os/exec"
 	"strings"
 	"testing"
 
@@ -90,14 +92,32 @@ func TestExplain(t *testing.T) {
 	putARM(t, defID+"?api-version=2023-04-01", `{"properties":{"mode":"All","policyRule":{"if":{"field":"type","equals":"Microsoft.ManagedIdentity/userAssignedIdentities"},"then":{"effect":"deny"}}}}`)
 	putARM(t, scope+"/providers/Microsoft.Authorization/policyAssignments/no-uami?api-version=2023-04-01", `{"properties":{"policyDefinitionId":"`+defID+`"}}`)
 	owner := explainREST(t, scope+"/providers/Microsoft.ManagedIdentity/userAssignedIdentities/x", srv.AdminObjectID, "Microsoft.ManagedIdentity/userAssignedIdentities/write")
-	if !owner.Allowed || len(owner.DeniedByPolicies) != 1 || !strings.Contains(owner.Reason, "Azure Policy denies") {
+	if owner.Allowed || len(owner.DeniedByPolicies) != 1 || !strings.Contains(owner.Reason, "Azure Policy denies") {
 		t.Fatalf("explain with a deny policy = %+v", owner)
 	}
 
-	out := string(cerulean(t, "access", "explain", "--principal", sp.AppID, "--action", "Microsoft.ManagedIdentity/userAssignedIdentities/write", "--scope", scope))
-	if !strings.HasPrefix(out, "DENIED: ") || !strings.Contains(out, "Managed Identity Contributor") {
-		t.Fatalf("cerulean access explain printed %q", out)
+	out, code := ceruleanStatus(t, "access", "explain", "--principal", sp.AppID, "--action", "Microsoft.ManagedIdentity/userAssignedIdentities/write", "--scope", scope)
+	if code != 1 || !strings.HasPrefix(out, "DENIED: ") || !strings.Contains(out, "Managed Identity Contributor") {
+		t.Fatalf("cerulean access explain exited %d and printed %q", code, out)
 	}
+	if out, code := ceruleanStatus(t, "access", "explain", "--principal", sp.AppID, "--action", "Microsoft.ManagedIdentity/userAssignedIdentities/read", "--scope", scope); code != 0 || !strings.HasPrefix(out, "ALLOWED: ") {
+		t.Fatalf("cerulean access explain of an allowed read exited %d and printed %q", code, out)
+	}
+}
+
+// ceruleanStatus runs the binary with args against the test data folder and returns stdout
+// and the exit status.
+func ceruleanStatus(t *testing.T, args ...string) (string, int) {
+	t.Helper()
+	out, err := exec.Command(binary, append(args, "--data", dataDir)...).Output()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return string(out), ee.ExitCode()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(out), 0
 }
 
 // putARM sends a PUT to Resource Manager as the admin and fails the test on a non-2xx answer.

@@ -3,13 +3,17 @@ package e2e
 // Regression tests for issue 10 (strictness): each one failed on the main it was filed against.
 
 import (
+	"encoding/json"
+	"io"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/keyvault/armkeyvault"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/msi/armmsi"
 	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azsecrets"
 	"github.com/google/uuid"
 )
@@ -116,5 +120,141 @@ func TestStrict_VaultPermissionModel(t *testing.T) {
 	if _, err := vaultsClient(t, admin).Update(ctxT(t), rg, name, armkeyvault.VaultPatchParameters{Properties: &armkeyvault.VaultPatchProperties{
 		EnableRbacAuthorization: to.Ptr(false)}}, nil); err != nil {
 		t.Fatalf("owner switches the model: %v", err)
+	}
+}
+
+// rawCall sends one request with an optional bearer token to base+path and returns the
+// status and the body.
+func rawCall(t *testing.T, method, url, token, body string, hdr map[string]string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if body != "" && req.Header.Get("Content-Type") == "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	resp, err := httpClient(t).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// TestStrict_NoExistenceOracle (item 10): a principal with no role gets the same 403 for
+// subscriptions and resource groups that exist and for ones that do not; a principal with a
+// role above still gets 404 for what is missing.
+func TestStrict_NoExistenceOracle(t *testing.T) {
+	admin := adminCredential(t)
+	rg := "oracle-" + uuid.NewString()[:8]
+	if err := createGroup(t, admin, rg); err != nil {
+		t.Fatal(err)
+	}
+	sp := newServicePrincipal(t, "no-role")
+	tok := tokenOf(t, spCredential(t, sp.AppID, sp.Password))
+	other := "/subscriptions/" + uuid.NewString()
+	uami := "/providers/Microsoft.ManagedIdentity/userAssignedIdentities/x?api-version=2023-01-31"
+	for _, pair := range [][2]string{
+		{subScope() + "/resourceGroups/" + rg + uami, subScope() + "/resourceGroups/missing-" + rg + uami},
+		{subScope() + "/resourceGroups/" + rg + "/resources?api-version=2021-04-01", subScope() + "/resourceGroups/missing-" + rg + "/resources?api-version=2021-04-01"},
+		{subScope() + "/resourcegroups?api-version=2021-04-01", other + "/resourcegroups?api-version=2021-04-01"},
+		{subScope() + "?api-version=2021-04-01", other + "?api-version=2021-04-01"},
+		{subScope() + "/resourceGroups/" + rg + "?api-version=2021-04-01", subScope() + "/resourceGroups/missing-" + rg + "?api-version=2021-04-01"},
+	} {
+		for _, path := range pair {
+			code, m := call(t, "GET", path, tok, "", nil)
+			if code != http.StatusForbidden || errCode(m) != "AuthorizationFailed" {
+				t.Errorf("GET %s without a role: %d %s, want 403 AuthorizationFailed", path, code, errCode(m))
+			}
+		}
+	}
+	adminTok := tokenOf(t, admin)
+	if code, m := call(t, "GET", subScope()+"/resourceGroups/missing-"+rg+uami, adminTok, "", nil); code != http.StatusNotFound || errCode(m) != "ResourceGroupNotFound" {
+		t.Errorf("the Owner asking for a missing group: %d %s, want 404 ResourceGroupNotFound", code, errCode(m))
+	}
+}
+
+// TestStrict_HTTPSOnly (item 10): Resource Manager and the token endpoints refuse plain HTTP
+// (credentials would travel in the clear); IMDS refuses requests carrying X-Forwarded-For.
+func TestStrict_HTTPSOnly(t *testing.T) {
+	plain := "http://" + strings.TrimPrefix(srv.ResourceManagerEndpoint, "https://")
+	tok := tokenOf(t, adminCredential(t))
+	code, body := rawCall(t, "GET", plain+subScope()+"/resourcegroups?api-version=2021-04-01", tok, "", nil)
+	if code != http.StatusBadRequest || !strings.Contains(body, `"HttpsRequired"`) {
+		t.Errorf("ARM over plain HTTP: %d %s", code, body)
+	}
+	form := "grant_type=client_credentials&client_id=" + srv.AdminClientID + "&client_secret=" + srv.AdminClientSecret + "&scope=https%3A%2F%2Fmanagement.azure.com%2F.default"
+	tokenPath := "/" + srv.TenantID + "/oauth2/v2.0/token"
+	code, body = rawCall(t, "POST", plain+tokenPath, "", form, map[string]string{"Content-Type": "application/x-www-form-urlencoded"})
+	if code != http.StatusBadRequest || !strings.Contains(body, `"invalid_request"`) || strings.Contains(body, "access_token") {
+		t.Errorf("token endpoint over plain HTTP: %d %s", code, body)
+	}
+	if code, body = rawCall(t, "POST", srv.ResourceManagerEndpoint+tokenPath, "", form, map[string]string{"Content-Type": "application/x-www-form-urlencoded"}); code != http.StatusOK {
+		t.Errorf("token endpoint over HTTPS: %d %s", code, body)
+	}
+	imds := plain + "/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https%3A%2F%2Fmanagement.azure.com%2F"
+	code, body = rawCall(t, "GET", imds, "", "", map[string]string{"Metadata": "true", "X-Forwarded-For": "10.1.2.3"})
+	if code != http.StatusBadRequest || !strings.Contains(body, "X-Forwarded-For") {
+		t.Errorf("IMDS with X-Forwarded-For: %d %s", code, body)
+	}
+	if code, body = rawCall(t, "GET", imds, "", "", map[string]string{"Metadata": "true"}); strings.Contains(body, "X-Forwarded-For") {
+		t.Errorf("IMDS without X-Forwarded-For: %d %s", code, body)
+	}
+}
+
+// TestStrict_ExplainIsTheGate (items 12 and 10): explain's verdict is the one ARM gives the
+// write, a deny policy included, and it names only the policy assignments the asker may read.
+func TestStrict_ExplainIsTheGate(t *testing.T) {
+	admin := adminCredential(t)
+	rg := "explgate-" + uuid.NewString()[:8]
+	if err := createGroup(t, admin, rg); err != nil {
+		t.Fatal(err)
+	}
+	scope := subScope() + "/resourceGroups/" + rg
+	roleID := uuid.NewString()
+	if _, err := roleDefinitions(t, admin).CreateOrUpdate(ctxT(t), scope, roleID, customRole("UAMI writer "+roleID[:8], []string{scope},
+		"Microsoft.ManagedIdentity/userAssignedIdentities/write", "Microsoft.ManagedIdentity/userAssignedIdentities/read"), nil); err != nil {
+		t.Fatal(err)
+	}
+	sp := newServicePrincipal(t, "explain-gate")
+	if err := assignRole(t, admin, scope, roleID, sp.ObjectID); err != nil {
+		t.Fatal(err)
+	}
+	defID := subScope() + "/providers/Microsoft.Authorization/policyDefinitions/gate-deny-" + rg
+	putARM(t, defID+"?api-version=2023-04-01", `{"properties":{"mode":"All","policyRule":{"if":{"field":"type","equals":"Microsoft.ManagedIdentity/userAssignedIdentities"},"then":{"effect":"deny"}}}}`)
+	assignmentID := scope + "/providers/Microsoft.Authorization/policyAssignments/hidden-" + rg
+	putARM(t, assignmentID+"?api-version=2023-04-01", `{"properties":{"policyDefinitionId":"`+defID+`"}}`)
+
+	cred := spCredential(t, sp.AppID, sp.Password)
+	mc, _ := armmsi.NewUserAssignedIdentitiesClient(srv.SubscriptionID, cred, armOptions(t))
+	_, err := mc.CreateOrUpdate(ctxT(t), rg, "app-id", armmsi.Identity{Location: to.Ptr("westus")}, nil)
+	wantARMError(t, err, http.StatusForbidden, "RequestDisallowedByPolicy")
+
+	target := scope + "/providers/Microsoft.ManagedIdentity/userAssignedIdentities/app-id"
+	body := `{"action":"Microsoft.ManagedIdentity/userAssignedIdentities/write"}`
+	code, out := rawCall(t, "POST", srv.ResourceManagerEndpoint+target+"/providers/Microsoft.Authorization/explain?api-version=2022-04-01", tokenOf(t, cred), body, nil)
+	var self explainAnswer
+	if err := json.Unmarshal([]byte(out), &self); code != http.StatusOK || err != nil {
+		t.Fatalf("explain as the caller: %d %s", code, out)
+	}
+	if self.Allowed || len(self.DeniedByPolicies) != 0 || !strings.Contains(self.Reason, "may not read") || strings.Contains(strings.ToLower(out), strings.ToLower("hidden-"+rg)) {
+		t.Fatalf("explain for a caller who may not read the policy assignment = %s", out)
+	}
+	code, out = rawCall(t, "POST", srv.ResourceManagerEndpoint+target+"/providers/Microsoft.Authorization/explain?api-version=2022-04-01", tokenOf(t, admin),
+		`{"principalId":"`+sp.ObjectID+`","action":"Microsoft.ManagedIdentity/userAssignedIdentities/write"}`, nil)
+	if code != http.StatusOK || !strings.Contains(strings.ToLower(out), strings.ToLower(assignmentID)) || !strings.Contains(out, `"allowed":false`) {
+		t.Fatalf("explain for the Owner: %d %s", code, out)
+	}
+	cli, status := ceruleanStatus(t, "access", "explain", "--principal", sp.AppID, "--action", "Microsoft.ManagedIdentity/userAssignedIdentities/write", "--scope", target)
+	if status != 1 || !strings.HasPrefix(cli, "DENIED: ") || !strings.Contains(cli, "RequestDisallowedByPolicy") {
+		t.Fatalf("cerulean access explain exited %d: %s", status, cli)
 	}
 }

@@ -21,7 +21,9 @@ func accessCmd() *cobra.Command {
 		Short: "Say whether a principal may perform an action at a scope, and why",
 		Long: `Decide as Resource Manager and Key Vault would, and explain: the role assignment, role,
 scope and condition that allow the action; or, for a denial, that no assignment grants it,
-which roles would, and any Azure Policy assignment that denies the write. --data-action
+which roles would, and any Azure Policy assignment that denies the write (a write that
+Policy denies is DENIED, as Resource Manager refuses it). Exits 0 when allowed, 1 when
+denied. --data-action
 checks a data action (e.g. Microsoft.KeyVault/vaults/keys/wrap/action). Also available over
 REST as POST {scope}/providers/Microsoft.Authorization/explain.`,
 		Args: cobra.NoArgs,
@@ -41,23 +43,29 @@ REST as POST {scope}/providers/Microsoft.Authorization/explain.`,
 			if err != nil {
 				return fmt.Errorf("no principal with object id or app id %s: %w", principal, err)
 			}
-			res, err := authorization.Explain(cmd.Context(), access.New(in.Store), in.Store,
-				access.Request{Principal: access.Principal{ObjectID: p.ObjectID}, Action: action, DataAction: data, Scope: scope})
+			res, err := authorization.Explain(cmd.Context(), access.New(in.Store), in.Store, authorization.ExplainQuery{
+				Request: access.Request{Principal: access.Principal{ObjectID: p.ObjectID}, Action: action, DataAction: data, Scope: scope}})
 			if err != nil {
 				return err
 			}
 			if asJSON {
 				enc := json.NewEncoder(cmd.OutOrStdout())
 				enc.SetIndent("", "  ")
-				return enc.Encode(res)
+				if err := enc.Encode(res); err != nil {
+					return err
+				}
+			} else {
+				verdict := "DENIED"
+				if res.Allowed {
+					verdict = "ALLOWED"
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "%s: %s\n", verdict, res.Reason)
+				if len(res.RolesThatWouldGrant) > 0 {
+					fmt.Fprintf(cmd.OutOrStdout(), "roles that would grant it: %v\n", res.RolesThatWouldGrant)
+				}
 			}
-			verdict := "DENIED"
-			if res.Allowed {
-				verdict = "ALLOWED"
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s: %s\n", verdict, res.Reason)
-			if len(res.RolesThatWouldGrant) > 0 {
-				fmt.Fprintf(cmd.OutOrStdout(), "roles that would grant it: %v\n", res.RolesThatWouldGrant)
+			if !res.Allowed {
+				return exitStatus("denied")
 			}
 			return nil
 		},

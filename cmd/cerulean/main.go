@@ -31,10 +31,19 @@ import (
 
 func main() {
 	if err := rootCmd().Execute(); err != nil {
-		fmt.Fprintln(os.Stderr, "cerulean:", err)
+		var quiet exitStatus
+		if !errors.As(err, &quiet) {
+			fmt.Fprintln(os.Stderr, "cerulean:", err)
+		}
 		os.Exit(1)
 	}
 }
+
+// exitStatus ends a command with status 1 after it has said all there is to say (explain's
+// DENIED verdict): nothing more is printed.
+type exitStatus string
+
+func (e exitStatus) Error() string { return string(e) }
 
 func rootCmd() *cobra.Command {
 	root := &cobra.Command{

@@ -119,7 +119,7 @@ func (s *Service) serveCore(c *Call, segs, l []string) (int, any, bool, error) {
 		return wrap(0, nil, err)
 	}
 	if _, _, _, err := s.subscriptionOr404(c, sub); err != nil {
-		return wrap(0, nil, err)
+		return wrap(0, nil, s.notFoundOrDenied(c, "/subscriptions/"+sub, coreAction(c.R.Method, l), err))
 	}
 	switch {
 	case n == 2:
@@ -132,7 +132,7 @@ func (s *Service) serveCore(c *Call, segs, l []string) (int, any, bool, error) {
 		return wrap(s.listResources(c, sub, ""))
 	case n == 5 && l[2] == "resourcegroups" && l[4] == "resources":
 		if _, err := s.rgOr404(c, sub, segs[3]); err != nil {
-			return wrap(0, nil, err)
+			return wrap(0, nil, s.notFoundOrDenied(c, "/subscriptions/"+sub+"/resourceGroups/"+segs[3], "Microsoft.Resources/subscriptions/resourceGroups/resources/read", err))
 		}
 		return wrap(s.listResources(c, sub, segs[3]))
 	case n >= 3 && n <= 4 && l[2] == "providers",
@@ -142,6 +142,53 @@ func (s *Service) serveCore(c *Call, segs, l []string) (int, any, bool, error) {
 		return wrap(s.serveProviders(c, sub, segs[3:]))
 	}
 	return 0, nil, false, nil
+}
+
+// notFoundOrDenied keeps "not found" from telling a caller what exists: a missing
+// subscription, resource group or parent answers 404 only to a caller holding some role at,
+// above or below the scope it asked about (who may learn what is there), and 403
+// AuthorizationFailed for action to everyone else, exactly as for a scope that exists.
+func (s *Service) notFoundOrDenied(c *Call, scope, action string, err error) error {
+	if !isNotFound(err) {
+		return err
+	}
+	ok, herr := s.gate.HasAnyWithin(c.Ctx, c.Caller, scope)
+	if herr != nil {
+		return herr
+	}
+	if ok {
+		return err
+	}
+	if c.deniedAction == "" {
+		c.deniedAction = action
+	}
+	return authFailed(c, action, scope)
+}
+
+// coreAction is the Microsoft.Resources action a subscription-level path asks for, named in
+// the refusal of a caller with no role there.
+func coreAction(method string, l []string) string {
+	verb := "read"
+	switch method {
+	case http.MethodPut, http.MethodPatch:
+		verb = "write"
+	case http.MethodDelete:
+		verb = "delete"
+	case http.MethodPost:
+		verb = "action"
+	}
+	switch {
+	case len(l) >= 3 && l[2] == "resourcegroups":
+		if len(l) == 3 {
+			verb = "read"
+		}
+		return "Microsoft.Resources/subscriptions/resourceGroups/" + verb
+	case len(l) >= 3 && l[2] == "resources":
+		return "Microsoft.Resources/subscriptions/resources/read"
+	case len(l) >= 3 && l[2] == "providers":
+		return "Microsoft.Resources/subscriptions/providers/read"
+	}
+	return "Microsoft.Resources/subscriptions/read"
 }
 
 func (s *Service) subscriptionOr404(c *Call, sub string) (Subscription, int, any, error) {

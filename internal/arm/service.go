@@ -348,7 +348,7 @@ func (s *Service) serve(w http.ResponseWriter, r *http.Request, call **Call) (in
 		return 0, nil, err
 	}
 	if err := s.checkParents(c.Ctx, id); err != nil {
-		return 0, nil, err
+		return 0, nil, s.notFoundOrDenied(c, id.ResourceID(), c.Action(), err)
 	}
 	return reg.h.ServeARM(c)
 }

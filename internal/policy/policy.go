@@ -266,6 +266,12 @@ type Result struct {
 	Effect     string
 }
 
+// Denies reports whether the result refuses the write: a deny effect under an enforced
+// assignment. Gate and explain decide with it alike.
+func (r Result) Denies() bool {
+	return r.Effect == "deny" && r.Assignment.EnforcementMode != "DoNotEnforce"
+}
+
 // EvaluateTx runs every assignment whose scope covers the resource (doc["id"]) and returns
 // the ones whose rule matched with an effect other than disabled.
 func EvaluateTx(tx store.Tx, doc map[string]any) ([]Result, error) {
@@ -315,7 +321,7 @@ func Gate(tx store.Tx, results []Result, resourceID, resourceName, caller string
 	var denied []Result
 	for _, r := range results {
 		switch {
-		case r.Effect == "deny" && r.Assignment.EnforcementMode != "DoNotEnforce":
+		case r.Denies():
 			denied = append(denied, r)
 		case r.Effect == "audit" || r.Effect == "deny":
 			ev := map[string]any{"time": now.UTC(), "resourceId": resourceID, "effect": r.Effect, "caller": caller,

@@ -224,11 +224,17 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 		}
 		azerr.WriteOAuth(w, azerr.NotFound("not_found", "Cerulean's IMDS serves only /metadata/identity/oauth2/token."))
 	case host == "login.microsoftonline.com" || host == "login.windows.net":
-		s.STS.ServeAuthority(w, r, base)
+		if requireTLS(w, r, true) {
+			s.STS.ServeAuthority(w, r, base)
+		}
 	case host == "management.azure.com" || host == "management.core.windows.net":
-		s.ARM.ServeHTTP(w, r)
+		if requireTLS(w, r, false) {
+			s.ARM.ServeHTTP(w, r)
+		}
 	case host == graph.Host:
-		s.Graph.ServeHTTP(w, r)
+		if requireTLS(w, r, false) {
+			s.Graph.ServeHTTP(w, r)
+		}
 	case strings.HasSuffix(host, keyvault.DNSSuffix):
 		s.KeyVault.ServeVault(w, r, strings.TrimSuffix(host, keyvault.DNSSuffix), base, p)
 	case strings.HasSuffix(host, files.DNSSuffix):
@@ -249,10 +255,31 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 		name, rest, _ := strings.Cut(strings.TrimPrefix(p, "/"), "/")
 		s.Files.ServeAccount(w, r, name, base+"/"+name, "/"+rest)
 	case sts.IsAuthorityPath(p):
-		s.STS.ServeAuthority(w, r, base)
+		if requireTLS(w, r, true) {
+			s.STS.ServeAuthority(w, r, base)
+		}
 	default:
-		s.ARM.ServeHTTP(w, r)
+		if requireTLS(w, r, false) {
+			s.ARM.ServeHTTP(w, r)
+		}
 	}
+}
+
+// requireTLS refuses a plain-HTTP request to an endpoint that takes credentials over HTTPS
+// only in Azure: Resource Manager, Microsoft Graph and the token endpoints (a client secret
+// or bearer token sent in the clear). Only the managed-identity endpoints (IMDS, App Service,
+// Cloud Shell) and Shared Key/SAS file requests are plain HTTP there, and here.
+func requireTLS(w http.ResponseWriter, r *http.Request, oauth bool) bool {
+	if r.TLS != nil {
+		return true
+	}
+	err := azerr.BadRequest("HttpsRequired", "%s is served over HTTPS only, as in Azure: use https://%s%s (the CA is ca.pem in the data folder; `cerulean env` sets it up).", "This endpoint", r.Host, r.URL.Path)
+	if oauth {
+		azerr.WriteOAuth(w, azerr.BadRequest("invalid_request", "The token endpoints are served over HTTPS only, as in Azure: use https://%s%s.", r.Host, r.URL.Path))
+	} else {
+		azerr.WriteARM(w, err)
+	}
+	return false
 }
 
 func refuse(w http.ResponseWriter, host string) {

@@ -142,6 +142,12 @@ func (s *Service) serveManagedIdentity(w http.ResponseWriter, r *http.Request, f
 		azerr.WriteOAuth(w, miError(http.StatusMethodNotAllowed, "invalid_request", "Use GET (query) or POST (form) for the managed identity endpoint."))
 		return
 	}
+	if flavor == flavorIMDS && r.Header.Get("X-Forwarded-For") != "" {
+		// IMDS refuses proxied requests so that a server on the machine cannot be made to
+		// fetch the machine's tokens for someone else.
+		azerr.WriteOAuth(w, miError(http.StatusBadRequest, "invalid_request", "Requests carrying an X-Forwarded-For header are rejected: the Instance Metadata Service answers only requests made directly from the machine."))
+		return
+	}
 	if flavor != flavorAppService && r.Header.Get("Metadata") != "true" {
 		azerr.WriteOAuth(w, miError(http.StatusBadRequest, "bad_request_102", "Required metadata header not specified"))
 		return

@@ -176,12 +176,13 @@ func putDefinition(c *arm.Call) (int, any, error) {
 		if err != nil {
 			return 0, nil, err
 		}
-		if err := c.Svc.Store().View(c.Ctx, func(tx store.Tx) error { return arm.ScopeExistsTx(tx, id) }); err != nil {
-			return 0, nil, azerr.BadRequest("InvalidAssignableScopes", "The assignable scope '%s' does not exist.", sc)
-		}
-		// Writing a role needs roleDefinitions/write at every scope it can be assigned at.
+		// Writing a role needs roleDefinitions/write at every scope it can be assigned at;
+		// asked before the scope is looked up, so a refusal tells nothing of what exists.
 		if err := c.Authorize(RoleDefinitionType+"/write", "/"+strings.Join(segs, "/")); err != nil {
 			return 0, nil, err
+		}
+		if err := c.Svc.Store().View(c.Ctx, func(tx store.Tx) error { return arm.ScopeExistsTx(tx, id) }); err != nil {
+			return 0, nil, azerr.BadRequest("InvalidAssignableScopes", "The assignable scope '%s' does not exist.", sc)
 		}
 		scopes = append(scopes, "/"+strings.Join(segs, "/"))
 	}

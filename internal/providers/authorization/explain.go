@@ -2,6 +2,7 @@ package authorization
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strings"
 
@@ -64,30 +65,64 @@ type ExplainResult struct {
 	DeniedByPolicies []string `json:"deniedByPolicies,omitempty"`
 }
 
-// Explain answers one question, policies included: for a write of a resource type, the
-// deny policy assignments that cover the scope and match the type.
-func Explain(ctx context.Context, gate *access.Gate, st store.Store, req access.Request) (ExplainResult, error) {
-	e, err := gate.Explain(ctx, req)
+// ExplainQuery is one question for Explain. Resource, when given, is the body of the write
+// (location, tags, kind, properties ...) that Azure Policy would see; without it the rules
+// see the resource's id, name and type only. SeesPolicy, when set, says whether the asker
+// may read a policy assignment at a scope: the ids of those it may not are withheld.
+type ExplainQuery struct {
+	access.Request
+	Resource   map[string]any
+	SeesPolicy func(scope string) bool
+}
+
+// Explain answers one question as the ARM gate would decide it: role assignments first,
+// then, for a write of a resource type, the Azure Policy assignments that cover the scope;
+// an enforced deny makes the verdict a denial, exactly as ARM refuses that write.
+func Explain(ctx context.Context, gate *access.Gate, st store.Store, q ExplainQuery) (ExplainResult, error) {
+	e, err := gate.Explain(ctx, q.Request)
 	if err != nil {
 		return ExplainResult{}, err
 	}
 	out := ExplainResult{Explanation: e}
-	if typ, ok := strings.CutSuffix(req.Action, "/write"); ok && !req.DataAction {
-		name := req.Scope[strings.LastIndex(req.Scope, "/")+1:]
-		doc := map[string]any{"id": req.Scope, "type": typ, "name": name}
-		_ = st.View(ctx, func(tx store.Tx) error {
-			rs, err := policy.EvaluateTx(tx, doc)
-			for _, r := range rs {
-				if r.Effect == "deny" && r.Assignment.EnforcementMode != "DoNotEnforce" {
-					out.DeniedByPolicies = append(out.DeniedByPolicies, r.Assignment.ID+" (definition "+r.Definition.ID+")")
-				}
-			}
-			return err
-		})
-		if len(out.DeniedByPolicies) > 0 {
-			out.Reason += "; and Azure Policy denies the write: " + strings.Join(out.DeniedByPolicies, ", ")
-		}
+	typ, ok := strings.CutSuffix(q.Action, "/write")
+	if !ok || q.DataAction {
+		return out, nil
 	}
+	doc := map[string]any{}
+	for k, v := range q.Resource {
+		doc[k] = v
+	}
+	doc["id"], doc["type"], doc["name"] = q.Scope, typ, q.Scope[strings.LastIndex(q.Scope, "/")+1:]
+	var results []policy.Result
+	if err := st.View(ctx, func(tx store.Tx) error {
+		results, err = policy.EvaluateTx(tx, doc)
+		return err
+	}); err != nil {
+		return ExplainResult{}, err
+	}
+	hidden := 0
+	for _, r := range results {
+		if !r.Denies() {
+			continue
+		}
+		if q.SeesPolicy != nil && !q.SeesPolicy(r.Assignment.Scope) {
+			hidden++
+			continue
+		}
+		out.DeniedByPolicies = append(out.DeniedByPolicies, r.Assignment.ID+" (definition "+r.Definition.ID+")")
+	}
+	if len(out.DeniedByPolicies)+hidden == 0 {
+		return out, nil
+	}
+	out.Allowed = false
+	why := strings.Join(out.DeniedByPolicies, ", ")
+	if hidden > 0 {
+		if why != "" {
+			why += ", and "
+		}
+		why += fmt.Sprintf("%d policy assignment(s) you may not read (Microsoft.Authorization/policyAssignments/read)", hidden)
+	}
+	out.Reason += "; but Azure Policy denies the write (403 RequestDisallowedByPolicy): " + why
 	return out, nil
 }
 
@@ -96,10 +131,11 @@ func (explain) ServeARM(c *arm.Call) (int, any, error) {
 		return 0, nil, methodNotAllowed(c.R)
 	}
 	var in struct {
-		PrincipalID string `json:"principalId"`
-		Action      string `json:"action"`
-		DataAction  bool   `json:"dataAction"`
-		Scope       string `json:"scope"`
+		PrincipalID string         `json:"principalId"`
+		Action      string         `json:"action"`
+		DataAction  bool           `json:"dataAction"`
+		Scope       string         `json:"scope"`
+		Resource    map[string]any `json:"resource"`
 	}
 	if err := c.Decode(&in); err != nil {
 		return 0, nil, err
@@ -119,7 +155,12 @@ func (explain) ServeARM(c *arm.Call) (int, any, error) {
 			return 0, nil, err
 		}
 	}
-	res, err := Explain(c.Ctx, c.Svc.Gate(), c.Svc.Store(), access.Request{Principal: access.Principal{ObjectID: in.PrincipalID}, Action: in.Action, DataAction: in.DataAction, Scope: scope})
+	sees := func(sc string) bool {
+		return c.Svc.Gate().Check(c.Ctx, access.Request{Principal: c.Caller, Action: PolicyAssignmentType + "/read", Scope: sc}) == nil
+	}
+	res, err := Explain(c.Ctx, c.Svc.Gate(), c.Svc.Store(), ExplainQuery{
+		Request:  access.Request{Principal: access.Principal{ObjectID: in.PrincipalID}, Action: in.Action, DataAction: in.DataAction, Scope: scope},
+		Resource: in.Resource, SeesPolicy: sees})
 	if err != nil {
 		return 0, nil, err
 	}
