@@ -258,3 +258,38 @@ func TestStrict_ExplainIsTheGate(t *testing.T) {
 		t.Fatalf("cerulean access explain exited %d: %s", status, cli)
 	}
 }
+
+// TestStrict_PolicyParameters (item 13): policy definitions and assignments are validated as
+// Azure validates them.
+func TestStrict_PolicyParameters(t *testing.T) {
+	tok := tokenOf(t, adminCredential(t))
+	defs := subScope() + "/providers/Microsoft.Authorization/policyDefinitions/"
+	const api = "?api-version=2023-04-01"
+	rule := `"policyRule":{"if":{"field":"location","equals":"[parameters('loc')]"},"then":{"effect":"[parameters('effect')]"}}`
+	name := "params-" + uuid.NewString()[:8]
+	for _, tt := range []struct{ name, body, code string }{
+		{"undefined parameter", `{"properties":{"mode":"All","parameters":{"effect":{"type":"String"}},` + rule + `}}`, "InvalidPolicyRule"},
+		{"default outside allowed", `{"properties":{"mode":"All","parameters":{"loc":{"type":"String"},"effect":{"type":"String","allowedValues":["audit","deny"],"defaultValue":"Deny"}},` + rule + `}}`, "PolicyParameterAllowedAndDefaultValuesMismatch"},
+	} {
+		code, m := call(t, "PUT", defs+name+api, tok, tt.body, nil)
+		if code != http.StatusBadRequest || errCode(m) != tt.code {
+			t.Errorf("%s: %d %s (%v), want 400 %s", tt.name, code, errCode(m), m, tt.code)
+		}
+		if code, _ := call(t, "GET", defs+name+api, tok, "", nil); code != http.StatusNotFound {
+			t.Errorf("%s: the refused definition exists (%d)", tt.name, code)
+		}
+	}
+	good := `{"properties":{"mode":"All","parameters":{"loc":{"type":"String"},"effect":{"type":"String","allowedValues":["audit","deny"],"defaultValue":"deny"}},` + rule + `}}`
+	if code, m := call(t, "PUT", defs+name+api, tok, good, nil); code != http.StatusCreated {
+		t.Fatalf("valid definition: %d %v", code, m)
+	}
+	assign := subScope() + "/providers/Microsoft.Authorization/policyAssignments/" + name
+	code, m := call(t, "PUT", assign+api, tok, `{"properties":{"policyDefinitionId":"`+defs+name+`","parameters":{"loc":{"value":"westus"},"effect":{"value":"Deny"}}}}`, nil)
+	if code != http.StatusBadRequest || errCode(m) != "PolicyParameterValueNotAllowed" {
+		t.Fatalf("assignment value outside allowedValues: %d %v", code, m)
+	}
+	if code, m := call(t, "PUT", assign+api, tok, `{"properties":{"policyDefinitionId":"`+defs+name+`","parameters":{"loc":{"value":"westus"},"effect":{"value":"audit"}}}}`, nil); code != http.StatusCreated {
+		t.Fatalf("valid assignment: %d %v", code, m)
+	}
+	call(t, "DELETE", assign+api, tok, "", nil)
+}

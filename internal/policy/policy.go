@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"reflect"
+	"regexp"
 	"strings"
 	"time"
 
@@ -80,8 +82,96 @@ func ValidateDefinition(d *Definition) error {
 			return azerr.BadRequest("InvalidPolicyParameters", "The parameter '%s' has type '%s': use String, Array, Object, Boolean, Integer, Float or DateTime.", name, p.Type)
 		}
 	}
-	_, err := CompileRule(d.PolicyRule)
-	return err
+	if _, err := CompileRule(d.PolicyRule); err != nil {
+		return err
+	}
+	var rule any
+	_ = json.Unmarshal(d.PolicyRule, &rule)
+	for _, name := range referencedParams(rule, nil) {
+		if _, ok := lookupParam(d.Parameters, name); !ok {
+			return azerr.BadRequest("InvalidPolicyRule", "Failed to parse policy rule: the policy parameter '%s' is used by the rule of policy '%s' but is not defined in its parameters.", name, d.Name)
+		}
+	}
+	for name, p := range d.Parameters {
+		if p.DefaultValue != nil && len(p.AllowedValues) > 0 && !allowedValue(p, p.DefaultValue) {
+			return azerr.BadRequest("PolicyParameterAllowedAndDefaultValuesMismatch", "The policy '%s' defines parameter '%s' with a default value '%s' and allowed values '%s'. The 'allowedValues' property must include the value of the 'defaultValue' property if both are present.",
+				d.Name, name, showValue(p.DefaultValue), joinValues(p.AllowedValues, ","))
+		}
+	}
+	return nil
+}
+
+var paramRefRE = regexp.MustCompile(`(?i)\bparameters\(\s*'([^']*)'\s*\)`)
+
+// referencedParams lists the parameter names the rule's template expressions ("[...]"
+// strings, in keys or values) use.
+func referencedParams(v any, out []string) []string {
+	str := func(s string) {
+		if strings.HasPrefix(s, "[") && !strings.HasPrefix(s, "[[") {
+			for _, m := range paramRefRE.FindAllStringSubmatch(s, -1) {
+				out = append(out, m[1])
+			}
+		}
+	}
+	switch t := v.(type) {
+	case string:
+		str(t)
+	case []any:
+		for _, e := range t {
+			out = referencedParams(e, out)
+		}
+	case map[string]any:
+		for k, e := range t {
+			str(k)
+			out = referencedParams(e, out)
+		}
+	}
+	return out
+}
+
+// allowedValue reports whether v is one of p's allowed values (compared as JSON, strings
+// case-sensitively as Azure does); for an array, each element may be listed instead.
+func allowedValue(p ParamDef, v any) bool {
+	for _, av := range p.AllowedValues {
+		if reflect.DeepEqual(normalizeJSON(av), normalizeJSON(v)) {
+			return true
+		}
+	}
+	if arr, ok := v.([]any); ok {
+		for _, e := range arr {
+			if !allowedValue(ParamDef{AllowedValues: p.AllowedValues}, e) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
+
+func normalizeJSON(v any) any {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return v
+	}
+	var out any
+	_ = json.Unmarshal(b, &out)
+	return out
+}
+
+func showValue(v any) string {
+	if s, ok := v.(string); ok {
+		return s
+	}
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+func joinValues(vs []any, sep string) string {
+	parts := make([]string, len(vs))
+	for i, v := range vs {
+		parts[i] = showValue(v)
+	}
+	return strings.Join(parts, sep)
 }
 
 // PutDefinitionTx stores a definition.
@@ -201,14 +291,9 @@ func parameters(d Definition, a Assignment) (map[string]any, error) {
 			}
 			v = p.DefaultValue
 		}
-		if len(p.AllowedValues) > 0 {
-			ok := false
-			for _, av := range p.AllowedValues {
-				ok = ok || strings.EqualFold(fmt.Sprint(av), fmt.Sprint(v))
-			}
-			if !ok {
-				return nil, azerr.BadRequest("InvalidPolicyParameterValue", "The value '%v' of parameter '%s' is not one of its allowed values %v.", v, name, p.AllowedValues)
-			}
+		if len(p.AllowedValues) > 0 && !allowedValue(p, v) {
+			return nil, azerr.BadRequest("PolicyParameterValueNotAllowed", "The value '%s' is not allowed for policy parameter '%s' in policy definition '%s'. The allowed values are '%s'.",
+				showValue(v), name, d.Name, joinValues(p.AllowedValues, ", "))
 		}
 		out[name] = v
 	}

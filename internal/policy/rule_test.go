@@ -113,3 +113,44 @@ func FuzzPolicyRule(f *testing.F) {
 		}
 	})
 }
+
+func TestValidateDefinition_Parameters(t *testing.T) {
+	rule := json.RawMessage(`{"if":{"allOf":[{"field":"location","in":"[parameters('locs')]"},{"field":"[concat('tags[', parameters('tag'), ']')]","exists":false}]},"then":{"effect":"[parameters('effect')]"}}`)
+	full := map[string]ParamDef{"locs": {Type: "Array", AllowedValues: []any{"westus", "eastus"}, DefaultValue: []any{"westus"}},
+		"tag": {Type: "String"}, "effect": {Type: "String", AllowedValues: []any{"audit", "deny"}, DefaultValue: "deny"}}
+	for _, tt := range []struct {
+		name   string
+		params map[string]ParamDef
+		code   string
+	}{
+		{"all defined", full, ""},
+		{"one undefined", map[string]ParamDef{"locs": full["locs"], "effect": full["effect"]}, "InvalidPolicyRule"},
+		{"default outside allowed (case)", map[string]ParamDef{"locs": full["locs"], "tag": full["tag"], "effect": {Type: "String", AllowedValues: []any{"audit", "deny"}, DefaultValue: "Deny"}}, "PolicyParameterAllowedAndDefaultValuesMismatch"},
+		{"array default element outside allowed", map[string]ParamDef{"locs": {Type: "Array", AllowedValues: []any{"westus"}, DefaultValue: []any{"westus", "mars"}}, "tag": full["tag"], "effect": full["effect"]}, "PolicyParameterAllowedAndDefaultValuesMismatch"},
+	} {
+		d := Definition{Name: "p", PolicyRule: rule, Parameters: tt.params}
+		err := ValidateDefinition(&d)
+		got := ""
+		if e, ok := azerr.As(err); ok {
+			got = e.Code
+		} else if err != nil {
+			got = err.Error()
+		}
+		if got != tt.code {
+			t.Errorf("%s: got %q, want %q", tt.name, got, tt.code)
+		}
+	}
+	d := Definition{Name: "p", PolicyRule: rule, Parameters: full}
+	for v, want := range map[string]string{`"deny"`: "", `"Deny"`: "PolicyParameterValueNotAllowed", `"disabled"`: "PolicyParameterValueNotAllowed"} {
+		var val any
+		_ = json.Unmarshal([]byte(v), &val)
+		_, err := parameters(d, Assignment{Parameters: map[string]ParameterValue{"effect": {Value: val}, "tag": {Value: "env"}}})
+		got := ""
+		if e, ok := azerr.As(err); ok {
+			got = e.Code
+		}
+		if got != want {
+			t.Errorf("assignment effect %s: got %q, want %q", v, got, want)
+		}
+	}
+}
