@@ -80,7 +80,7 @@ func TestCustomRoles(t *testing.T) {
 	wantARMError(t, err, http.StatusForbidden, "AuthorizationFailed")
 
 	t.Run("not assignable outside its scopes", func(t *testing.T) {
-		wantARMError(t, assignRole(t, admin, subScope(), roleID, sp.ObjectID), http.StatusBadRequest, "RoleDefinitionDoesNotExist")
+		wantARMError(t, assignRole(t, admin, subScope(), roleID, sp.ObjectID), http.StatusBadRequest, "RoleAssignmentScopeNotAssignableToRoleDefinition")
 	})
 	t.Run("validation", func(t *testing.T) {
 		_, err := rc.CreateOrUpdate(ctxT(t), rgScope, uuid.NewString(), customRole("bad "+roleID[:8], []string{rgScope}, "not an action!"), nil)

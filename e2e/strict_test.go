@@ -293,3 +293,52 @@ func TestStrict_PolicyParameters(t *testing.T) {
 	}
 	call(t, "DELETE", assign+api, tok, "", nil)
 }
+
+// TestStrict_Conditions (item 14): conditions are validated as Azure validates them, a
+// condition's refusal says so, and a custom role outside its scopes is named as Azure names it.
+func TestStrict_Conditions(t *testing.T) {
+	admin := adminCredential(t)
+	rg := "cond-" + uuid.NewString()[:8]
+	if err := createGroup(t, admin, rg); err != nil {
+		t.Fatal(err)
+	}
+	scope := subScope() + "/resourceGroups/" + rg
+	delegate := newServicePrincipal(t, "cond-delegate")
+	target := newServicePrincipal(t, "cond-target")
+	for name, cond := range map[string]string{
+		"unknown attribute":  `((!(ActionMatches{'Microsoft.Authorization/roleAssignments/write'})) OR (@Request[Microsoft.Authorization/roleAssignments:FavouriteColour] StringEquals 'blue'))`,
+		"tab between tokens": "((!(ActionMatches{'Microsoft.Authorization/roleAssignments/write'}))\tOR (@Request[Microsoft.Authorization/roleAssignments:PrincipalType] StringEqualsIgnoreCase 'ServicePrincipal'))",
+		"control character":  "((!(ActionMatches{'Microsoft.Authorization/roleAssignments/write'})) OR\x0b(@Request[Microsoft.Authorization/roleAssignments:PrincipalType] StringEqualsIgnoreCase 'ServicePrincipal'))",
+	} {
+		_, err := assignWithCondition(t, admin, scope, roleRBACAdmin, delegate.ObjectID, cond)
+		wantARMError(t, err, http.StatusBadRequest, "InvalidCondition")
+		if !strings.Contains(err.Error(), "The given role assignment condition is invalid") {
+			t.Errorf("%s: message %v", name, err)
+		}
+	}
+
+	// Without conditionVersion: stored as 2.0.
+	tok := tokenOf(t, admin)
+	name := uuid.NewString()
+	code, m := call(t, "PUT", scope+"/providers/Microsoft.Authorization/roleAssignments/"+name+"?api-version=2022-04-01", tok,
+		`{"properties":{"roleDefinitionId":"/providers/Microsoft.Authorization/roleDefinitions/`+roleRBACAdmin+`","principalId":"`+delegate.ObjectID+`","principalType":"ServicePrincipal","condition":"`+seed000Condition+`"}}`, nil)
+	if code != http.StatusCreated {
+		t.Fatalf("condition without conditionVersion: %d %v", code, m)
+	}
+	if props, _ := m["properties"].(map[string]any); props["conditionVersion"] != "2.0" {
+		t.Fatalf("stored conditionVersion = %v, want 2.0", props["conditionVersion"])
+	}
+
+	// The delegate's refusal by its condition says so.
+	_, err := assignWithCondition(t, spCredential(t, delegate.AppID, delegate.Password), scope, roleOwner, target.ObjectID, "")
+	wantARMError(t, err, http.StatusForbidden, "AuthorizationFailed")
+	if !strings.Contains(err.Error(), "does not have authorization or an ABAC condition not fulfilled to perform action") {
+		t.Fatalf("refusal by a condition: %v", err)
+	}
+	// A plain refusal keeps the plain message.
+	_, err = assignWithCondition(t, spCredential(t, target.AppID, target.Password), scope, roleReader, target.ObjectID, "")
+	wantARMError(t, err, http.StatusForbidden, "AuthorizationFailed")
+	if strings.Contains(err.Error(), "ABAC condition") {
+		t.Fatalf("refusal without a condition mentions one: %v", err)
+	}
+}

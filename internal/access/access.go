@@ -305,7 +305,18 @@ func (g *Gate) Check(ctx context.Context, req Request) error {
 	if d.Allowed {
 		return nil
 	}
+	if d.ConditionFailed() {
+		return conditionNotFulfilled(req.Principal, req.Action, req.Scope)
+	}
 	return AuthorizationFailed(req.Principal, req.Action, req.Scope)
+}
+
+// conditionNotFulfilled is ARM's 403 when an assignment would have granted the action but
+// its ABAC condition did not hold: the same code, with Azure's wording for conditions.
+func conditionNotFulfilled(p Principal, action, scope string) *azerr.Error {
+	return azerr.New(http.StatusForbidden, "AuthorizationFailed",
+		"The client '%s' with object id '%s' does not have authorization or an ABAC condition not fulfilled to perform action '%s' over scope '%s' or the scope is invalid. If access was recently granted, please refresh your credentials.",
+		p.Display, p.ObjectID, action, scope)
 }
 
 // AuthorizationFailed is ARM's 403 for a denied action.

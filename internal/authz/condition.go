@@ -60,6 +60,83 @@ func ParseCondition(s string) error {
 	return err
 }
 
+// ValidateCondition is what the role assignment API accepts, beyond ParseCondition: no
+// control characters other than line breaks (Azure refuses tabs and the rest as "The given
+// role assignment condition is invalid"), and only attributes Azure defines (an unknown
+// attribute name is refused when the assignment is written, not silently never matched).
+func ValidateCondition(s string) error {
+	for i, r := range s {
+		if (r < 0x20 && r != '\r' && r != '\n') || r == 0x7f || r == utf8.RuneError {
+			return &ConditionError{i, fmt.Sprintf("control or invalid character %q", r)}
+		}
+	}
+	toks, err := lex(s)
+	if err != nil {
+		return err
+	}
+	if _, err := parseCondition(s); err != nil {
+		return err
+	}
+	for _, t := range toks {
+		if t.kind == tAttr && !knownAttribute(t.src, t.text) {
+			return &ConditionError{t.pos, fmt.Sprintf("unknown attribute %q: see the attributes Azure defines for conditions (Microsoft.Authorization/roleAssignments:RoleDefinitionId, ...)", t.text)}
+		}
+	}
+	return nil
+}
+
+// conditionAttributes are the attribute names Azure defines for role assignment conditions
+// (request and resource attributes; principal attributes are custom security attributes,
+// environment attributes are listed in knownAttribute), compared case-insensitively.
+var conditionAttributes = map[string]bool{
+	"microsoft.authorization/roleassignments:roledefinitionid":                         true,
+	"microsoft.authorization/roleassignments:principalid":                              true,
+	"microsoft.authorization/roleassignments:principaltype":                            true,
+	"microsoft.storage/storageaccounts:name":                                           true,
+	"microsoft.storage/storageaccounts:ishnsenabled":                                   true,
+	"microsoft.storage/storageaccounts/encryptionscopes:name":                          true,
+	"microsoft.storage/storageaccounts/blobservices/containers:name":                   true,
+	"microsoft.storage/storageaccounts/blobservices/containers/blobs:path":             true,
+	"microsoft.storage/storageaccounts/blobservices/containers/blobs:prefix":           true,
+	"microsoft.storage/storageaccounts/blobservices/containers/blobs:versionid":        true,
+	"microsoft.storage/storageaccounts/blobservices/containers/blobs:snapshot":         true,
+	"microsoft.storage/storageaccounts/blobservices/containers/blobs:include":          true,
+	"microsoft.storage/storageaccounts/blobservices/containers/blobs:iscurrentversion": true,
+	"microsoft.storage/storageaccounts/blobservices/containers/blobs/tags&$keys$&":     true,
+	"microsoft.storage/storageaccounts/queueservices/queues:name":                      true,
+	"suboperation": true,
+}
+
+// conditionAttributePrefixes are attribute families whose last part is the user's own key.
+var conditionAttributePrefixes = []string{
+	"microsoft.storage/storageaccounts/blobservices/containers/blobs/tags:",
+	"microsoft.storage/storageaccounts/blobservices/containers/metadata:",
+}
+
+func knownAttribute(src attrSource, name string) bool {
+	n := strings.ToLower(name)
+	switch src {
+	case srcPrincipal:
+		rest, ok := strings.CutPrefix(n, "microsoft.directory/customsecurityattributes/id:")
+		return ok && rest != ""
+	case srcEnvironment:
+		switch n {
+		case "isprivatelink", "microsoft.network/privateendpoints", "microsoft.network/virtualnetworks/subnets", "utcnow":
+			return true
+		}
+		return false
+	}
+	if conditionAttributes[n] {
+		return true
+	}
+	for _, p := range conditionAttributePrefixes {
+		if rest, ok := strings.CutPrefix(n, p); ok && rest != "" {
+			return true
+		}
+	}
+	return false
+}
+
 // maxConditionDepth bounds nesting so that hostile input cannot exhaust the stack.
 const maxConditionDepth = 64
 

@@ -260,3 +260,30 @@ func FuzzParseCondition(f *testing.F) {
 		n.eval(&empty)
 	})
 }
+
+func TestValidateCondition(t *testing.T) {
+	ok := []string{
+		"((!(ActionMatches{'Microsoft.Authorization/roleAssignments/write'})) OR\r\n (@Request[Microsoft.Authorization/roleAssignments:RoleDefinitionId] ForAnyOfAnyValues:GuidEquals {c12c1c1633a1487b954d41c89c60f349}))",
+		"@Resource[Microsoft.Storage/storageAccounts/blobServices/containers/blobs/tags:Project<$key_case_sensitive$>] StringEquals 'x'",
+		"@Principal[Microsoft.Directory/CustomSecurityAttributes/Id:Engineering_Project] StringEquals 'x'",
+		"@Environment[isPrivateLink] BoolEquals true",
+	}
+	for _, c := range ok {
+		if err := ValidateCondition(c); err != nil {
+			t.Errorf("ValidateCondition(%q) = %v, want nil", c, err)
+		}
+	}
+	bad := []string{
+		"@Request[Microsoft.Authorization/roleAssignments:FavouriteColour] StringEquals 'blue'",
+		"@Request[Microsoft.Authorization/roleAssignments:PrincipalType]\tStringEquals 'User'",
+		"@Request[Microsoft.Authorization/roleAssignments:PrincipalType] StringEquals 'Us\x00er'",
+		"@Environment[Weather] StringEquals 'sunny'",
+		"@Principal[department] StringEquals 'x'",
+		"((",
+	}
+	for _, c := range bad {
+		if err := ValidateCondition(c); err == nil {
+			t.Errorf("ValidateCondition(%q) = nil, want an error", c)
+		}
+	}
+}

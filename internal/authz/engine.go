@@ -327,6 +327,12 @@ func ScopeCovers(scope, target string) bool {
 	return scopeCovers(normalizeScope(scope), normalizeScope(target))
 }
 
+// ConditionFailed reports whether a denial came from an ABAC condition: an assignment (or its
+// role's condition) would have granted the request had its condition held.
+func (d Decision) ConditionFailed() bool {
+	return !d.Allowed && d.kind >= noteConditionInvalid
+}
+
 // Explain says in a sentence why the decision came out as it did: which assignment and role
 // allowed the request, or that none did (and, when one came close, why it did not count).
 // It allocates; call it only when the text is wanted.

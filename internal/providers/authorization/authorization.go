@@ -465,8 +465,11 @@ func putAssignment(c *arm.Call) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	if !ok || (rd.RoleType == authz.RoleTypeCustom && !assignableAt(rd, scope)) {
-		return 0, nil, azerr.BadRequest("RoleDefinitionDoesNotExist", "The specified role definition with ID '%s' does not exist at scope '%s' (a custom role can be assigned only within its assignableScopes).", roleGUID, scope)
+	if !ok {
+		return 0, nil, azerr.BadRequest("RoleDefinitionDoesNotExist", "The specified role definition with ID '%s' does not exist.", roleGUID)
+	}
+	if rd.RoleType == authz.RoleTypeCustom && !assignableAt(rd, scope) {
+		return 0, nil, azerr.BadRequest("RoleAssignmentScopeNotAssignableToRoleDefinition", "The role %s is not available for assignment at the requested scope '%s': assign it within its assignableScopes %v.", rd.RoleName, scope, rd.AssignableScopes)
 	}
 	if _, err := uuid.Parse(p.PrincipalID); err != nil {
 		return 0, nil, azerr.BadRequest("InvalidPrincipalId", "A valid principal ID must be provided for role assignment: '%s' is not a GUID.", p.PrincipalID)
@@ -482,13 +485,13 @@ func putAssignment(c *arm.Call) (int, any, error) {
 	}
 	if p.Condition != "" {
 		if p.ConditionVersion == "" {
-			return 0, nil, azerr.BadRequest("InvalidConditionVersion", "A condition requires conditionVersion '2.0'.")
+			p.ConditionVersion = "2.0" // Azure stores a condition sent without a version as 2.0
 		}
 		if p.ConditionVersion != "2.0" {
 			return 0, nil, azerr.BadRequest("InvalidConditionVersion", "The condition version '%s' is not supported: use '2.0'.", p.ConditionVersion)
 		}
-		if err := authz.ParseCondition(p.Condition); err != nil {
-			return 0, nil, azerr.BadRequest("InvalidCondition", "The condition is not valid: %v.", err)
+		if err := authz.ValidateCondition(p.Condition); err != nil {
+			return 0, nil, azerr.BadRequest("InvalidCondition", "The given role assignment condition is invalid: %v.", err)
 		}
 	} else if p.ConditionVersion != "" {
 		return 0, nil, azerr.BadRequest("InvalidConditionVersion", "conditionVersion was given without a condition.")
