@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -15,6 +16,8 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/keyvault/armkeyvault"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/msi/armmsi"
 	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azsecrets"
+	"github.com/cerulean-azure/cerulean/internal/arm"
+	"github.com/cerulean-azure/cerulean/internal/server"
 	"github.com/google/uuid"
 )
 
@@ -341,4 +344,120 @@ func TestStrict_Conditions(t *testing.T) {
 	if strings.Contains(err.Error(), "ABAC condition") {
 		t.Fatalf("refusal without a condition mentions one: %v", err)
 	}
+}
+
+// armPaths builds request paths for a registered type under scope: the item (every type
+// segment named) and the collection (the last one not).
+func armPaths(scope, typ string) []string {
+	ns, rest, _ := strings.Cut(typ, "/")
+	item := scope + "/providers/" + ns
+	var collection string
+	for _, t := range strings.Split(rest, "/") {
+		collection = item + "/" + t
+		name := "n" + uuid.NewString()[:6]
+		if strings.EqualFold(t, "locations") {
+			name = "westus"
+		}
+		item = collection + "/" + name
+	}
+	return []string{item, collection}
+}
+
+// TestStrict_EveryRouteAuthorizes (item 16): every Resource Manager route declares its action
+// where it is registered, and each refuses a principal with no role, and (at resource-group
+// scope) one whose role is on another group, before looking anything up. A route registered
+// later is enumerated here too; one without an action cannot be registered at all.
+func TestStrict_EveryRouteAuthorizes(t *testing.T) {
+	routes := server.ARMRoutes()
+	if len(routes) < 40 {
+		t.Fatalf("only %d routes enumerated", len(routes))
+	}
+	ownView := map[string]bool{}
+	for _, r := range routes {
+		if r.Action == "" {
+			t.Errorf("%s %s declares no action", r.Method, r.Type)
+		}
+		if r.Action == arm.OwnView {
+			ownView[r.Method+" "+r.Type] = true
+		}
+	}
+	if want := map[string]bool{"GET Microsoft.Authorization/permissions": true, "HEAD Microsoft.Authorization/permissions": true, "POST Microsoft.Authorization/explain": true}; !reflect.DeepEqual(ownView, want) {
+		t.Fatalf("routes open to any caller for its own view: %v, want exactly %v", ownView, want)
+	}
+
+	admin := adminCredential(t)
+	target, other := "route-t-"+uuid.NewString()[:8], "route-o-"+uuid.NewString()[:8]
+	for _, g := range []string{target, other} {
+		if err := createGroup(t, admin, g); err != nil {
+			t.Fatal(err)
+		}
+	}
+	nobody := newServicePrincipal(t, "route-nobody")
+	elsewhere := newServicePrincipal(t, "route-elsewhere")
+	if err := assignRole(t, admin, subScope()+"/resourceGroups/"+other, roleOwner, elsewhere.ObjectID); err != nil {
+		t.Fatal(err)
+	}
+	callers := []struct {
+		name   string
+		token  string
+		rgOnly bool // a role elsewhere in the subscription may see subscription-wide lists
+	}{
+		{"no role", tokenOf(t, spCredential(t, nobody.AppID, nobody.Password)), false},
+		{"Owner of another group", tokenOf(t, spCredential(t, elsewhere.AppID, elsewhere.Password)), true},
+	}
+	const api = "?api-version=2023-01-01"
+	body := map[string]string{"PUT": `{"location":"westus","properties":{}}`, "PATCH": `{"tags":{}}`, "POST": `{}`}
+	checked := 0
+	for _, r := range routes {
+		if r.Action == arm.OwnView {
+			continue
+		}
+		scopes := []string{subScope() + "/resourceGroups/" + target, subScope()}
+		for _, c := range callers {
+			for i, scope := range scopes {
+				if c.rgOnly && i == 1 {
+					continue
+				}
+				for _, path := range armPaths(scope, r.Type) {
+					code, m := call(t, r.Method, path+api, c.token, body[r.Method], nil)
+					if r.Method == http.MethodHead {
+						if code != http.StatusForbidden {
+							t.Errorf("%s: HEAD %s answered %d, want 403", c.name, path, code)
+						}
+						continue
+					}
+					if code != http.StatusForbidden || errCode(m) != "AuthorizationFailed" {
+						t.Errorf("%s: %s %s (declares %s) answered %d %s, want 403 AuthorizationFailed", c.name, r.Method, path, r.Action, code, errCode(m))
+					}
+					checked++
+				}
+			}
+		}
+	}
+	// Resource Manager's own paths (subscriptions, groups, generic resources, providers).
+	for _, c := range callers {
+		for _, rc := range []struct{ method, path string }{
+			{"GET", subScope() + "/resourceGroups/" + target}, {"PUT", subScope() + "/resourceGroups/" + target},
+			{"PATCH", subScope() + "/resourceGroups/" + target}, {"DELETE", subScope() + "/resourceGroups/" + target},
+			{"GET", subScope() + "/resourceGroups/" + target + "/resources"}, {"GET", subScope() + "/resourceGroups/missing-" + target + "/resources"},
+			{"POST", subScope() + "/providers/Microsoft.Storage/register"},
+		} {
+			code, m := call(t, rc.method, rc.path+"?api-version=2021-04-01", c.token, body[rc.method], nil)
+			if code != http.StatusForbidden || errCode(m) != "AuthorizationFailed" {
+				t.Errorf("%s: %s %s answered %d %s, want 403 AuthorizationFailed", c.name, rc.method, rc.path, code, errCode(m))
+			}
+			checked++
+		}
+	}
+	for _, rc := range []struct{ method, path string }{
+		{"GET", subScope()}, {"GET", subScope() + "/resourcegroups"}, {"GET", subScope() + "/resources"}, {"GET", subScope() + "/providers"},
+		{"GET", subScope() + "/providers/Microsoft.Storage"},
+	} {
+		code, m := call(t, rc.method, rc.path+"?api-version=2021-04-01", callers[0].token, "", nil)
+		if code != http.StatusForbidden || errCode(m) != "AuthorizationFailed" {
+			t.Errorf("no role: %s %s answered %d %s, want 403 AuthorizationFailed", rc.method, rc.path, code, errCode(m))
+		}
+		checked++
+	}
+	t.Logf("%d routes, %d refusals checked", len(routes), checked)
 }

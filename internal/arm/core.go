@@ -541,6 +541,16 @@ func (s *Service) serveProviders(c *Call, sub string, rest []string) (int, any, 
 	scope := "/"
 	if sub != "" {
 		scope = "/subscriptions/" + sub
+		// A subscription's provider registrations are read by those with a role in it.
+		if c.R.Method == http.MethodGet {
+			ok, err := s.gate.HasAnyWithin(c.Ctx, c.Caller, scope)
+			if err != nil {
+				return 0, nil, err
+			}
+			if !ok {
+				return 0, nil, authFailed(c, "Microsoft.Resources/subscriptions/providers/read", scope)
+			}
+		}
 	}
 	if len(rest) == 0 {
 		if c.R.Method != http.MethodGet {

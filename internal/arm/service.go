@@ -14,6 +14,7 @@ import (
 	"io"
 	"net/http"
 	"regexp"
+	"sort"
 	"strings"
 	"time"
 
@@ -43,6 +44,47 @@ type registration struct {
 	typ        string
 	minVersion string
 	h          Handler
+	acts       Actions
+}
+
+// Actions declares, where a route is registered, what it needs per HTTP method: the RBAC
+// action the caller must hold at the request's resource, checked before the handler looks
+// anything up (for a collection GET: any role at, above or below the collection's scope,
+// ARM's visibility rule for lists). A method not declared answers 405. OwnView in place of an
+// action marks a method any signed-in caller may use for its own view (its permissions, an
+// explanation of its own access); the handler authorizes anything beyond that. Handlers
+// still authorize precisely (other scopes, ABAC attributes, linked resources): the declared
+// action is the floor no route can fall below.
+type Actions map[string]string
+
+// OwnView is the declared action of a caller's-own-view method.
+const OwnView = "(the caller's own view)"
+
+// TrackedActions are a tracked resource type's actions: read, write (PUT and PATCH), delete.
+func TrackedActions(typ string) Actions {
+	return Actions{http.MethodGet: typ + "/read", http.MethodPut: typ + "/write", http.MethodPatch: typ + "/write", http.MethodDelete: typ + "/delete"}
+}
+
+// Route is one registered type and method with its declared action.
+type Route struct {
+	Type, Method, Action string
+}
+
+// Routes lists every registered route with its declared action, sorted.
+func (s *Service) Routes() []Route {
+	var out []Route
+	for _, reg := range s.types {
+		for m, a := range reg.acts {
+			out = append(out, Route{Type: reg.typ, Method: m, Action: a})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Type != out[j].Type {
+			return out[i].Type < out[j].Type
+		}
+		return out[i].Method < out[j].Method
+	})
+	return out
 }
 
 // Service is the ARM endpoint.
@@ -63,10 +105,30 @@ func New(dir *directory.Directory, tokens *sts.Service, gate *access.Gate) *Serv
 		types: map[string]registration{}, ns: map[string]string{}, now: dir.Now}
 }
 
+// NewCatalog returns a service that only records registrations, for listing Routes.
+func NewCatalog() *Service {
+	return &Service{types: map[string]registration{}, ns: map[string]string{}}
+}
+
 // Register connects a resource type ("Microsoft.Compute/virtualMachines") to its handler.
 // minAPIVersion is the oldest api-version the type accepts.
-func (s *Service) Register(fullType, minAPIVersion string, h Handler) {
-	s.types[strings.ToLower(fullType)] = registration{typ: fullType, minVersion: minAPIVersion, h: h}
+// acts declares the action each method needs; Register panics without one, so no route can
+// be added that skips authorization.
+func (s *Service) Register(fullType, minAPIVersion string, h Handler, acts Actions) {
+	if len(acts) == 0 {
+		panic("arm: " + fullType + " registered without actions")
+	}
+	for m, a := range acts {
+		if a == "" || m != strings.ToUpper(m) {
+			panic("arm: " + fullType + " " + m + " registered without an action")
+		}
+	}
+	if a, ok := acts[http.MethodGet]; ok {
+		if _, head := acts[http.MethodHead]; !head {
+			acts[http.MethodHead] = a
+		}
+	}
+	s.types[strings.ToLower(fullType)] = registration{typ: fullType, minVersion: minAPIVersion, h: h, acts: acts}
 	ns, _, _ := strings.Cut(fullType, "/")
 	s.ns[strings.ToLower(ns)] = ns
 }
@@ -347,10 +409,43 @@ func (s *Service) serve(w http.ResponseWriter, r *http.Request, call **Call) (in
 	if c.APIVersion, err = s.checkAPIVersion(r, reg.typ, reg.minVersion); err != nil {
 		return 0, nil, err
 	}
+	action, ok := reg.acts[r.Method]
+	if !ok {
+		return 0, nil, azerr.New(http.StatusMethodNotAllowed, "MethodNotAllowed", "The requested resource does not support http method '%s'.", r.Method)
+	}
+	if err := s.preAuthorize(c, action); err != nil {
+		return 0, nil, err
+	}
 	if err := s.checkParents(c.Ctx, id); err != nil {
-		return 0, nil, s.notFoundOrDenied(c, id.ResourceID(), c.Action(), err)
+		return 0, nil, s.notFoundOrDenied(c, id.ResourceID(), action, err)
 	}
 	return reg.h.ServeARM(c)
+}
+
+// preAuthorize checks a route's declared action before anything is looked up: the caller
+// holds it at the request's resource, or (for a collection GET) holds some role at, above or
+// below the collection. A denial that came only from an ABAC condition is left to the
+// handler, which checks again with the request's attributes.
+func (s *Service) preAuthorize(c *Call, action string) error {
+	if action == OwnView {
+		return nil
+	}
+	scope := c.ID.ResourceID()
+	if c.ID.IsCollection() && (c.R.Method == http.MethodGet || c.R.Method == http.MethodHead) {
+		ok, err := s.gate.HasAnyWithin(c.Ctx, c.Caller, scope)
+		if err != nil || ok {
+			return err
+		}
+	} else {
+		d, err := s.gate.Decide(c.Ctx, access.Request{Principal: c.Caller, Action: action, Scope: scope})
+		if err != nil || d.Allowed || d.ConditionFailed() {
+			return err
+		}
+	}
+	if c.deniedAction == "" {
+		c.deniedAction = action
+	}
+	return access.AuthorizationFailed(c.Caller, action, scope)
 }
 
 // checkParents answers 404 for a subscription or resource group that does not exist.

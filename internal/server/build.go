@@ -20,6 +20,7 @@ import (
 	"github.com/cerulean-azure/cerulean/internal/providers/msi"
 	"github.com/cerulean-azure/cerulean/internal/providers/storage"
 	"github.com/cerulean-azure/cerulean/internal/providers/vaults"
+	"github.com/cerulean-azure/cerulean/internal/seal"
 	"github.com/cerulean-azure/cerulean/internal/sts"
 )
 
@@ -39,6 +40,24 @@ type Settings struct {
 // DefaultSettings are Azure's documented behaviour.
 func DefaultSettings() Settings {
 	return Settings{STS: sts.DefaultSettings(), KeyVault: keyvault.DefaultSettings(), Files: files.DefaultSettings(), KeyPollInterval: 24 * time.Hour}
+}
+
+// registerProviders adds every resource provider to Resource Manager.
+func registerProviders(svc *arm.Service, barrier *seal.Barrier, cmk *encryption.KeyVault) *storage.Provider {
+	msi.Register(svc)
+	compute.Register(svc)
+	insights.Register(svc)
+	authorization.Register(svc)
+	vaults.Register(svc)
+	return storage.Register(svc, barrier, cmk)
+}
+
+// ARMRoutes lists every Resource Manager route the server registers, with the action each
+// method declares (tests enumerate them; nothing is opened or served).
+func ARMRoutes() []arm.Route {
+	svc := arm.NewCatalog()
+	registerProviders(svc, nil, nil)
+	return svc.Routes()
 }
 
 // Build wires every component over an opened data folder: the token service, the RBAC gate,
@@ -62,13 +81,8 @@ func Build(ctx context.Context, in *instance.Instance, settings Settings, log *s
 			Message: "The caller does not have authorization to perform data action '" + req.Action + "' over scope '" + req.Scope + "'.",
 		})
 	})
-	msi.Register(svc)
-	compute.Register(svc)
-	insights.Register(svc)
-	authorization.Register(svc)
-	vaults.Register(svc)
 	cmk := encryption.NewKeyVault(tokens.ManagedIdentityToken)
-	st := storage.Register(svc, in.Barrier, cmk)
+	st := registerProviders(svc, in.Barrier, cmk)
 	kv := keyvault.New(in.Store, in.Barrier, tokens, gate, in.Dir.Now, settings.KeyVault)
 	tokens.SetHostResolver(svc)
 	if err := svc.EnsureSubscription(ctx, in.Tenant.SubscriptionID, in.Tenant.ID, "Cerulean Subscription"); err != nil {

@@ -29,10 +29,15 @@ const (
 
 // Register adds the provider's types to ARM.
 func Register(s *arm.Service) {
-	s.Register(RoleAssignmentType, "2015-07-01", assignments{})
-	s.Register(RoleDefinitionType, "2015-07-01", definitions{})
+	s.Register(RoleAssignmentType, "2015-07-01", assignments{}, crudActions(RoleAssignmentType))
+	s.Register(RoleDefinitionType, "2015-07-01", definitions{}, crudActions(RoleDefinitionType))
 	registerPolicy(s)
 	registerExplain(s)
+}
+
+// crudActions are read, write (PUT) and delete of a Microsoft.Authorization type.
+func crudActions(typ string) arm.Actions {
+	return arm.Actions{http.MethodGet: typ + "/read", http.MethodPut: typ + "/write", http.MethodDelete: typ + "/delete"}
 }
 
 func scopeOf(c *arm.Call) string {

@@ -15,8 +15,9 @@ import (
 )
 
 func registerExplain(s *arm.Service) {
-	s.Register("Microsoft.Authorization/permissions", "2015-07-01", permissions{})
-	s.Register("Microsoft.Authorization/explain", "2015-07-01", explain{})
+	// Both answer for the caller itself; explaining someone else needs roleAssignments/read.
+	s.Register("Microsoft.Authorization/permissions", "2015-07-01", permissions{}, arm.Actions{http.MethodGet: arm.OwnView})
+	s.Register("Microsoft.Authorization/explain", "2015-07-01", explain{}, arm.Actions{http.MethodPost: arm.OwnView})
 }
 
 // permissions is Azure's GET {scope}/providers/Microsoft.Authorization/permissions: the

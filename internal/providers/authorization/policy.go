@@ -23,8 +23,8 @@ const (
 var policyNameRE = regexp.MustCompile(`^[^<>*%&:\\?.+/]{1,128}$`)
 
 func registerPolicy(s *arm.Service) {
-	s.Register(PolicyDefinitionType, "2015-10-01", policyDefinitions{})
-	s.Register(PolicyAssignmentType, "2015-10-01", policyAssignments{})
+	s.Register(PolicyDefinitionType, "2015-10-01", policyDefinitions{}, crudActions(PolicyDefinitionType))
+	s.Register(PolicyAssignmentType, "2015-10-01", policyAssignments{}, crudActions(PolicyAssignmentType))
 }
 
 func definitionPolicyView(d policy.Definition) map[string]any {

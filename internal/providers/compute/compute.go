@@ -50,12 +50,12 @@ func Register(s *arm.Service) {
 	s.Register(VirtualMachineType, "2015-05-01-preview", &arm.TrackedType{
 		Type: VirtualMachineType, Identity: true, CombinedSpelling: arm.IdentitySystemAndUser,
 		Properties: hostProperties("vmId"),
-	})
+	}, arm.TrackedActions(VirtualMachineType))
 	arc := &arm.TrackedType{
 		Type: ArcMachineType, Identity: true,
 		Properties: hostProperties("vmId"),
 	}
-	s.Register(ArcMachineType, "2019-03-18", arcOnlySystemAssigned{arc})
+	s.Register(ArcMachineType, "2019-03-18", arcOnlySystemAssigned{arc}, arm.TrackedActions(ArcMachineType))
 }
 
 // arcOnlySystemAssigned refuses user-assigned identities: Arc-enabled servers support only

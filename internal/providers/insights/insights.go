@@ -26,7 +26,9 @@ const ReadAction = "Microsoft.Insights/eventtypes/values/read"
 const maxWindow = 90 * 24 * time.Hour
 
 // Register adds the activity log to ARM.
-func Register(s *arm.Service) { s.Register(EventValuesType, "2014-04-01", handler{}) }
+func Register(s *arm.Service) {
+	s.Register(EventValuesType, "2014-04-01", handler{}, arm.Actions{http.MethodGet: ReadAction})
+}
 
 type handler struct{}
 

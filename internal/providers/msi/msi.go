@@ -71,5 +71,5 @@ func Register(s *arm.Service) {
 			}
 			return s.Directory().DeleteTx(tx, p.PrincipalID)
 		},
-	})
+	}, arm.TrackedActions(Type))
 }

@@ -50,12 +50,13 @@ func Register(s *arm.Service, barrier *seal.Barrier, kv *encryption.KeyVault) *P
 		Properties: p.properties,
 		OnWrite:    p.onWrite,
 		OnDelete:   p.onDelete,
-	})
-	s.Register(AccountType+"/listKeys", minAPIVersion, keysAction{p, false})
-	s.Register(AccountType+"/regenerateKey", minAPIVersion, keysAction{p, true})
-	s.Register("Microsoft.Storage/checkNameAvailability", minAPIVersion, nameAvailability{})
-	s.Register(AccountType+"/fileServices", minAPIVersion, fileServices{})
-	s.Register(ShareType, minAPIVersion, shares{})
+	}, arm.TrackedActions(AccountType))
+	s.Register(AccountType+"/listKeys", minAPIVersion, keysAction{p, false}, arm.Actions{http.MethodPost: AccountType + "/listkeys/action"})
+	s.Register(AccountType+"/regenerateKey", minAPIVersion, keysAction{p, true}, arm.Actions{http.MethodPost: AccountType + "/regeneratekey/action"})
+	s.Register("Microsoft.Storage/checkNameAvailability", minAPIVersion, nameAvailability{}, arm.Actions{http.MethodPost: "Microsoft.Storage/checknameavailability/read"})
+	s.Register(AccountType+"/fileServices", minAPIVersion, fileServices{}, arm.Actions{http.MethodGet: AccountType + "/fileServices/read",
+		http.MethodPut: AccountType + "/fileServices/write", http.MethodPatch: AccountType + "/fileServices/write"})
+	s.Register(ShareType, minAPIVersion, shares{}, arm.TrackedActions(ShareType))
 	return p
 }
 

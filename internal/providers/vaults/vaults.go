@@ -40,14 +40,15 @@ func Register(s *arm.Service) {
 		Properties: properties,
 		OnWrite:    onWrite,
 		OnDelete:   onDelete,
-	})
-	s.Register(DeletedVaultType, minAPIVersion, deletedList{})
-	s.Register("Microsoft.KeyVault/locations/deletedVaults", minAPIVersion, deletedItem{})
-	s.Register("Microsoft.KeyVault/locations/deletedVaults/purge", minAPIVersion, purge{})
-	s.Register("Microsoft.KeyVault/checkNameAvailability", minAPIVersion, nameAvailability{})
+	}, arm.TrackedActions(VaultType))
+	readDeleted := arm.Actions{http.MethodGet: "Microsoft.KeyVault/deletedVaults/read"}
+	s.Register(DeletedVaultType, minAPIVersion, deletedList{}, readDeleted)
+	s.Register("Microsoft.KeyVault/locations/deletedVaults", minAPIVersion, deletedItem{}, readDeleted)
+	s.Register("Microsoft.KeyVault/locations/deletedVaults/purge", minAPIVersion, purge{}, arm.Actions{http.MethodPost: "Microsoft.KeyVault/locations/deletedVaults/purge/action"})
+	s.Register("Microsoft.KeyVault/checkNameAvailability", minAPIVersion, nameAvailability{}, arm.Actions{http.MethodPost: "Microsoft.KeyVault/checkNameAvailability/read"})
 	// az keyvault list and list-deleted also ask for managed HSMs; Cerulean has none.
-	s.Register("Microsoft.KeyVault/managedHSMs", minAPIVersion, emptyList{"Managed HSM pools"})
-	s.Register("Microsoft.KeyVault/deletedManagedHSMs", minAPIVersion, emptyList{"Managed HSM pools"})
+	s.Register("Microsoft.KeyVault/managedHSMs", minAPIVersion, emptyList{"Managed HSM pools"}, arm.Actions{http.MethodGet: "Microsoft.KeyVault/managedHSMs/read"})
+	s.Register("Microsoft.KeyVault/deletedManagedHSMs", minAPIVersion, emptyList{"Managed HSM pools"}, arm.Actions{http.MethodGet: "Microsoft.KeyVault/deletedManagedHSMs/read"})
 }
 
 // vaultProperties is the stored properties of a vault.
