@@ -17,6 +17,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/msi/armmsi"
 	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azsecrets"
 	"github.com/cerulean-azure/cerulean/internal/arm"
+	"github.com/cerulean-azure/cerulean/internal/keyvault"
 	"github.com/cerulean-azure/cerulean/internal/server"
 	"github.com/google/uuid"
 )
@@ -460,4 +461,68 @@ func TestStrict_EveryRouteAuthorizes(t *testing.T) {
 		checked++
 	}
 	t.Logf("%d routes, %d refusals checked", len(routes), checked)
+}
+
+// TestStrict_EveryKeyVaultOperation (item 16, Key Vault): every data-plane operation declares
+// its data action in the operation table, and each one refuses a caller with no role on the
+// vault and a caller whose roles are on another vault, RBAC or access policies alike.
+func TestStrict_EveryKeyVaultOperation(t *testing.T) {
+	ops := keyvault.Operations()
+	if len(ops) < 40 {
+		t.Fatalf("only %d operations enumerated", len(ops))
+	}
+	admin := adminCredential(t)
+	rg, target := vaultFixture(t, false)
+	otherVault := newVaultName()
+	createVault(t, rg, otherVault, false)
+	nobody := newServicePrincipal(t, "kv-nobody")
+	elsewhere := newServicePrincipal(t, "kv-elsewhere")
+	for _, role := range []string{roleKVSecretsOfficer, roleKVCryptoOfficer} {
+		if err := assignRole(t, admin, vaultScope(rg, otherVault), role, elsewhere.ObjectID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	vaultToken := func(sp servicePrincipal) string {
+		tok, err := spCredential(t, sp.AppID, sp.Password).GetToken(ctxT(t), policy.TokenRequestOptions{Scopes: []string{"https://vault.azure.net/.default"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok.Token
+	}
+	version := strings.Repeat("0a", 16)
+	body := map[string]string{"PUT": `{"value":"x","key":{"kty":"RSA"}}`, "PATCH": `{"attributes":{"enabled":true}}`, "POST": `{"alg":"RSA-OAEP","value":"AAAA","value2":""}`}
+	checked := 0
+	for _, caller := range []struct{ name, token string }{{"no role", vaultToken(nobody)}, {"roles on another vault", vaultToken(elsewhere)}} {
+		for _, op := range ops {
+			path := strings.NewReplacer("{name}", "k1", "{version}", version).Replace(op.Path)
+			code, out := rawCall(t, op.Method, vaultURL(target)+path+"?api-version=7.5", caller.token, body[op.Method], nil)
+			if op.Unsupported {
+				if code != http.StatusBadRequest || !strings.Contains(out, "NotSupported") {
+					t.Errorf("%s: %s %s (not supported) answered %d %s", caller.name, op.Method, path, code, out)
+				}
+				continue
+			}
+			if code != http.StatusForbidden || !strings.Contains(out, "ForbiddenByRbac") || !strings.Contains(out, op.Action) {
+				t.Errorf("%s: %s %s (declares %s) answered %d %s, want 403 ForbiddenByRbac naming the action", caller.name, op.Method, path, op.Action, code, out)
+			}
+			checked++
+		}
+	}
+	// A vault on access policies: no policy, no access.
+	if _, err := vaultsClient(t, admin).Update(ctxT(t), rg, target, armkeyvault.VaultPatchParameters{Properties: &armkeyvault.VaultPatchProperties{
+		EnableRbacAuthorization: to.Ptr(false)}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	tok := vaultToken(nobody)
+	for _, op := range ops {
+		if op.Unsupported {
+			continue
+		}
+		path := strings.NewReplacer("{name}", "k1", "{version}", version).Replace(op.Path)
+		if code, out := rawCall(t, op.Method, vaultURL(target)+path+"?api-version=7.5", tok, body[op.Method], nil); code != http.StatusForbidden || !strings.Contains(out, "AccessDenied") {
+			t.Errorf("access policies, none for the caller: %s %s answered %d %s", op.Method, path, code, out)
+		}
+		checked++
+	}
+	t.Logf("%d operations, %d refusals checked", len(ops), checked)
 }

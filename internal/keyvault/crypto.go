@@ -47,9 +47,6 @@ func (c *call) cryptoOp(name, version, op string) (int, any, error) {
 	if !ok {
 		return 0, nil, azerr.NotFound("NotFound", "'%s' is not a key operation: use encrypt, decrypt, wrapkey, unwrapkey, sign or verify.", op)
 	}
-	if err := c.authorize(spec.action, c.keyScope(name), permission{"keys", spec.perm}); err != nil {
-		return 0, nil, err
-	}
 	var in operationRequest
 	if err := c.decode(&in); err != nil {
 		return 0, nil, err

@@ -168,98 +168,6 @@ func (c *call) deletedKeyBundle(kv keyVersion, d *deletion) map[string]any {
 
 // ---- routing ----
 
-func (c *call) routeKeys(segs []string) (int, any, error) {
-	m := c.r.Method
-	switch {
-	case len(segs) == 0 || (len(segs) == 1 && segs[0] == ""):
-		if m != http.MethodGet {
-			return 0, nil, methodNotAllowed(c.r)
-		}
-		return c.listKeys()
-	case len(segs) == 1 && strings.EqualFold(segs[0], "restore") && m == http.MethodPost:
-		return c.restoreKey()
-	}
-	name := segs[0]
-	if err := checkName("key", name); err != nil {
-		return 0, nil, err
-	}
-	rest := segs[1:]
-	if len(rest) == 0 || (len(rest) == 1 && rest[0] == "") {
-		switch m {
-		case http.MethodGet:
-			return c.getKey(name, "")
-		case http.MethodPatch:
-			return c.updateKey(name, "")
-		case http.MethodPut:
-			if len(rest) == 0 {
-				return c.importKey(name)
-			}
-		case http.MethodDelete:
-			if len(rest) == 0 {
-				return c.deleteKey(name)
-			}
-		}
-		return 0, nil, methodNotAllowed(c.r)
-	}
-	if len(rest) == 1 {
-		switch op := strings.ToLower(rest[0]); {
-		case op == "create" && m == http.MethodPost:
-			return c.createKey(name)
-		case op == "versions" && m == http.MethodGet:
-			return c.listKeyVersions(name)
-		case op == "rotate" && m == http.MethodPost:
-			return c.rotateKey(name)
-		case op == "rotationpolicy" && (m == http.MethodGet || m == http.MethodPut):
-			return c.rotationPolicy(name)
-		case op == "backup" && m == http.MethodPost:
-			return c.backupKey(name)
-		case op == "release":
-			return 0, nil, notSupported("Key release (secure key release)")
-		case cryptoOps[op].action != "" && m == http.MethodPost:
-			// /keys/{name}/{op}: clients join an empty version away; it means the latest.
-			return c.cryptoOp(name, "", op)
-		case versionRE.MatchString(op) && m == http.MethodGet:
-			return c.getKey(name, op)
-		case versionRE.MatchString(op) && m == http.MethodPatch:
-			return c.updateKey(name, op)
-		case versionRE.MatchString(op):
-			return 0, nil, methodNotAllowed(c.r)
-		}
-		return 0, nil, keyNotFound(name + "/" + rest[0])
-	}
-	if len(rest) == 2 && m == http.MethodPost {
-		version := strings.ToLower(rest[0])
-		if version != "" && !versionRE.MatchString(version) {
-			return 0, nil, keyNotFound(name + "/" + rest[0])
-		}
-		return c.cryptoOp(name, version, strings.ToLower(rest[1]))
-	}
-	return 0, nil, azerr.NotFound("NotFound", "The path '/keys/%s' is not a Key Vault API.", strings.Join(segs, "/"))
-}
-
-func (c *call) routeDeletedKeys(segs []string) (int, any, error) {
-	m := c.r.Method
-	if len(segs) == 0 || (len(segs) == 1 && segs[0] == "") {
-		if m != http.MethodGet {
-			return 0, nil, methodNotAllowed(c.r)
-		}
-		return c.listDeletedKeys()
-	}
-	name := segs[0]
-	if err := checkName("key", name); err != nil {
-		return 0, nil, err
-	}
-	switch {
-	case len(segs) == 1 && m == http.MethodGet:
-		return c.getDeletedKey(name)
-	case len(segs) == 1 && m == http.MethodDelete:
-		return c.purgeKey(name)
-	case len(segs) == 2 && strings.EqualFold(segs[1], "recover") && m == http.MethodPost:
-		return c.recoverKey(name)
-	}
-	return 0, nil, methodNotAllowed(c.r)
-}
-
 // ---- create, import, get, update, list ----
 
 type createKeyRequest struct {
@@ -302,9 +210,6 @@ func generateKey(kty string, size *int, exponent *int, crv string) (crypto.Signe
 }
 
 func (c *call) createKey(name string) (int, any, error) {
-	if err := c.authorize("Microsoft.KeyVault/vaults/keys/create/action", c.keyScope(name), permission{"keys", "create"}); err != nil {
-		return 0, nil, err
-	}
 	var in createKeyRequest
 	if err := c.decode(&in); err != nil {
 		return 0, nil, err
@@ -334,9 +239,6 @@ type importKeyRequest struct {
 }
 
 func (c *call) importKey(name string) (int, any, error) {
-	if err := c.authorize("Microsoft.KeyVault/vaults/keys/import/action", c.keyScope(name), permission{"keys", "import"}); err != nil {
-		return 0, nil, err
-	}
 	var in importKeyRequest
 	if err := c.decode(&in); err != nil {
 		return 0, nil, err
@@ -411,9 +313,6 @@ func disabledErr(op, kind string) error {
 }
 
 func (c *call) getKey(name, version string) (int, any, error) {
-	if err := c.authorize("Microsoft.KeyVault/vaults/keys/read", c.keyScope(name), permission{"keys", "get"}); err != nil {
-		return 0, nil, err
-	}
 	var kv keyVersion
 	err := c.svc.st.View(c.ctx, func(tx store.Tx) error {
 		var err error
@@ -437,9 +336,6 @@ type updateKeyRequest struct {
 }
 
 func (c *call) updateKey(name, version string) (int, any, error) {
-	if err := c.authorize("Microsoft.KeyVault/vaults/keys/update/action", c.keyScope(name), permission{"keys", "update"}); err != nil {
-		return 0, nil, err
-	}
 	var in updateKeyRequest
 	if err := c.decode(&in); err != nil {
 		return 0, nil, err
@@ -515,9 +411,6 @@ func names[T any](xs []T, name func(T) string) []string {
 }
 
 func (c *call) listKeys() (int, any, error) {
-	if err := c.authorize("Microsoft.KeyVault/vaults/keys/read", c.vault.ResourceID, permission{"keys", "list"}); err != nil {
-		return 0, nil, err
-	}
 	var objs []object
 	var cur map[string]keyVersion
 	if err := c.svc.st.View(c.ctx, func(tx store.Tx) error {
@@ -546,9 +439,6 @@ func nullable(s string) any {
 }
 
 func (c *call) listKeyVersions(name string) (int, any, error) {
-	if err := c.authorize("Microsoft.KeyVault/vaults/keys/read", c.keyScope(name), permission{"keys", "list"}); err != nil {
-		return 0, nil, err
-	}
 	var vs []keyVersion
 	err := c.svc.st.View(c.ctx, func(tx store.Tx) error {
 		if _, err := c.loadKey(tx, name, false); err != nil {
@@ -575,9 +465,6 @@ func (c *call) listKeyVersions(name string) (int, any, error) {
 // ---- delete, deleted keys, recover, purge ----
 
 func (c *call) deleteKey(name string) (int, any, error) {
-	if err := c.authorize("Microsoft.KeyVault/vaults/keys/delete", c.keyScope(name), permission{"keys", "delete"}); err != nil {
-		return 0, nil, err
-	}
 	var kv keyVersion
 	o, err := c.softDelete(keyKind, name, &kv)
 	if err != nil {
@@ -587,9 +474,6 @@ func (c *call) deleteKey(name string) (int, any, error) {
 }
 
 func (c *call) listDeletedKeys() (int, any, error) {
-	if err := c.authorize("Microsoft.KeyVault/vaults/keys/read", c.vault.ResourceID, permission{"keys", "list"}); err != nil {
-		return 0, nil, err
-	}
 	var objs []object
 	var cur map[string]keyVersion
 	if err := c.svc.st.View(c.ctx, func(tx store.Tx) error {
@@ -612,9 +496,6 @@ func (c *call) listDeletedKeys() (int, any, error) {
 }
 
 func (c *call) getDeletedKey(name string) (int, any, error) {
-	if err := c.authorize("Microsoft.KeyVault/vaults/keys/read", c.keyScope(name), permission{"keys", "get"}); err != nil {
-		return 0, nil, err
-	}
 	var kv keyVersion
 	o, err := c.deleted(keyKind, name, &kv)
 	if err != nil {
@@ -624,9 +505,6 @@ func (c *call) getDeletedKey(name string) (int, any, error) {
 }
 
 func (c *call) recoverKey(name string) (int, any, error) {
-	if err := c.authorize("Microsoft.KeyVault/vaults/keys/recover/action", c.keyScope(name), permission{"keys", "recover"}); err != nil {
-		return 0, nil, err
-	}
 	var kv keyVersion
 	if err := c.recover(keyKind, name, &kv); err != nil {
 		return 0, nil, err
@@ -639,9 +517,6 @@ func purgeProtected() error {
 }
 
 func (c *call) purgeKey(name string) (int, any, error) {
-	if err := c.authorize("Microsoft.KeyVault/vaults/keys/purge/action", c.keyScope(name), permission{"keys", "purge"}); err != nil {
-		return 0, nil, err
-	}
 	if err := c.purge(keyKind, name); err != nil {
 		return 0, nil, err
 	}
@@ -666,9 +541,6 @@ func purgeObjectTx(tx store.Tx, objCol, versionCol, key string) error {
 // ---- rotate ----
 
 func (c *call) rotateKey(name string) (int, any, error) {
-	if err := c.authorize("Microsoft.KeyVault/vaults/keys/rotate/action", c.keyScope(name), permission{"keys", "rotate"}); err != nil {
-		return 0, nil, err
-	}
 	return c.rotate(name)
 }
 

@@ -169,9 +169,6 @@ func (c *call) policyView(name string, p rotationPolicy) map[string]any {
 
 func (c *call) rotationPolicy(name string) (int, any, error) {
 	if c.r.Method == http.MethodGet {
-		if err := c.authorize("Microsoft.KeyVault/vaults/keyrotationpolicies/read", c.keyScope(name), permission{"keys", "getrotationpolicy"}); err != nil {
-			return 0, nil, err
-		}
 		var o object
 		if err := c.svc.st.View(c.ctx, func(tx store.Tx) error {
 			var err error
@@ -184,9 +181,6 @@ func (c *call) rotationPolicy(name string) (int, any, error) {
 			return http.StatusOK, c.policyView(o.Name, defaultPolicy()), nil
 		}
 		return http.StatusOK, c.policyView(o.Name, *o.Policy), nil
-	}
-	if err := c.authorize("Microsoft.KeyVault/vaults/keyrotationpolicies/write", c.keyScope(name), permission{"keys", "setrotationpolicy"}); err != nil {
-		return 0, nil, err
 	}
 	var in rotationPolicy
 	if err := c.decode(&in); err != nil {

@@ -58,80 +58,20 @@ func (c *call) secretView(sv secretVersion, withVersion, withValue bool) (map[st
 	return m, nil
 }
 
-func (c *call) routeSecrets(segs []string) (int, any, error) {
-	m := c.r.Method
-	switch {
-	case len(segs) == 0 || (len(segs) == 1 && segs[0] == ""):
-		if m != http.MethodGet {
-			return 0, nil, methodNotAllowed(c.r)
-		}
-		return c.listSecrets()
-	case len(segs) == 1 && strings.EqualFold(segs[0], "restore") && m == http.MethodPost:
-		return c.restoreSecret()
-	}
-	name := segs[0]
-	if err := checkName("secret", name); err != nil {
+func (c *call) purgeSecret(name string) (int, any, error) {
+	if err := c.purge(secretKind, name); err != nil {
 		return 0, nil, err
 	}
-	rest := segs[1:]
-	switch {
-	case len(rest) == 0 && m == http.MethodPut:
-		return c.setSecret(name)
-	case len(rest) == 0 && m == http.MethodDelete:
-		return c.deleteSecret(name)
-	case (len(rest) == 0 || (len(rest) == 1 && rest[0] == "")) && m == http.MethodGet:
-		return c.getSecret(name, "")
-	case (len(rest) == 0 || (len(rest) == 1 && rest[0] == "")) && m == http.MethodPatch:
-		return c.updateSecret(name, "")
-	case len(rest) == 1 && strings.EqualFold(rest[0], "versions") && m == http.MethodGet:
-		return c.listSecretVersions(name)
-	case len(rest) == 1 && strings.EqualFold(rest[0], "backup") && m == http.MethodPost:
-		return c.backupSecret(name)
-	case len(rest) == 1 && versionRE.MatchString(rest[0]) && m == http.MethodGet:
-		return c.getSecret(name, strings.ToLower(rest[0]))
-	case len(rest) == 1 && versionRE.MatchString(rest[0]) && m == http.MethodPatch:
-		return c.updateSecret(name, strings.ToLower(rest[0]))
-	case len(rest) == 1 && !versionRE.MatchString(rest[0]):
-		return 0, nil, secretKind.notFound(name + "/" + rest[0])
-	}
-	return 0, nil, methodNotAllowed(c.r)
+	return http.StatusNoContent, nil, nil
 }
 
-func (c *call) routeDeletedSecrets(segs []string) (int, any, error) {
-	m := c.r.Method
-	if len(segs) == 0 || (len(segs) == 1 && segs[0] == "") {
-		if m != http.MethodGet {
-			return 0, nil, methodNotAllowed(c.r)
-		}
-		return c.listDeletedSecrets()
-	}
-	name := segs[0]
-	if err := checkName("secret", name); err != nil {
+func (c *call) recoverSecret(name string) (int, any, error) {
+	var sv secretVersion
+	if err := c.recover(secretKind, name, &sv); err != nil {
 		return 0, nil, err
 	}
-	switch {
-	case len(segs) == 1 && m == http.MethodGet:
-		return c.getDeletedSecret(name)
-	case len(segs) == 1 && m == http.MethodDelete:
-		if err := c.authorize("Microsoft.KeyVault/vaults/secrets/purge/action", c.secretScope(name), permission{"secrets", "purge"}); err != nil {
-			return 0, nil, err
-		}
-		if err := c.purge(secretKind, name); err != nil {
-			return 0, nil, err
-		}
-		return http.StatusNoContent, nil, nil
-	case len(segs) == 2 && strings.EqualFold(segs[1], "recover") && m == http.MethodPost:
-		if err := c.authorize("Microsoft.KeyVault/vaults/secrets/recover/action", c.secretScope(name), permission{"secrets", "recover"}); err != nil {
-			return 0, nil, err
-		}
-		var sv secretVersion
-		if err := c.recover(secretKind, name, &sv); err != nil {
-			return 0, nil, err
-		}
-		out, err := c.secretView(sv, true, false)
-		return http.StatusOK, out, err
-	}
-	return 0, nil, methodNotAllowed(c.r)
+	out, err := c.secretView(sv, true, false)
+	return http.StatusOK, out, err
 }
 
 type setSecretRequest struct {
@@ -142,9 +82,6 @@ type setSecretRequest struct {
 }
 
 func (c *call) setSecret(name string) (int, any, error) {
-	if err := c.authorize("Microsoft.KeyVault/vaults/secrets/setSecret/action", c.secretScope(name), permission{"secrets", "set"}); err != nil {
-		return 0, nil, err
-	}
 	var in setSecretRequest
 	if err := c.decode(&in); err != nil {
 		return 0, nil, err
@@ -200,9 +137,6 @@ func (c *call) loadSecretVersion(tx store.Tx, name, version string) (secretVersi
 }
 
 func (c *call) getSecret(name, version string) (int, any, error) {
-	if err := c.authorize("Microsoft.KeyVault/vaults/secrets/getSecret/action", c.secretScope(name), permission{"secrets", "get"}); err != nil {
-		return 0, nil, err
-	}
 	var sv secretVersion
 	if err := c.svc.st.View(c.ctx, func(tx store.Tx) error {
 		var err error
@@ -219,9 +153,6 @@ func (c *call) getSecret(name, version string) (int, any, error) {
 }
 
 func (c *call) updateSecret(name, version string) (int, any, error) {
-	if err := c.authorize("Microsoft.KeyVault/vaults/secrets/update/action", c.secretScope(name), permission{"secrets", "set"}); err != nil {
-		return 0, nil, err
-	}
 	var in struct {
 		ContentType *string           `json:"contentType"`
 		Attributes  *attributesIn     `json:"attributes"`
@@ -271,9 +202,6 @@ func (c *call) secretsTx(tx store.Tx, deleted bool) ([]object, map[string]secret
 }
 
 func (c *call) listSecretsPage(deleted bool, path string) (int, any, error) {
-	if err := c.authorize("Microsoft.KeyVault/vaults/secrets/readMetadata/action", c.vault.ResourceID, permission{"secrets", "list"}); err != nil {
-		return 0, nil, err
-	}
 	var objs []object
 	var cur map[string]secretVersion
 	if err := c.svc.st.View(c.ctx, func(tx store.Tx) error {
@@ -308,9 +236,6 @@ func (c *call) listDeletedSecrets() (int, any, error) {
 }
 
 func (c *call) listSecretVersions(name string) (int, any, error) {
-	if err := c.authorize("Microsoft.KeyVault/vaults/secrets/readMetadata/action", c.secretScope(name), permission{"secrets", "list"}); err != nil {
-		return 0, nil, err
-	}
 	var vs []secretVersion
 	err := c.svc.st.View(c.ctx, func(tx store.Tx) error {
 		if _, err := c.loadObject(tx, secretKind, name, false); err != nil {
@@ -345,9 +270,6 @@ func (c *call) listSecretVersions(name string) (int, any, error) {
 }
 
 func (c *call) deleteSecret(name string) (int, any, error) {
-	if err := c.authorize("Microsoft.KeyVault/vaults/secrets/delete", c.secretScope(name), permission{"secrets", "delete"}); err != nil {
-		return 0, nil, err
-	}
 	var sv secretVersion
 	o, err := c.softDelete(secretKind, name, &sv)
 	if err != nil {
@@ -361,9 +283,6 @@ func (c *call) deleteSecret(name string) (int, any, error) {
 }
 
 func (c *call) getDeletedSecret(name string) (int, any, error) {
-	if err := c.authorize("Microsoft.KeyVault/vaults/secrets/readMetadata/action", c.secretScope(name), permission{"secrets", "get"}); err != nil {
-		return 0, nil, err
-	}
 	var sv secretVersion
 	o, err := c.deleted(secretKind, name, &sv)
 	if err != nil {
@@ -377,9 +296,6 @@ func (c *call) getDeletedSecret(name string) (int, any, error) {
 }
 
 func (c *call) backupSecret(name string) (int, any, error) {
-	if err := c.authorize("Microsoft.KeyVault/vaults/secrets/backup/action", c.secretScope(name), permission{"secrets", "backup"}); err != nil {
-		return 0, nil, err
-	}
 	var b backupBlob
 	err := c.svc.st.View(c.ctx, func(tx store.Tx) error {
 		o, err := c.loadObject(tx, secretKind, name, false)

@@ -307,27 +307,15 @@ func (s *Service) route(c *call, segs []string) (int, any, error) {
 	if err := s.limits.allow(c, segs); err != nil {
 		return 0, nil, err
 	}
-	switch strings.ToLower(segs[0]) {
-	case "keys":
-		return c.routeKeys(segs[1:])
-	case "deletedkeys":
-		return c.routeDeletedKeys(segs[1:])
-	case "secrets":
-		return c.routeSecrets(segs[1:])
-	case "deletedsecrets":
-		return c.routeDeletedSecrets(segs[1:])
-	case "certificates", "deletedcertificates":
-		// Authorized like Key Vault (so role assignments can be checked), then not served.
-		if c.r.Method == http.MethodGet {
-			if err := c.authorize("Microsoft.KeyVault/vaults/certificates/read", c.vault.ResourceID, permission{"certificates", "list"}); err != nil {
-				return 0, nil, err
-			}
-		}
-		return 0, nil, notSupported("The /" + segs[0] + " API")
-	case "storage", "deletedstorage", "rng", "securitydomain":
-		return 0, nil, notSupported("The /" + segs[0] + " API")
+	o, p, found := match(c.r.Method, segs)
+	if o == nil {
+		return 0, nil, methodNotAllowedOr404(c, found, segs)
 	}
-	return 0, nil, azerr.NotFound("NotFound", "The path '/%s' is not a Key Vault API.", strings.Join(segs, "/"))
+	return c.dispatch(o, p)
+}
+
+func notFoundPath(segs []string) error {
+	return azerr.NotFound("NotFound", "The path '/%s' is not a Key Vault API.", strings.Join(segs, "/"))
 }
 
 // ---- small helpers shared by keys and secrets ----
