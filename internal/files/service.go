@@ -289,6 +289,9 @@ func (s *Service) authenticate(r *http.Request, a Account, share, path string) e
 		if !a.AllowSharedKeyAccess {
 			return azerr.Forbidden("KeyBasedAuthenticationNotPermitted", "Key based authentication is not permitted on this storage account.")
 		}
+		if err := checkRequestDate(r.Header, s.now()); err != nil {
+			return err
+		}
 		name, sig, ok := strings.Cut(strings.TrimSpace(cred), ":")
 		if !ok || !strings.EqualFold(name, a.Name) {
 			return authFailed("The MAC signature found in the HTTP request is not for this account: the Authorization header names '" + name + "'.")
