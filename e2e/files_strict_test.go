@@ -8,7 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/storage/armstorage"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azfile/fileerror"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azfile/sas"
 )
 
 // storageAnswer is a File service response: its status, the error code (x-ms-error-code and
@@ -59,6 +62,16 @@ func accountKey(t *testing.T, rg, account string) string {
 		t.Fatal(err)
 	}
 	return *keys.Keys[0].Value
+}
+
+// setHTTPSOnly sets the account's supportsHttpsTrafficOnly through Resource Manager.
+func setHTTPSOnly(t *testing.T, rg, account string, on bool) {
+	t.Helper()
+	_, err := accountsClient(t, adminCredential(t)).Update(ctxT(t), rg, account, armstorage.AccountUpdateParameters{
+		Properties: &armstorage.AccountPropertiesUpdateParameters{EnableHTTPSTrafficOnly: to.Ptr(on)}}, nil)
+	if err != nil {
+		t.Fatalf("set supportsHttpsTrafficOnly=%v: %v", on, err)
+	}
 }
 
 // TestFiles_SharedKeyRequestDate (issue 10 item 8): a Shared Key request carries the time it
@@ -122,4 +135,51 @@ func TestFiles_SharedKeyRequestDate(t *testing.T) {
 	req := create("proxied", map[string]string{"x-ms-date": now.Format(http.TimeFormat)})
 	req.Header.Set("Date", now.Add(-time.Hour).Format(http.TimeFormat))
 	wantStorage(t, hc, req, http.StatusCreated, "")
+}
+
+// TestFiles_HTTPSOnly (issue 10 item 10): an account with supportsHttpsTrafficOnly (Azure's
+// default) answers plain HTTP with 400 AccountRequiresHttps whatever the credential, and
+// writes nothing; turning the setting off through Resource Manager serves HTTP.
+func TestFiles_HTTPSOnly(t *testing.T) {
+	svc, account, rg, _ := filesFixture(t)
+	a, err := accountsClient(t, adminCredential(t)).GetProperties(ctxT(t), rg, account, nil)
+	if err != nil || a.Properties.EnableHTTPSTrafficOnly == nil || !*a.Properties.EnableHTTPSTrafficOnly {
+		t.Fatalf("a new account reports supportsHttpsTrafficOnly %v (%v), want Azure's default true", a.Properties.EnableHTTPSTrafficOnly, err)
+	}
+	key := accountKey(t, rg, account)
+	hc := httpClient(t)
+	httpsBase := strings.TrimSuffix(svc.URL(), "/")
+	if !strings.HasPrefix(httpsBase, "https://") {
+		t.Fatalf("file endpoint %s is not https", httpsBase)
+	}
+	plainBase := "http://" + strings.TrimPrefix(httpsBase, "https://")
+
+	readShare := func(base string) *http.Request {
+		return signedRequest(t, http.MethodGet, base+"/data?restype=share", account, key, nil, nil)
+	}
+	createFile := func(base string) *http.Request {
+		return signedRequest(t, http.MethodPut, base+"/data/dir/plain.txt", account, key, map[string]string{"x-ms-type": "file", "x-ms-content-length": "1"}, nil)
+	}
+	ans := wantStorage(t, hc, readShare(plainBase), http.StatusBadRequest, "AccountRequiresHttps")
+	if !strings.HasPrefix(ans.message, "The account being accessed does not support http.") {
+		t.Fatalf("message %q", ans.message)
+	}
+	wantStorage(t, hc, createFile(plainBase), http.StatusBadRequest, "AccountRequiresHttps")
+	sasURL, err := svc.NewShareClient("data").GetSASURL(sas.SharePermissions{Read: true}, time.Now().Add(time.Hour), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sasReq, _ := http.NewRequest(http.MethodGet, strings.Replace(sasURL, "https://", "http://", 1)+"&restype=share", nil)
+	sasReq.Header.Set("x-ms-version", "2025-05-05")
+	wantStorage(t, hc, sasReq, http.StatusBadRequest, "AccountRequiresHttps")
+	_, err = svc.NewShareClient("data").NewDirectoryClient("dir").NewFileClient("plain.txt").GetProperties(ctxT(t), nil)
+	wantFileError(t, err, http.StatusNotFound, fileerror.ResourceNotFound)
+	wantStorage(t, hc, readShare(httpsBase), http.StatusOK, "")
+
+	// supportsHttpsTrafficOnly false: plain HTTP is served; true again: refused again.
+	setHTTPSOnly(t, rg, account, false)
+	wantStorage(t, hc, readShare(plainBase), http.StatusOK, "")
+	wantStorage(t, hc, createFile(plainBase), http.StatusCreated, "")
+	setHTTPSOnly(t, rg, account, true)
+	wantStorage(t, hc, readShare(plainBase), http.StatusBadRequest, "AccountRequiresHttps")
 }

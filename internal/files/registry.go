@@ -36,6 +36,9 @@ type Account struct {
 	Keys []AccountKey `json:"keys"`
 	// AllowSharedKeyAccess false refuses Shared Key and SAS (allowSharedKeyAccess).
 	AllowSharedKeyAccess bool `json:"allowSharedKeyAccess"`
+	// AllowHTTP is supportsHttpsTrafficOnly false: plain HTTP is served. Its zero value (a
+	// record written before it existed, too) is Azure's default, HTTPS only.
+	AllowHTTP bool `json:"allowHttp,omitempty"`
 	// KeySource is "Microsoft.Storage" or "Microsoft.Keyvault"; WrappedKey is the data key
 	// wrapped by it (sealed under the root key, or by the customer's key).
 	KeySource  string `json:"keySource"`

@@ -232,6 +232,9 @@ func (s *Service) serve(w http.ResponseWriter, r *http.Request, accountName, bas
 	if !ok {
 		return azerr.BadRequest("AccountNotFound", "The storage account '%s' does not exist: create it with Resource Manager (az storage account create).", accountName)
 	}
+	if r.TLS == nil && !a.AllowHTTP {
+		return azerr.BadRequest("AccountRequiresHttps", "The account being accessed does not support http.")
+	}
 	if v := r.Header.Get("x-ms-version"); v == "" {
 		return missingHeader("x-ms-version")
 	} else if len(v) != 10 || v < "2014-02-14" {
