@@ -8,10 +8,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/authorization/armauthorization/v2"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/storage/armstorage"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azfile/file"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azfile/fileerror"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azfile/sas"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azfile/share"
+	"github.com/google/uuid"
 )
 
 // storageAnswer is a File service response: its status, the error code (x-ms-error-code and
@@ -182,4 +187,217 @@ func TestFiles_HTTPSOnly(t *testing.T) {
 	wantStorage(t, hc, createFile(plainBase), http.StatusCreated, "")
 	setHTTPSOnly(t, rg, account, true)
 	wantStorage(t, hc, readShare(plainBase), http.StatusBadRequest, "AccountRequiresHttps")
+}
+
+// readFile downloads a whole file through c.
+func readFile(t *testing.T, c *file.Client) string {
+	t.Helper()
+	resp, err := c.DownloadStream(ctxT(t), nil)
+	if err != nil {
+		t.Fatalf("read %s: %v", c.URL(), err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
+// putFile creates a file holding content through a Shared Key client.
+func putFile(t *testing.T, c *file.Client, content string) {
+	t.Helper()
+	if _, err := c.Create(ctxT(t), int64(len(content)), nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.UploadRange(ctxT(t), 0, streamOf([]byte(content)), nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// wantAbsent fails unless c names no file.
+func wantAbsent(t *testing.T, c *file.Client) {
+	t.Helper()
+	_, err := c.GetProperties(ctxT(t), nil)
+	wantFileError(t, err, http.StatusNotFound, fileerror.ResourceNotFound)
+}
+
+func accountScopeOf(rg, account string) string {
+	return subScope() + "/resourceGroups/" + rg + "/providers/Microsoft.Storage/storageAccounts/" + account
+}
+
+// oauthFile is a file client authenticated with a principal's token and the backup intent.
+func oauthFile(t *testing.T, url string, cred azcore.TokenCredential) *file.Client {
+	t.Helper()
+	c, err := file.NewClient(url, cred, &file.ClientOptions{ClientOptions: noRetryFile(t), FileRequestIntent: to.Ptr(file.ShareTokenIntentBackup)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// TestFiles_CopySourceAuthorized (issue 10 item 3): Copy File reads its source as the same
+// caller, or with the SAS the source URL carries. A share SAS or an OAuth principal limited to
+// share pub cannot copy out of share secret: 403 CannotVerifyCopySource, the same whether the
+// source exists or not, and nothing is written.
+func TestFiles_CopySourceAuthorized(t *testing.T) {
+	svc, account, rg, _ := fileServiceCred(t)
+	for _, name := range []string{"pub", "secret"} {
+		if _, err := svc.NewShareClient(name).Create(ctxT(t), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pubRoot, secretRoot := svc.NewShareClient("pub").NewRootDirectoryClient(), svc.NewShareClient("secret").NewRootDirectoryClient()
+	secret, public := secretRoot.NewFileClient("s.txt"), pubRoot.NewFileClient("p.txt")
+	putFile(t, secret, "secret content")
+	putFile(t, public, "public content")
+	missing := secretRoot.NewFileClient("missing.txt").URL()
+	cannotVerify := fileerror.Code("CannotVerifyCopySource")
+
+	pubSAS, err := svc.NewShareClient("pub").GetSASURL(sas.SharePermissions{Read: true, Create: true, Write: true}, time.Now().Add(time.Hour), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	withSAS, err := share.NewClientWithNoCredential(pubSAS, &share.ClientOptions{ClientOptions: noRetryFile(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	viaSAS := func(name string) *file.Client { return withSAS.NewRootDirectoryClient().NewFileClient(name) }
+	_, err = viaSAS("stolen1.txt").StartCopyFromURL(ctxT(t), secret.URL(), nil)
+	wantFileError(t, err, http.StatusForbidden, cannotVerify)
+	_, err = viaSAS("stolen2.txt").StartCopyFromURL(ctxT(t), missing, nil)
+	wantFileError(t, err, http.StatusForbidden, cannotVerify)
+	writeOnly, _ := secret.GetSASURL(sas.FilePermissions{Write: true}, time.Now().Add(time.Hour), nil)
+	_, err = viaSAS("stolen3.txt").StartCopyFromURL(ctxT(t), writeOnly, nil)
+	wantFileError(t, err, http.StatusForbidden, cannotVerify)
+	// A source the share SAS covers, and a source with its own read SAS, are copied.
+	if _, err := viaSAS("copy.txt").StartCopyFromURL(ctxT(t), public.URL(), nil); err != nil {
+		t.Fatalf("copy within the SAS's share: %v", err)
+	}
+	readable, _ := secret.GetSASURL(sas.FilePermissions{Read: true}, time.Now().Add(time.Hour), nil)
+	if _, err := viaSAS("granted.txt").StartCopyFromURL(ctxT(t), readable, nil); err != nil {
+		t.Fatalf("copy from a source with its own read SAS: %v", err)
+	}
+	if got := readFile(t, pubRoot.NewFileClient("granted.txt")); got != "secret content" {
+		t.Fatalf("granted copy reads %q", got)
+	}
+
+	// OAuth: Storage File Data Privileged Contributor on share pub only.
+	sp := newServicePrincipal(t, "files-copy-"+account)
+	if err := assignRole(t, adminCredential(t), accountScopeOf(rg, account)+"/fileServices/default/fileshares/pub", "69566ab7-960f-475b-8e7c-b3118f30c6bd", sp.ObjectID); err != nil {
+		t.Fatal(err)
+	}
+	spCred := spCredential(t, sp.AppID, sp.Password)
+	viaToken := func(name string) *file.Client { return oauthFile(t, pubRoot.NewFileClient(name).URL(), spCred) }
+	_, err = viaToken("stolen4.txt").StartCopyFromURL(ctxT(t), secret.URL(), nil)
+	wantFileError(t, err, http.StatusForbidden, cannotVerify)
+	_, err = viaToken("stolen5.txt").StartCopyFromURL(ctxT(t), missing, nil)
+	wantFileError(t, err, http.StatusForbidden, cannotVerify)
+	if _, err := viaToken("token-copy.txt").StartCopyFromURL(ctxT(t), public.URL(), nil); err != nil {
+		t.Fatalf("copy within the principal's share: %v", err)
+	}
+	if got := readFile(t, pubRoot.NewFileClient("token-copy.txt")); got != "public content" {
+		t.Fatalf("copy reads %q", got)
+	}
+	for i := 1; i <= 5; i++ {
+		wantAbsent(t, pubRoot.NewFileClient("stolen"+string(rune('0'+i))+".txt"))
+	}
+
+	// The account key is the super-user: it copies from any share of the account.
+	if _, err := pubRoot.NewFileClient("by-key.txt").StartCopyFromURL(ctxT(t), secret.URL(), nil); err != nil {
+		t.Fatalf("copy with Shared Key: %v", err)
+	}
+}
+
+// TestFiles_RenameSourceAuthorized (issue 10 item 5): Rename authorizes its source for the same
+// caller. A file SAS for pub/a.txt cannot move pub/other.txt onto a.txt (403
+// AuthorizationFailure, whether other.txt exists or not); a source with its own SAS, or a
+// share SAS covering both, renames; a principal needs the delete data action at the source.
+func TestFiles_RenameSourceAuthorized(t *testing.T) {
+	svc, account, rg, _ := fileServiceCred(t)
+	if _, err := svc.NewShareClient("pub").Create(ctxT(t), nil); err != nil {
+		t.Fatal(err)
+	}
+	root := svc.NewShareClient("pub").NewRootDirectoryClient()
+	a, other := root.NewFileClient("a.txt"), root.NewFileClient("other.txt")
+	putFile(t, a, "content of a")
+	putFile(t, other, "content of other")
+	hc := httpClient(t)
+	rename := func(dest, source string) *http.Request {
+		req, err := http.NewRequest(http.MethodPut, dest+"&comp=rename", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("x-ms-version", "2025-05-05")
+		req.Header.Set("x-ms-file-rename-source", source)
+		req.Header.Set("x-ms-file-rename-replace-if-exists", "true")
+		return req
+	}
+	aSAS, err := a.GetSASURL(sas.FilePermissions{Read: true, Create: true, Write: true, Delete: true}, time.Now().Add(time.Hour), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantStorage(t, hc, rename(aSAS, other.URL()), http.StatusForbidden, "AuthorizationFailure")
+	wantStorage(t, hc, rename(aSAS, root.NewFileClient("missing.txt").URL()), http.StatusForbidden, "AuthorizationFailure")
+	// The SDK way: a client for other.txt holding a.txt's SAS sends it in the source URL.
+	misused, err := file.NewClientWithNoCredential(other.URL()+"?"+strings.SplitN(aSAS, "?", 2)[1], &file.ClientOptions{ClientOptions: noRetryFile(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = misused.Rename(ctxT(t), "a.txt", &file.RenameOptions{ReplaceIfExists: to.Ptr(true)})
+	wantFileError(t, err, http.StatusForbidden, fileerror.AuthorizationFailure)
+	if got := readFile(t, a); got != "content of a" {
+		t.Fatalf("a.txt reads %q after refused renames", got)
+	}
+	if got := readFile(t, other); got != "content of other" {
+		t.Fatalf("other.txt reads %q after refused renames", got)
+	}
+
+	// The source with its own SAS (write) renames onto a.txt.
+	otherSAS, _ := other.GetSASURL(sas.FilePermissions{Write: true}, time.Now().Add(time.Hour), nil)
+	wantStorage(t, hc, rename(aSAS, otherSAS), http.StatusOK, "")
+	if got := readFile(t, a); got != "content of other" {
+		t.Fatalf("a.txt reads %q after the rename", got)
+	}
+	wantAbsent(t, other)
+
+	// A share SAS (read, create, write) covers both ends, as in the SDK's own test.
+	b := root.NewFileClient("b.txt")
+	putFile(t, b, "content of b")
+	shareSAS, _ := svc.NewShareClient("pub").GetSASURL(sas.SharePermissions{Read: true, Create: true, Write: true}, time.Now().Add(time.Hour), nil)
+	bViaSAS, _ := file.NewClientWithNoCredential(b.URL()+"?"+strings.SplitN(shareSAS, "?", 2)[1], &file.ClientOptions{ClientOptions: noRetryFile(t)})
+	if _, err := bViaSAS.Rename(ctxT(t), "c.txt", nil); err != nil {
+		t.Fatalf("rename with a share SAS: %v", err)
+	}
+
+	// OAuth: read and write with backup semantics, but no delete, cannot move a file away.
+	shareScope := accountScopeOf(rg, account) + "/fileServices/default/fileshares/pub"
+	roleID := uuid.NewString()
+	rgScope := subScope() + "/resourceGroups/" + rg
+	_, err = roleDefinitions(t, adminCredential(t)).CreateOrUpdate(ctxT(t), rgScope, roleID, armauthorization.RoleDefinition{Properties: &armauthorization.RoleDefinitionProperties{
+		RoleName: to.Ptr("File writer without delete " + roleID[:8]), RoleType: to.Ptr("CustomRole"), AssignableScopes: []*string{to.Ptr(rgScope)},
+		Permissions: []*armauthorization.Permission{{DataActions: []*string{
+			to.Ptr("Microsoft.Storage/storageAccounts/fileServices/fileshares/files/read"),
+			to.Ptr("Microsoft.Storage/storageAccounts/fileServices/fileshares/files/write"),
+			to.Ptr("Microsoft.Storage/storageAccounts/fileServices/readFileBackupSemantics/action"),
+			to.Ptr("Microsoft.Storage/storageAccounts/fileServices/writeFileBackupSemantics/action")}}}}}, nil)
+	if err != nil {
+		t.Fatalf("create custom role: %v", err)
+	}
+	writer := newServicePrincipal(t, "files-rename-writer-"+account)
+	if err := assignRole(t, adminCredential(t), shareScope, roleID, writer.ObjectID); err != nil {
+		t.Fatal(err)
+	}
+	_, err = oauthFile(t, root.NewFileClient("c.txt").URL(), spCredential(t, writer.AppID, writer.Password)).Rename(ctxT(t), "d.txt", nil)
+	wantFileError(t, err, http.StatusForbidden, fileerror.AuthorizationPermissionMismatch)
+	if got := readFile(t, root.NewFileClient("c.txt")); got != "content of b" {
+		t.Fatalf("c.txt reads %q", got)
+	}
+	contributor := newServicePrincipal(t, "files-rename-contrib-"+account)
+	if err := assignRole(t, adminCredential(t), shareScope, "69566ab7-960f-475b-8e7c-b3118f30c6bd", contributor.ObjectID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := oauthFile(t, root.NewFileClient("c.txt").URL(), spCredential(t, contributor.AppID, contributor.Password)).Rename(ctxT(t), "d.txt", nil); err != nil {
+		t.Fatalf("rename by a Privileged Contributor: %v", err)
+	}
+	if got := readFile(t, root.NewFileClient("d.txt")); got != "content of b" {
+		t.Fatalf("d.txt reads %q", got)
+	}
 }

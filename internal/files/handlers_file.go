@@ -6,7 +6,6 @@ import (
 	"encoding/xml"
 	"io"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 
@@ -419,40 +418,12 @@ func (q *request) getFile() error {
 	return nil
 }
 
-// sourcePath resolves a copy or rename source URL (or path) to a share and path of this
-// account.
-func (q *request) sourcePath(raw string) (share, path string, err error) {
-	u, perr := url.Parse(raw)
-	if perr != nil {
-		return "", "", invalidHeader("x-ms-copy-source", "is not a URL")
-	}
-	p := u.Path
-	if !u.IsAbs() && !strings.HasPrefix(p, "/") {
-		p = "/" + q.share + "/" + p
-	}
-	segs := strings.Split(strings.Trim(p, "/"), "/")
-	if u.IsAbs() && !strings.HasSuffix(strings.ToLower(u.Hostname()), DNSSuffix) {
-		// path-style: /<account>/<share>/<path>
-		if len(segs) < 1 || !strings.EqualFold(segs[0], q.account.Name) {
-			return "", "", azerr.BadRequest("CannotVerifyCopySource", "The copy source must be in the same storage account.")
-		}
-		segs = segs[1:]
-	} else if u.IsAbs() && !strings.EqualFold(strings.TrimSuffix(strings.ToLower(u.Hostname()), DNSSuffix), q.account.Name) {
-		return "", "", azerr.BadRequest("CannotVerifyCopySource", "The copy source must be in the same storage account.")
-	}
-	if len(segs) < 2 {
-		return "", "", invalidHeader("x-ms-copy-source", "must name a file: <share>/<path>")
-	}
-	path = strings.Join(segs[1:], "/")
-	if err := ValidPath(path); err != nil {
-		return "", "", err
-	}
-	return segs[0], path, nil
-}
-
 func (q *request) copyFile() error {
-	srcShare, srcPath, err := q.sourcePath(q.r.Header.Get("x-ms-copy-source"))
+	srcShare, srcPath, srcSAS, err := q.sourcePath(copySource, q.r.Header.Get("x-ms-copy-source"))
 	if err != nil {
+		return err
+	}
+	if err := q.authorizeSource(copySource, srcShare, srcPath, srcSAS); err != nil {
 		return err
 	}
 	if _, err := q.svc.dataKey(q.ctx, q.account); err != nil {
@@ -538,12 +509,15 @@ func (q *request) rename(dir bool) error {
 	if raw == "" {
 		return missingHeader("x-ms-file-rename-source")
 	}
-	srcShare, srcPath, err := q.sourcePath(raw)
+	srcShare, srcPath, srcSAS, err := q.sourcePath(renameSource, raw)
 	if err != nil {
 		return err
 	}
 	if !strings.EqualFold(srcShare, q.share) {
 		return azerr.BadRequest("InvalidInput", "A rename stays within its share.")
+	}
+	if err := q.authorizeSource(renameSource, srcShare, srcPath, srcSAS); err != nil {
+		return err
 	}
 	replace := strings.EqualFold(q.r.Header.Get("x-ms-file-rename-replace-if-exists"), "true")
 	var n Node
