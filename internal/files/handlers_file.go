@@ -18,6 +18,21 @@ import (
 // MaxFileSize is the largest file Azure Files holds (4 TiB).
 const MaxFileSize = 4 << 40
 
+// parseFileSize reads x-ms-content-length: a number (400 InvalidHeaderValue otherwise) from
+// 0 to 4 TiB (400 OutOfRangeInput otherwise, as Azure answers).
+func parseFileSize(v string) (int64, error) {
+	size, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return 0, invalidHeader("x-ms-content-length", "is not a number of bytes")
+	}
+	if size < 0 || size > MaxFileSize {
+		e := azerr.BadRequest("OutOfRangeInput", "One of the request inputs is out of range: x-ms-content-length must be from 0 to 4 TiB (%d bytes).", int64(MaxFileSize))
+		e.Target = "x-ms-content-length"
+		return 0, e
+	}
+	return size, nil
+}
+
 func invalidRange(size int64) error {
 	return azerr.New(http.StatusRequestedRangeNotSatisfiable, "InvalidRange", "The range specified is invalid for the current size of the resource.").
 		WithHeader("Content-Range", "bytes */"+strconv.FormatInt(size, 10))
@@ -94,9 +109,9 @@ func (q *request) fileHTTPHeaders(tx store.Tx, n *Node) error {
 		n.ContentMD5 = md
 	}
 	if v := h.Get("x-ms-content-length"); v != "" && q.q("comp") == "properties" {
-		size, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || size < 0 || size > MaxFileSize {
-			return invalidHeader("x-ms-content-length", "must be 0-4 TiB")
+		size, err := parseFileSize(v)
+		if err != nil {
+			return err
 		}
 		if err := q.resize(tx, n, size); err != nil {
 			return err
@@ -199,9 +214,9 @@ func (q *request) createFile() error {
 	if v == "" {
 		return missingHeader("x-ms-content-length")
 	}
-	size, err := strconv.ParseInt(v, 10, 64)
-	if err != nil || size < 0 || size > MaxFileSize {
-		return invalidHeader("x-ms-content-length", "must be 0-4 TiB")
+	size, err := parseFileSize(v)
+	if err != nil {
+		return err
 	}
 	body, err := io.ReadAll(io.LimitReader(q.r.Body, MaxRange+1))
 	if err != nil {
