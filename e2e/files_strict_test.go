@@ -1,9 +1,13 @@
 package e2e
 
 import (
+	"bytes"
 	"encoding/xml"
+	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +19,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azfile/file"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azfile/fileerror"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azfile/sas"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azfile/service"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azfile/share"
 	"github.com/google/uuid"
 )
@@ -189,6 +194,16 @@ func TestFiles_HTTPSOnly(t *testing.T) {
 	wantStorage(t, hc, readShare(plainBase), http.StatusBadRequest, "AccountRequiresHttps")
 }
 
+// createShare creates a share with Azure's default properties.
+func createShare(t *testing.T, svc *service.Client, name string) *share.Client {
+	t.Helper()
+	sc := svc.NewShareClient(name)
+	if _, err := sc.Create(ctxT(t), nil); err != nil {
+		t.Fatalf("create share %s: %v", name, err)
+	}
+	return sc
+}
+
 // readFile downloads a whole file through c.
 func readFile(t *testing.T, c *file.Client) string {
 	t.Helper()
@@ -239,12 +254,7 @@ func oauthFile(t *testing.T, url string, cred azcore.TokenCredential) *file.Clie
 // source exists or not, and nothing is written.
 func TestFiles_CopySourceAuthorized(t *testing.T) {
 	svc, account, rg, _ := fileServiceCred(t)
-	for _, name := range []string{"pub", "secret"} {
-		if _, err := svc.NewShareClient(name).Create(ctxT(t), nil); err != nil {
-			t.Fatal(err)
-		}
-	}
-	pubRoot, secretRoot := svc.NewShareClient("pub").NewRootDirectoryClient(), svc.NewShareClient("secret").NewRootDirectoryClient()
+	pubRoot, secretRoot := createShare(t, svc, "pub").NewRootDirectoryClient(), createShare(t, svc, "secret").NewRootDirectoryClient()
 	secret, public := secretRoot.NewFileClient("s.txt"), pubRoot.NewFileClient("p.txt")
 	putFile(t, secret, "secret content")
 	putFile(t, public, "public content")
@@ -312,10 +322,7 @@ func TestFiles_CopySourceAuthorized(t *testing.T) {
 // share SAS covering both, renames; a principal needs the delete data action at the source.
 func TestFiles_RenameSourceAuthorized(t *testing.T) {
 	svc, account, rg, _ := fileServiceCred(t)
-	if _, err := svc.NewShareClient("pub").Create(ctxT(t), nil); err != nil {
-		t.Fatal(err)
-	}
-	root := svc.NewShareClient("pub").NewRootDirectoryClient()
+	root := createShare(t, svc, "pub").NewRootDirectoryClient()
 	a, other := root.NewFileClient("a.txt"), root.NewFileClient("other.txt")
 	putFile(t, a, "content of a")
 	putFile(t, other, "content of other")
@@ -399,5 +406,294 @@ func TestFiles_RenameSourceAuthorized(t *testing.T) {
 	}
 	if got := readFile(t, root.NewFileClient("d.txt")); got != "content of b" {
 		t.Fatalf("d.txt reads %q", got)
+	}
+}
+
+// serverRSS is the server's resident memory in bytes (/proc/<pid>/status VmRSS).
+func serverRSS(t *testing.T) int64 {
+	t.Helper()
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(serverPID) + "/status")
+	if err != nil {
+		t.Skipf("cannot read the server's memory use: %v", err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			if err != nil {
+				t.Fatalf("VmRSS line %q", line)
+			}
+			return kb << 10
+		}
+	}
+	t.Fatal("no VmRSS in /proc status")
+	return 0
+}
+
+// sparseContent is what a sparse file holds: zeros except the pieces written at offsets.
+type sparseContent map[int64][]byte
+
+// fill writes into buf the file's bytes from off.
+func (s sparseContent) fill(off int64, buf []byte) {
+	clear(buf)
+	for at, p := range s {
+		lo, hi := max(at, off), min(at+int64(len(p)), off+int64(len(buf)))
+		if lo < hi {
+			copy(buf[lo-off:hi-off], p[lo-at:hi-at])
+		}
+	}
+}
+
+// writeSparse writes each piece of s into the file with Put Range.
+func writeSparse(t *testing.T, fc *file.Client, s sparseContent) {
+	t.Helper()
+	for off, p := range s {
+		if _, err := fc.UploadRange(ctxT(t), off, streamOf(p), nil); err != nil {
+			t.Fatalf("put range at %d: %v", off, err)
+		}
+	}
+}
+
+// wantContent reads n bytes of the file from off with a ranged GET and compares them.
+func wantContent(t *testing.T, fc *file.Client, s sparseContent, off, n int64) {
+	t.Helper()
+	resp, err := fc.DownloadStream(ctxT(t), &file.DownloadStreamOptions{Range: file.HTTPRange{Offset: off, Count: n}})
+	if err != nil {
+		t.Fatalf("read [%d, %d): %v", off, off+n, err)
+	}
+	got, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	want := make([]byte, n)
+	s.fill(off, want)
+	if !bytes.Equal(got, want) {
+		t.Fatalf("bytes [%d, %d) differ from what was written", off, off+n)
+	}
+}
+
+// TestFiles_LargeSparseRead (issue 10 item 4): a GET streams a file chunk by chunk with memory
+// bounded per request, whatever its size: a 4 TiB sparse file (Azure's largest; one byte more
+// is 400 OutOfRangeInput) is served from its first bytes, and reading all of a 1 GiB sparse
+// file leaves the server's memory where it was. Unwritten ranges read as zeros.
+func TestFiles_LargeSparseRead(t *testing.T) {
+	svc, account, rg, _ := fileServiceCred(t)
+	sc := createShare(t, svc, "large")
+	root := sc.NewRootDirectoryClient()
+	key := accountKey(t, rg, account)
+	hc := httpClient(t)
+	base := strings.TrimSuffix(sc.URL(), "/")
+	tooBig := signedRequest(t, http.MethodPut, base+"/too-big.bin", account, key, map[string]string{"x-ms-type": "file", "x-ms-content-length": "4398046511105"}, nil)
+	wantStorage(t, hc, tooBig, http.StatusBadRequest, "OutOfRangeInput")
+	wantAbsent(t, root.NewFileClient("too-big.bin"))
+
+	const tib4 = 4 << 40
+	huge := root.NewFileClient("four-tib.bin")
+	if _, err := huge.Create(ctxT(t), tib4, nil); err != nil {
+		t.Fatalf("create a 4 TiB file: %v", err)
+	}
+	_, err := huge.Resize(ctxT(t), -4, nil)
+	wantFileError(t, err, http.StatusBadRequest, fileerror.OutOfRangeInput)
+	_, err = huge.Resize(ctxT(t), tib4+1, nil)
+	wantFileError(t, err, http.StatusBadRequest, fileerror.OutOfRangeInput)
+	pieces := sparseContent{0: []byte("the first bytes of a 4 TiB file"), 3<<20 - 4: []byte("across a chunk boundary"), tib4 - 9: []byte("last byte")}
+	writeSparse(t, huge, pieces)
+
+	// No range: the whole 4 TiB is the answer; read its first 5 MiB and hang up.
+	resp, err := hc.Do(signedRequest(t, http.MethodGet, huge.URL(), account, key, nil, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK || resp.ContentLength != tib4 {
+		t.Fatalf("GET of the 4 TiB file: %d, Content-Length %d", resp.StatusCode, resp.ContentLength)
+	}
+	head := make([]byte, 5<<20)
+	if _, err := io.ReadFull(resp.Body, head); err != nil {
+		t.Fatalf("read the first 5 MiB: %v", err)
+	}
+	resp.Body.Close()
+	want := make([]byte, len(head))
+	pieces.fill(0, want)
+	if !bytes.Equal(head, want) {
+		t.Fatal("the first 5 MiB differ from what was written")
+	}
+	wantContent(t, huge, pieces, tib4-(6<<20), 6<<20)
+	wantContent(t, huge, pieces, 2<<40, 1<<20) // never written
+
+	// All of a 1 GiB sparse file, while the server's memory is watched.
+	const gib = 1 << 30
+	g := root.NewFileClient("one-gib.bin")
+	if _, err := g.Create(ctxT(t), gib, nil); err != nil {
+		t.Fatal(err)
+	}
+	gp := sparseContent{7: []byte("near the start"), gib/2 + 3: bytes.Repeat([]byte("middle "), 300000), gib - 4: []byte("end!")}
+	writeSparse(t, g, gp)
+	before := serverRSS(t)
+	peak := before
+	stop := make(chan struct{})
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(10 * time.Millisecond):
+				peak = max(peak, serverRSS(t))
+			}
+		}
+	}()
+	resp, err = hc.Do(signedRequest(t, http.MethodGet, g.URL(), account, key, nil, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf, exp := make([]byte, 1<<20), make([]byte, 1<<20)
+	var off int64
+	for {
+		n, err := io.ReadFull(resp.Body, buf)
+		if n > 0 {
+			gp.fill(off, exp[:n])
+			if !bytes.Equal(buf[:n], exp[:n]) {
+				t.Fatalf("bytes at %d differ from what was written", off)
+			}
+			off += int64(n)
+		}
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("read at %d: %v", off, err)
+		}
+	}
+	resp.Body.Close()
+	close(stop)
+	<-sampled
+	if off != gib {
+		t.Fatalf("read %d bytes of a 1 GiB file", off)
+	}
+	if grew := peak - before; grew > 256<<20 {
+		t.Fatalf("the server's memory grew by %d MiB serving a 1 GiB file (from %d MiB)", grew>>20, before>>20)
+	}
+	t.Logf("server RSS %d MiB, peak %d MiB while serving 1 GiB", before>>20, peak>>20)
+	if _, err := sc.GetProperties(ctxT(t), nil); err != nil {
+		t.Fatalf("the server no longer answers: %v", err)
+	}
+}
+
+// TestFiles_ClearIsProportional (issue 10 item 6): clearing, shrinking and deleting cost time
+// in proportion to the chunks stored, never to the length of the range, and never hold other
+// writers up for long: clearing 256 GiB of a sparse file with a few written chunks returns
+// while another write goes through promptly, and the range list is exact afterwards. Chunks
+// that go out of reach never come back: not after growing the file again, not in a new file
+// of the same name. A dense file (more chunks than one transaction deletes) is cleared too.
+func TestFiles_ClearIsProportional(t *testing.T) {
+	svc, _, _, _ := fileServiceCred(t)
+	sc := createShare(t, svc, "sparse")
+	root := sc.NewRootDirectoryClient()
+	const gib = int64(1 << 30)
+	size := 300 * gib
+	f := root.NewFileClient("sparse.bin")
+	if _, err := f.Create(ctxT(t), size, nil); err != nil {
+		t.Fatal(err)
+	}
+	pieces := sparseContent{0: bytes.Repeat([]byte("head"), 1<<18), 100*gib + 123: []byte("at 100 GiB"), 200 * gib: bytes.Repeat([]byte("x"), 1<<20), 299 * gib: []byte("at 299 GiB")}
+	writeSparse(t, f, pieces)
+	other := root.NewFileClient("other.bin")
+	if _, err := other.Create(ctxT(t), 1<<20, nil); err != nil {
+		t.Fatal(err)
+	}
+
+	clearFrom, clearTo := int64(1<<20-1000), int64(1<<20)+256*gib+500 // partial chunks at both ends
+	cleared := make(chan error, 1)
+	go func() {
+		_, err := f.ClearRange(ctxT(t), file.HTTPRange{Offset: clearFrom, Count: clearTo - clearFrom}, nil)
+		cleared <- err
+	}()
+	time.Sleep(200 * time.Millisecond)
+	began := time.Now()
+	if _, err := other.UploadRange(ctxT(t), 0, streamOf([]byte("a write meanwhile")), nil); err != nil {
+		t.Fatal(err)
+	}
+	if waited := time.Since(began); waited > 5*time.Second {
+		t.Fatalf("a Put Range on another file waited %v behind a 256 GiB clear", waited)
+	}
+	select {
+	case err := <-cleared:
+		if err != nil {
+			t.Fatalf("clear 256 GiB: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("clearing 256 GiB of a file holding 3 MiB took over 30 s")
+	}
+	for off, p := range pieces {
+		if lo, hi := max(off, clearFrom), min(off+int64(len(p)), clearTo); lo < hi {
+			delete(pieces, off)
+			if off < lo {
+				pieces[off] = p[:lo-off]
+			}
+			if hi < off+int64(len(p)) {
+				pieces[hi] = p[hi-off:]
+			}
+		}
+	}
+	wantRanges(t, f, [][2]int64{{0, clearFrom}, {299 * gib, 299*gib + 10}})
+	wantContent(t, f, pieces, 0, 2<<20)
+	wantContent(t, f, pieces, 100*gib, 1<<20)
+	wantContent(t, f, pieces, 200*gib, 1<<20)
+
+	// Shrink to 150 GiB and grow back: what was past 150 GiB reads as zeros.
+	if _, err := f.Resize(ctxT(t), 150*gib, nil); err != nil {
+		t.Fatalf("shrink: %v", err)
+	}
+	if _, err := f.Resize(ctxT(t), size, nil); err != nil {
+		t.Fatalf("grow: %v", err)
+	}
+	delete(pieces, 299*gib)
+	wantRanges(t, f, [][2]int64{{0, clearFrom}})
+	wantContent(t, f, pieces, 299*gib, 1<<20)
+
+	// Delete, and a new file of the same name starts empty.
+	if _, err := f.Delete(ctxT(t), nil); err != nil {
+		t.Fatalf("delete: %v", err)
+	}
+	if _, err := f.Create(ctxT(t), size, nil); err != nil {
+		t.Fatal(err)
+	}
+	wantRanges(t, f, nil)
+	wantContent(t, f, nil, 0, 2<<20)
+
+	// A dense file: more chunks than one transaction deletes, cleared whole and in part.
+	dense := root.NewFileClient("dense.bin")
+	const denseSize = 80 << 20
+	data := bytes.Repeat([]byte("dense file content "), denseSize/19+1)[:denseSize]
+	if _, err := dense.Create(ctxT(t), denseSize, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := dense.UploadBuffer(ctxT(t), data, &file.UploadBufferOptions{Concurrency: 2}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dense.ClearRange(ctxT(t), file.HTTPRange{Offset: 5, Count: denseSize - 10}, nil); err != nil {
+		t.Fatalf("clear the dense file: %v", err)
+	}
+	dp := sparseContent{0: data[:5], denseSize - 5: data[denseSize-5:]}
+	wantRanges(t, dense, [][2]int64{{0, 5}, {denseSize - 5, denseSize}})
+	// Writing into a cleared chunk again brings back none of what was cleared.
+	if _, err := dense.UploadRange(ctxT(t), 40<<20+10, streamOf([]byte("new")), nil); err != nil {
+		t.Fatal(err)
+	}
+	dp[40<<20+10] = []byte("new")
+	wantContent(t, dense, dp, 0, denseSize)
+}
+
+// wantRanges compares a file's range list (inclusive ends on the wire) with [start, end) pairs.
+func wantRanges(t *testing.T, fc *file.Client, want [][2]int64) {
+	t.Helper()
+	rl, err := fc.GetRangeList(ctxT(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got [][2]int64
+	for _, r := range rl.Ranges {
+		got = append(got, [2]int64{*r.Start, *r.End + 1})
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("range list %v, want %v", got, want)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"crypto/md5"
 	"encoding/base64"
 	"encoding/xml"
+	"errors"
 	"io"
 	"net/http"
 	"strconv"
@@ -332,7 +333,6 @@ func (q *request) putRange() error {
 			if err := clearRangeTx(tx, c, q.account.Name, q.share, &n, start, end+1); err != nil {
 				return err
 			}
-			n.Ranges = subtractRange(n.Ranges, start, end+1)
 		}
 		now := q.svc.now().UTC()
 		n.LastModified, n.ETag, n.LastWriteTime, n.ChangeTime = now, newETag(now), now, now
@@ -386,7 +386,6 @@ func (q *request) listRanges() error {
 
 func (q *request) getFile() error {
 	var n Node
-	var data []byte
 	rh := rangeHeader(q.r.Header)
 	status := http.StatusOK
 	var start, end int64
@@ -409,29 +408,63 @@ func (q *request) getFile() error {
 			}
 			start, end, status = s, e, http.StatusPartialContent
 		}
-		c, err := q.cipher(n)
-		if err != nil {
-			return err
-		}
-		if end >= start {
-			data, err = readRangeTx(tx, c, q.account.Name, q.share, n, start, end+1)
-		}
+		_, err = q.cipher(n) // the account's key must be usable to read
 		return err
 	})
 	if err != nil {
 		return err
 	}
 	q.fileHeaders(n)
-	q.w.Header().Set("Content-Length", strconv.Itoa(len(data)))
+	q.w.Header().Set("Content-Length", strconv.FormatInt(end-start+1, 10))
 	q.w.Header().Set("Accept-Ranges", "bytes")
 	if status == http.StatusPartialContent {
 		q.w.Header().Set("Content-Range", "bytes "+strconv.FormatInt(start, 10)+"-"+strconv.FormatInt(end, 10)+"/"+strconv.FormatInt(n.Size, 10))
 		q.w.Header().Del("Content-MD5")
 	}
 	q.w.WriteHeader(status)
-	_, err = q.w.Write(data)
+	q.streamContent(n, start, end+1)
 	return nil
 }
+
+// streamWindow is how much of a file a GET reads per read transaction and holds in memory.
+const streamWindow = MaxRange
+
+// streamContent writes bytes [start, end) of file n a window at a time, whatever the file's
+// size: a window with no written byte is zeros, sent without reading the store; any other
+// is read in its own short read transaction, which first checks the file is still the one
+// the response describes (same id and ETag) and its key still usable. When it is not, or
+// the client goes away, the body ends short of its Content-Length: the client sees a broken
+// response, never a mix of two versions of the file.
+func (q *request) streamContent(n Node, start, end int64) {
+	if end <= start {
+		return
+	}
+	buf := make([]byte, min(streamWindow, end-start))
+	for off := start; off < end; {
+		w := buf[:min(int64(len(buf)), end-off)]
+		if !written(n.Ranges, off, off+int64(len(w))) {
+			clear(w)
+		} else if err := q.svc.st.View(q.ctx, func(tx store.Tx) error {
+			cur, err := getNodeTx(tx, q.account.Name, q.share, q.path)
+			if err != nil || cur.ID != n.ID || cur.ETag != n.ETag {
+				return errFileChanged
+			}
+			c, err := q.cipher(cur)
+			if err != nil {
+				return err
+			}
+			return readIntoTx(tx, c, q.account.Name, q.share, cur, off, w)
+		}); err != nil {
+			return
+		}
+		if _, err := q.w.Write(w); err != nil {
+			return
+		}
+		off += int64(len(w))
+	}
+}
+
+var errFileChanged = errors.New("the file changed while it was being read")
 
 func (q *request) copyFile() error {
 	srcShare, srcPath, srcSAS, err := q.sourcePath(copySource, q.r.Header.Get("x-ms-copy-source"))
@@ -610,7 +643,7 @@ func removeFileTx(tx store.Tx, account, share string, n Node) error {
 	if err := PutShareTx(tx, account, s); err != nil {
 		return err
 	}
-	if err := deleteContentTx(tx, account, share, n.ID); err != nil {
+	if err := deleteContentTx(tx, account, share, n); err != nil {
 		return err
 	}
 	return tx.Delete(colNodes, nodeKey(account, share, n.Path))

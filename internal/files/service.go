@@ -273,6 +273,10 @@ func (s *Service) serve(w http.ResponseWriter, r *http.Request, accountName, bas
 	if q.path == "" {
 		return q.serveDirectory()
 	}
+	if r.Method == http.MethodPut || r.Method == http.MethodDelete {
+		// Clearing, truncating, replacing or deleting a file may leave garbage to sweep.
+		defer func() { _ = s.sweep(q.ctx) }()
+	}
 	return q.serveFile()
 }
 
