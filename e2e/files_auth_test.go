@@ -44,7 +44,7 @@ func filesFixture(t *testing.T) (svc *service.Client, account, rg string, cred *
 // TestFiles_SAS: account and share SAS, HMAC-verified, with permissions, time window and
 // protocol enforced.
 func TestFiles_SAS(t *testing.T) {
-	svc, _, _, cred := filesFixture(t)
+	svc, account, rg, cred := filesFixture(t)
 	readList := sas.AccountPermissions{Read: true, List: true}
 	all := sas.AccountResourceTypes{Service: true, Container: true, Object: true}
 	sasURL, err := svc.GetSASURL(all, readList, time.Now().Add(time.Hour), nil)
@@ -80,7 +80,9 @@ func TestFiles_SAS(t *testing.T) {
 	_, err = exp.NewListSharesPager(nil).NextPage(ctxT(t))
 	wantFileError(t, err, http.StatusForbidden, fileerror.AuthenticationFailed)
 
-	// An HTTPS-only SAS used over plain HTTP (Cerulean answers both on one port).
+	// An HTTPS-only SAS used over plain HTTP (Cerulean answers both on one port), on an
+	// account that serves HTTP (not Azure's default).
+	setHTTPSOnly(t, rg, account, false)
 	qp, err := sas.AccountSignatureValues{Protocol: sas.ProtocolHTTPS, ExpiryTime: time.Now().Add(time.Hour).UTC(),
 		Permissions: readList.String(), ResourceTypes: all.String()}.SignWithSharedKey(cred)
 	if err != nil {

@@ -30,9 +30,21 @@ func signedRequest(t *testing.T, method, url, account, key string, headers map[s
 	for k, v := range headers {
 		req.Header.Set(k, v)
 	}
+	signSharedKey(t, req, account, key, len(body))
+	return req
+}
+
+// signSharedKey sets the Authorization header of req (with a body of n bytes) as Azure's
+// Shared Key scheme computes it; the Date header is signed only without x-ms-date.
+func signSharedKey(t *testing.T, req *http.Request, account, key string, n int) {
+	t.Helper()
 	cl := ""
-	if len(body) > 0 {
-		cl = strconv.Itoa(len(body))
+	if n > 0 {
+		cl = strconv.Itoa(n)
+	}
+	date := ""
+	if req.Header.Get("x-ms-date") == "" {
+		date = req.Header.Get("Date")
 	}
 	var names []string
 	for k := range req.Header {
@@ -55,13 +67,12 @@ func signedRequest(t *testing.T, method, url, account, key string, headers map[s
 	for _, k := range qk {
 		res += "\n" + strings.ToLower(k) + ":" + strings.Join(q[k], ",")
 	}
-	sts := strings.Join([]string{method, "", "", cl, "", req.Header.Get("Content-Type"), "", "", "", "", "", req.Header.Get("Range"),
+	sts := strings.Join([]string{req.Method, "", "", cl, "", req.Header.Get("Content-Type"), date, "", "", "", "", req.Header.Get("Range"),
 		strings.Join(canon, "\n"), res}, "\n")
 	k, _ := base64.StdEncoding.DecodeString(key)
 	m := hmac.New(sha256.New, k)
 	m.Write([]byte(sts))
 	req.Header.Set("Authorization", "SharedKey "+account+":"+base64.StdEncoding.EncodeToString(m.Sum(nil)))
-	return req
 }
 
 // TestFiles_BadInput: malformed and out-of-bounds requests get Azure Storage's 4xx with its
@@ -98,7 +109,9 @@ func TestFiles_BadInput(t *testing.T) {
 		{"invalid SDDL body", "PUT", base + "/data?restype=share&comp=filepermission", map[string]string{"Content-Type": "application/json"}, []byte(`{"permission":"not sddl"}`), 400, "InvalidInput"},
 		{"permission and key together", "PUT", base + "/data/both?restype=directory", map[string]string{"x-ms-file-permission": "O:BAG:SYD:", "x-ms-file-permission-key": "1*2"}, nil, 400, "InvalidHeaderValue"},
 		{"over the quota", "PUT", base + "/data/dir/huge.bin", map[string]string{"x-ms-type": "file", "x-ms-content-length": "2147483648"}, nil, 413, "ShareSizeLimitReached"},
-		{"file size over 4 TiB", "PUT", base + "/data/dir/huge2.bin", map[string]string{"x-ms-type": "file", "x-ms-content-length": "4398046511105"}, nil, 400, "InvalidHeaderValue"},
+		{"file size over 4 TiB", "PUT", base + "/data/dir/huge2.bin", map[string]string{"x-ms-type": "file", "x-ms-content-length": "4398046511105"}, nil, 400, "OutOfRangeInput"},
+		{"negative file size", "PUT", base + "/data/dir/huge3.bin", map[string]string{"x-ms-type": "file", "x-ms-content-length": "-1"}, nil, 400, "OutOfRangeInput"},
+		{"file size not a number", "PUT", base + "/data/dir/huge4.bin", map[string]string{"x-ms-type": "file", "x-ms-content-length": "lots"}, nil, 400, "InvalidHeaderValue"},
 		{"oversized metadata", "PUT", file + "?comp=metadata", map[string]string{"x-ms-meta-big": strings.Repeat("m", 9000)}, nil, 400, "MetadataTooLarge"},
 		{"bad metadata name", "PUT", file + "?comp=metadata", map[string]string{"x-ms-meta-1bad": "v"}, nil, 400, "InvalidMetadata"},
 		{"missing x-ms-type", "PUT", base + "/data/dir/x.bin", map[string]string{"x-ms-content-length": "1"}, nil, 400, "MissingRequiredHeader"},
@@ -140,7 +153,7 @@ func TestFiles_BadInput(t *testing.T) {
 	if string(b) != "hello files" {
 		t.Fatalf("the file changed: %q", b)
 	}
-	for _, name := range []string{"huge.bin", "x.bin"} {
+	for _, name := range []string{"huge.bin", "huge2.bin", "huge3.bin", "huge4.bin", "x.bin"} {
 		if _, err := svc.NewShareClient("data").NewDirectoryClient("dir").NewFileClient(name).GetProperties(ctxT(t), nil); err == nil {
 			t.Errorf("%s was created by a refused request", name)
 		}

@@ -43,9 +43,10 @@ type env struct {
 const cmkCacheTTL = time.Second
 
 var (
-	binary  string // the built cerulean binary
-	dataDir string
-	srv     env
+	binary    string // the built cerulean binary
+	dataDir   string
+	srv       env
+	serverPID int // the process id of `cerulean serve`
 )
 
 func TestMain(m *testing.M) {
@@ -85,6 +86,7 @@ func run(m *testing.M) (int, error) {
 	if err := serve.Start(); err != nil {
 		return 0, fmt.Errorf("start cerulean serve: %w", err)
 	}
+	serverPID = serve.Process.Pid
 	defer func() {
 		serve.Process.Signal(os.Interrupt)
 		serve.Wait()

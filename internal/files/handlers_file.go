@@ -4,9 +4,9 @@ import (
 	"crypto/md5"
 	"encoding/base64"
 	"encoding/xml"
+	"errors"
 	"io"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 
@@ -18,6 +18,21 @@ import (
 
 // MaxFileSize is the largest file Azure Files holds (4 TiB).
 const MaxFileSize = 4 << 40
+
+// parseFileSize reads x-ms-content-length: a number (400 InvalidHeaderValue otherwise) from
+// 0 to 4 TiB (400 OutOfRangeInput otherwise, as Azure answers).
+func parseFileSize(v string) (int64, error) {
+	size, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return 0, invalidHeader("x-ms-content-length", "is not a number of bytes")
+	}
+	if size < 0 || size > MaxFileSize {
+		e := azerr.BadRequest("OutOfRangeInput", "One of the request inputs is out of range: x-ms-content-length must be from 0 to 4 TiB (%d bytes).", int64(MaxFileSize))
+		e.Target = "x-ms-content-length"
+		return 0, e
+	}
+	return size, nil
+}
 
 func invalidRange(size int64) error {
 	return azerr.New(http.StatusRequestedRangeNotSatisfiable, "InvalidRange", "The range specified is invalid for the current size of the resource.").
@@ -95,9 +110,9 @@ func (q *request) fileHTTPHeaders(tx store.Tx, n *Node) error {
 		n.ContentMD5 = md
 	}
 	if v := h.Get("x-ms-content-length"); v != "" && q.q("comp") == "properties" {
-		size, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || size < 0 || size > MaxFileSize {
-			return invalidHeader("x-ms-content-length", "must be 0-4 TiB")
+		size, err := parseFileSize(v)
+		if err != nil {
+			return err
 		}
 		if err := q.resize(tx, n, size); err != nil {
 			return err
@@ -200,9 +215,9 @@ func (q *request) createFile() error {
 	if v == "" {
 		return missingHeader("x-ms-content-length")
 	}
-	size, err := strconv.ParseInt(v, 10, 64)
-	if err != nil || size < 0 || size > MaxFileSize {
-		return invalidHeader("x-ms-content-length", "must be 0-4 TiB")
+	size, err := parseFileSize(v)
+	if err != nil {
+		return err
 	}
 	body, err := io.ReadAll(io.LimitReader(q.r.Body, MaxRange+1))
 	if err != nil {
@@ -318,7 +333,6 @@ func (q *request) putRange() error {
 			if err := clearRangeTx(tx, c, q.account.Name, q.share, &n, start, end+1); err != nil {
 				return err
 			}
-			n.Ranges = subtractRange(n.Ranges, start, end+1)
 		}
 		now := q.svc.now().UTC()
 		n.LastModified, n.ETag, n.LastWriteTime, n.ChangeTime = now, newETag(now), now, now
@@ -372,7 +386,6 @@ func (q *request) listRanges() error {
 
 func (q *request) getFile() error {
 	var n Node
-	var data []byte
 	rh := rangeHeader(q.r.Header)
 	status := http.StatusOK
 	var start, end int64
@@ -395,64 +408,70 @@ func (q *request) getFile() error {
 			}
 			start, end, status = s, e, http.StatusPartialContent
 		}
-		c, err := q.cipher(n)
-		if err != nil {
-			return err
-		}
-		if end >= start {
-			data, err = readRangeTx(tx, c, q.account.Name, q.share, n, start, end+1)
-		}
+		_, err = q.cipher(n) // the account's key must be usable to read
 		return err
 	})
 	if err != nil {
 		return err
 	}
 	q.fileHeaders(n)
-	q.w.Header().Set("Content-Length", strconv.Itoa(len(data)))
+	q.w.Header().Set("Content-Length", strconv.FormatInt(end-start+1, 10))
 	q.w.Header().Set("Accept-Ranges", "bytes")
 	if status == http.StatusPartialContent {
 		q.w.Header().Set("Content-Range", "bytes "+strconv.FormatInt(start, 10)+"-"+strconv.FormatInt(end, 10)+"/"+strconv.FormatInt(n.Size, 10))
 		q.w.Header().Del("Content-MD5")
 	}
 	q.w.WriteHeader(status)
-	_, err = q.w.Write(data)
+	q.streamContent(n, start, end+1)
 	return nil
 }
 
-// sourcePath resolves a copy or rename source URL (or path) to a share and path of this
-// account.
-func (q *request) sourcePath(raw string) (share, path string, err error) {
-	u, perr := url.Parse(raw)
-	if perr != nil {
-		return "", "", invalidHeader("x-ms-copy-source", "is not a URL")
+// streamWindow is how much of a file a GET reads per read transaction and holds in memory.
+const streamWindow = MaxRange
+
+// streamContent writes bytes [start, end) of file n a window at a time, whatever the file's
+// size: a window with no written byte is zeros, sent without reading the store; any other
+// is read in its own short read transaction, which first checks the file is still the one
+// the response describes (same id and ETag) and its key still usable. When it is not, or
+// the client goes away, the body ends short of its Content-Length: the client sees a broken
+// response, never a mix of two versions of the file.
+func (q *request) streamContent(n Node, start, end int64) {
+	if end <= start {
+		return
 	}
-	p := u.Path
-	if !u.IsAbs() && !strings.HasPrefix(p, "/") {
-		p = "/" + q.share + "/" + p
-	}
-	segs := strings.Split(strings.Trim(p, "/"), "/")
-	if u.IsAbs() && !strings.HasSuffix(strings.ToLower(u.Hostname()), DNSSuffix) {
-		// path-style: /<account>/<share>/<path>
-		if len(segs) < 1 || !strings.EqualFold(segs[0], q.account.Name) {
-			return "", "", azerr.BadRequest("CannotVerifyCopySource", "The copy source must be in the same storage account.")
+	buf := make([]byte, min(streamWindow, end-start))
+	for off := start; off < end; {
+		w := buf[:min(int64(len(buf)), end-off)]
+		if !written(n.Ranges, off, off+int64(len(w))) {
+			clear(w)
+		} else if err := q.svc.st.View(q.ctx, func(tx store.Tx) error {
+			cur, err := getNodeTx(tx, q.account.Name, q.share, q.path)
+			if err != nil || cur.ID != n.ID || cur.ETag != n.ETag {
+				return errFileChanged
+			}
+			c, err := q.cipher(cur)
+			if err != nil {
+				return err
+			}
+			return readIntoTx(tx, c, q.account.Name, q.share, cur, off, w)
+		}); err != nil {
+			return
 		}
-		segs = segs[1:]
-	} else if u.IsAbs() && !strings.EqualFold(strings.TrimSuffix(strings.ToLower(u.Hostname()), DNSSuffix), q.account.Name) {
-		return "", "", azerr.BadRequest("CannotVerifyCopySource", "The copy source must be in the same storage account.")
+		if _, err := q.w.Write(w); err != nil {
+			return
+		}
+		off += int64(len(w))
 	}
-	if len(segs) < 2 {
-		return "", "", invalidHeader("x-ms-copy-source", "must name a file: <share>/<path>")
-	}
-	path = strings.Join(segs[1:], "/")
-	if err := ValidPath(path); err != nil {
-		return "", "", err
-	}
-	return segs[0], path, nil
 }
 
+var errFileChanged = errors.New("the file changed while it was being read")
+
 func (q *request) copyFile() error {
-	srcShare, srcPath, err := q.sourcePath(q.r.Header.Get("x-ms-copy-source"))
+	srcShare, srcPath, srcSAS, err := q.sourcePath(copySource, q.r.Header.Get("x-ms-copy-source"))
 	if err != nil {
+		return err
+	}
+	if err := q.authorizeSource(copySource, srcShare, srcPath, srcSAS); err != nil {
 		return err
 	}
 	if _, err := q.svc.dataKey(q.ctx, q.account); err != nil {
@@ -538,12 +557,15 @@ func (q *request) rename(dir bool) error {
 	if raw == "" {
 		return missingHeader("x-ms-file-rename-source")
 	}
-	srcShare, srcPath, err := q.sourcePath(raw)
+	srcShare, srcPath, srcSAS, err := q.sourcePath(renameSource, raw)
 	if err != nil {
 		return err
 	}
 	if !strings.EqualFold(srcShare, q.share) {
 		return azerr.BadRequest("InvalidInput", "A rename stays within its share.")
+	}
+	if err := q.authorizeSource(renameSource, srcShare, srcPath, srcSAS); err != nil {
+		return err
 	}
 	replace := strings.EqualFold(q.r.Header.Get("x-ms-file-rename-replace-if-exists"), "true")
 	var n Node
@@ -621,7 +643,7 @@ func removeFileTx(tx store.Tx, account, share string, n Node) error {
 	if err := PutShareTx(tx, account, s); err != nil {
 		return err
 	}
-	if err := deleteContentTx(tx, account, share, n.ID); err != nil {
+	if err := deleteContentTx(tx, account, share, n); err != nil {
 		return err
 	}
 	return tx.Delete(colNodes, nodeKey(account, share, n.Path))

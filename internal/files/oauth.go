@@ -1,13 +1,13 @@
 package files
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/cerulean-azure/cerulean/internal/access"
 	"github.com/cerulean-azure/cerulean/internal/azerr"
-	"github.com/cerulean-azure/cerulean/internal/sts"
 )
 
 // Data actions of the File service, as Azure RBAC names them.
@@ -25,26 +25,26 @@ const (
 // tokens only with the backup intent (x-ms-file-request-intent: backup), and then needs the
 // operation's data action plus the backup-semantics privilege (Storage File Data Privileged
 // Reader/Contributor, SMB Admin) at the share. With them, file ACLs are bypassed, as in Azure.
-func (s *Service) checkBearer(r *http.Request, a Account, share, path string) error {
+func (s *Service) checkBearer(r *http.Request, a Account, share, path string) (access.Principal, error) {
 	if s.tokens == nil || s.gate == nil {
-		return azerr.Unauthorized("InvalidAuthenticationInfo", "OAuth is not configured on this server.")
+		return access.Principal{}, azerr.Unauthorized("InvalidAuthenticationInfo", "OAuth is not configured on this server.")
 	}
 	claims, err := s.tokens.VerifyBearer(r, []string{"https://storage.azure.com", "https://" + a.Name + DNSSuffix})
 	if err != nil {
 		e := azerr.From(err)
-		return azerr.Unauthorized("InvalidAuthenticationInfo", "Authentication information is not given in the correct format: %s", e.Message).
+		return access.Principal{}, azerr.Unauthorized("InvalidAuthenticationInfo", "Authentication information is not given in the correct format: %s", e.Message).
 			WithHeader("WWW-Authenticate", `Bearer authorization_uri=https://login.microsoftonline.com/`+claims.TenantID+`/oauth2/authorize resource_id=https://storage.azure.com`)
 	}
 	if !strings.EqualFold(r.Header.Get("x-ms-file-request-intent"), "backup") {
-		return missingHeader("x-ms-file-request-intent")
+		return access.Principal{}, missingHeader("x-ms-file-request-intent")
 	}
 	v := r.Header.Get("x-ms-version")
 	if share == "" || (path == "" && r.URL.Query().Get("restype") == "share") {
 		if v < oauthMinShareVersion {
-			return azerr.Forbidden("AuthorizationFailure", "Share and service operations accept OAuth from version %s; this request uses %s. Use Shared Key or Resource Manager.", oauthMinShareVersion, v)
+			return access.Principal{}, azerr.Forbidden("AuthorizationFailure", "Share and service operations accept OAuth from version %s; this request uses %s. Use Shared Key or Resource Manager.", oauthMinShareVersion, v)
 		}
 	} else if v < oauthMinObjectVersion {
-		return azerr.Forbidden("AuthorizationFailure", "File and directory operations accept OAuth from version %s; this request uses %s.", oauthMinObjectVersion, v)
+		return access.Principal{}, azerr.Forbidden("AuthorizationFailure", "File and directory operations accept OAuth from version %s; this request uses %s.", oauthMinObjectVersion, v)
 	}
 	q := map[string]string{}
 	for k, vs := range r.URL.Query() {
@@ -58,17 +58,23 @@ func (s *Service) checkBearer(r *http.Request, a Account, share, path string) er
 	case strings.ContainsAny(needs, "wc"):
 		actions = []string{actionWrite, actionWriteBackup}
 	}
-	scope := a.ResourceID + "/fileServices/default"
-	if share != "" {
-		scope += "/fileshares/" + share
-	}
 	display := claims.AppID
 	if display == "" {
 		display = claims.AuthorizedParty
 	}
 	p := access.Principal{ObjectID: claims.ObjectID, Display: display, IssuedAt: time.Unix(claims.IssuedAt, 0)}
+	return p, s.authorizeData(r.Context(), p, a, share, actions)
+}
+
+// authorizeData checks a principal holds every one of the data actions at a share of the
+// account (or at the File service, for share == ""): 403 AuthorizationPermissionMismatch.
+func (s *Service) authorizeData(ctx context.Context, p access.Principal, a Account, share string, actions []string) error {
+	scope := a.ResourceID + "/fileServices/default"
+	if share != "" {
+		scope += "/fileshares/" + share
+	}
 	for _, act := range actions {
-		d, err := s.gate.Decide(r.Context(), access.Request{Principal: p, Action: act, DataAction: true, Scope: scope})
+		d, err := s.gate.Decide(ctx, access.Request{Principal: p, Action: act, DataAction: true, Scope: scope})
 		if err != nil {
 			return err
 		}
@@ -78,5 +84,3 @@ func (s *Service) checkBearer(r *http.Request, a Account, share, path string) er
 	}
 	return nil
 }
-
-var _ = sts.Claims{}

@@ -23,6 +23,7 @@ const (
 	colChunks      = "files.chunks"
 	colPermissions = "files.permissions"
 	colCounters    = "files.counters"
+	colGarbage     = "files.garbage"
 )
 
 // Account is what the data plane knows of a storage account; the resource provider writes it.
@@ -36,6 +37,9 @@ type Account struct {
 	Keys []AccountKey `json:"keys"`
 	// AllowSharedKeyAccess false refuses Shared Key and SAS (allowSharedKeyAccess).
 	AllowSharedKeyAccess bool `json:"allowSharedKeyAccess"`
+	// AllowHTTP is supportsHttpsTrafficOnly false: plain HTTP is served. Its zero value (a
+	// record written before it existed, too) is Azure's default, HTTPS only.
+	AllowHTTP bool `json:"allowHttp,omitempty"`
 	// KeySource is "Microsoft.Storage" or "Microsoft.Keyvault"; WrappedKey is the data key
 	// wrapped by it (sealed under the root key, or by the customer's key).
 	KeySource  string `json:"keySource"`
@@ -137,19 +141,26 @@ func RegenerateKey(b *seal.Barrier, a *Account, name string, now time.Time) bool
 	return false
 }
 
-// DeleteAccountTx removes an account and everything it holds.
-func DeleteAccountTx(tx store.Tx, name string) error {
-	prefix := accountKey(name) + "/"
-	for _, col := range []string{colShares, colNodes, colChunks, colPermissions, colCounters} {
-		items, err := tx.List(col, prefix)
+// deleteUnderTx deletes the documents of the collections whose keys start with prefix.
+func deleteUnderTx(tx store.Tx, prefix string, cols ...string) error {
+	for _, col := range cols {
+		keys, err := keysUnder(tx, col, prefix)
 		if err != nil {
 			return err
 		}
-		for _, it := range items {
-			if err := tx.Delete(col, it.Key); err != nil {
+		for _, k := range keys {
+			if err := tx.Delete(col, k); err != nil {
 				return err
 			}
 		}
+	}
+	return nil
+}
+
+// DeleteAccountTx removes an account and everything it holds.
+func DeleteAccountTx(tx store.Tx, name string) error {
+	if err := deleteUnderTx(tx, accountKey(name)+"/", colShares, colNodes, colChunks, colPermissions, colCounters, colGarbage); err != nil {
+		return err
 	}
 	err := tx.Delete(colAccounts, accountKey(name))
 	if errors.Is(err, store.ErrNotFound) {

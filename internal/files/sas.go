@@ -83,10 +83,21 @@ func ipAllowed(sip, remote string) bool {
 	return string(a4) <= string(ip4) && string(ip4) <= string(b4)
 }
 
-// checkSAS verifies an account or service SAS (signature under either account key, time
-// window, protocol, IP, service, resource type, permissions) for the request.
+// checkSAS verifies the request's own account or service SAS for what the request does.
 func (s *Service) checkSAS(r *http.Request, a Account, share, path string) error {
-	raw := r.URL.Query()
+	q := map[string]string{}
+	for k, vs := range r.URL.Query() {
+		q[strings.ToLower(k)] = vs[0]
+	}
+	resType, needs := sasNeeds(r, share, path, q)
+	return s.verifySAS(r, r.URL.Query(), a, share, path, resType, needs)
+}
+
+// verifySAS verifies an account or service SAS (signature under either account key, time
+// window, protocol, IP, service, resource type, permissions) for an operation on share/path
+// that needs resType and one of the permission letters in needs. The SAS is raw: the
+// request's own, or one carried by a URL the request names (a copy or rename source).
+func (s *Service) verifySAS(r *http.Request, raw url.Values, a Account, share, path string, resType byte, needs string) error {
 	get := func(k string) string { return raw.Get(k) }
 	keys, err := AccountKeys(s.barrier, a)
 	if err != nil {
@@ -133,11 +144,6 @@ func (s *Service) checkSAS(r *http.Request, a Account, share, path string) error
 	if sip != "" && !ipAllowed(sip, r.RemoteAddr) {
 		return sasDenied("AuthorizationSourceIPMismatch", "source IP "+r.RemoteAddr)
 	}
-	q := map[string]string{}
-	for k, vs := range raw {
-		q[strings.ToLower(k)] = vs[0]
-	}
-	resType, needs := sasNeeds(r, share, path, q)
 	if account {
 		if !strings.Contains(get("ss"), "f") {
 			return sasDenied("AuthorizationServiceMismatch", "service")
@@ -164,5 +170,3 @@ func (s *Service) checkSAS(r *http.Request, a Account, share, path string) error
 	}
 	return nil
 }
-
-var _ = url.Values{}

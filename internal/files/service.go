@@ -162,6 +162,7 @@ type request struct {
 	w       http.ResponseWriter
 	svc     *Service
 	account Account
+	caller  caller
 	share   string
 	path    string // within the share, "" for the root
 	base    string // the URL prefix of the account, for ServiceEndpoint
@@ -232,6 +233,9 @@ func (s *Service) serve(w http.ResponseWriter, r *http.Request, accountName, bas
 	if !ok {
 		return azerr.BadRequest("AccountNotFound", "The storage account '%s' does not exist: create it with Resource Manager (az storage account create).", accountName)
 	}
+	if r.TLS == nil && !a.AllowHTTP {
+		return azerr.BadRequest("AccountRequiresHttps", "The account being accessed does not support http.")
+	}
 	if v := r.Header.Get("x-ms-version"); v == "" {
 		return missingHeader("x-ms-version")
 	} else if len(v) != 10 || v < "2014-02-14" {
@@ -239,10 +243,11 @@ func (s *Service) serve(w http.ResponseWriter, r *http.Request, accountName, bas
 	}
 	segs0 := strings.Split(strings.Trim(path, "/"), "/")
 	shareName, objPath := segs0[0], strings.Join(segs0[1:], "/")
-	if err := s.authenticate(r, a, shareName, objPath); err != nil {
+	who, err := s.authenticate(r, a, shareName, objPath)
+	if err != nil {
 		return err
 	}
-	q := &request{ctx: r.Context(), r: r, w: w, svc: s, account: a, base: strings.TrimRight(base, "/"), query: map[string]string{}}
+	q := &request{ctx: r.Context(), r: r, w: w, svc: s, account: a, caller: who, base: strings.TrimRight(base, "/"), query: map[string]string{}}
 	for k, vs := range r.URL.Query() {
 		if len(vs) > 0 {
 			q.query[strings.ToLower(k)] = vs[0]
@@ -268,46 +273,59 @@ func (s *Service) serve(w http.ResponseWriter, r *http.Request, accountName, bas
 	if q.path == "" {
 		return q.serveDirectory()
 	}
+	if r.Method == http.MethodPut || r.Method == http.MethodDelete {
+		// Clearing, truncating, replacing or deleting a file may leave garbage to sweep.
+		defer func() { _ = s.sweep(q.ctx) }()
+	}
 	return q.serveFile()
 }
 
-// authenticate checks Shared Key (the account key is the super-user, as in Azure).
-func (s *Service) authenticate(r *http.Request, a Account, share, path string) error {
+// authenticate checks Shared Key (the account key is the super-user, as in Azure), a shared
+// access signature, or a bearer token with its data actions, and says who the caller is.
+func (s *Service) authenticate(r *http.Request, a Account, share, path string) (caller, error) {
 	h := r.Header.Get("Authorization")
 	if h == "" {
 		if r.URL.Query().Get("sig") != "" {
 			if !a.AllowSharedKeyAccess {
-				return azerr.Forbidden("KeyBasedAuthenticationNotPermitted", "Key based authentication is not permitted on this storage account.")
+				return caller{}, errKeyAuthNotPermitted()
 			}
-			return s.checkSAS(r, a, share, path)
+			return caller{sas: r.URL.Query()}, s.checkSAS(r, a, share, path)
 		}
-		return azerr.Unauthorized("NoAuthenticationInformation", "Server failed to authenticate the request. Please refer to the information in the www-authenticate header.")
+		return caller{}, azerr.Unauthorized("NoAuthenticationInformation", "Server failed to authenticate the request. Please refer to the information in the www-authenticate header.")
 	}
 	scheme, cred, _ := strings.Cut(h, " ")
 	switch {
 	case strings.EqualFold(scheme, "SharedKey"):
 		if !a.AllowSharedKeyAccess {
-			return azerr.Forbidden("KeyBasedAuthenticationNotPermitted", "Key based authentication is not permitted on this storage account.")
+			return caller{}, errKeyAuthNotPermitted()
+		}
+		if err := checkRequestDate(r.Header, s.now()); err != nil {
+			return caller{}, err
 		}
 		name, sig, ok := strings.Cut(strings.TrimSpace(cred), ":")
 		if !ok || !strings.EqualFold(name, a.Name) {
-			return authFailed("The MAC signature found in the HTTP request is not for this account: the Authorization header names '" + name + "'.")
+			return caller{}, authFailed("The MAC signature found in the HTTP request is not for this account: the Authorization header names '" + name + "'.")
 		}
 		keys, err := AccountKeys(s.barrier, a)
 		if err != nil {
-			return err
+			return caller{}, err
 		}
 		sts := stringToSign(r, a.Name)
 		for _, k := range keys {
 			if want, ok := signSharedKey(k, sts); ok && equalSig(want, sig) {
-				return nil
+				return caller{sharedKey: true}, nil
 			}
 		}
-		return authFailed("The MAC signature found in the HTTP request '" + sig + "' is not the same as any computed signature. Server used following string to sign: '" + strings.ReplaceAll(sts, "\n", `\n`) + "'.")
+		return caller{}, authFailed("The MAC signature found in the HTTP request '" + sig + "' is not the same as any computed signature. Server used following string to sign: '" + strings.ReplaceAll(sts, "\n", `\n`) + "'.")
 	case strings.EqualFold(scheme, "Bearer"):
-		return s.checkBearer(r, a, share, path)
+		p, err := s.checkBearer(r, a, share, path)
+		return caller{principal: p}, err
 	}
-	return authFailed("The Authorization header scheme '" + scheme + "' is not supported: use SharedKey.")
+	return caller{}, authFailed("The Authorization header scheme '" + scheme + "' is not supported: use SharedKey.")
+}
+
+func errKeyAuthNotPermitted() error {
+	return azerr.Forbidden("KeyBasedAuthenticationNotPermitted", "Key based authentication is not permitted on this storage account.")
 }
 
 // ---- common response helpers ----

@@ -115,17 +115,8 @@ func DeleteShareTx(tx store.Tx, account, share string) error {
 	if _, err := GetShareTx(tx, account, share); err != nil {
 		return err
 	}
-	prefix := shareKey(account, share) + "/"
-	for _, col := range []string{colNodes, colChunks, colPermissions, colCounters} {
-		items, err := tx.List(col, prefix)
-		if err != nil {
-			return err
-		}
-		for _, it := range items {
-			if err := tx.Delete(col, it.Key); err != nil {
-				return err
-			}
-		}
+	if err := deleteUnderTx(tx, shareKey(account, share)+"/", colNodes, colChunks, colPermissions, colCounters, colGarbage); err != nil {
+		return err
 	}
 	return tx.Delete(colShares, shareKey(account, share))
 }

@@ -51,4 +51,8 @@ type Tx interface {
 	// List returns the collection's items whose key starts with prefix, ordered by key
 	// (byte-wise).
 	List(collection, prefix string) ([]Item, error)
+	// Keys returns, ordered by key (byte-wise), at most limit keys k of the collection with
+	// from <= k < to (no upper bound when to is ""; no limit when limit <= 0), without their
+	// values: what a caller needs to find or delete documents in a key range cheaply.
+	Keys(collection, from, to string, limit int) ([]string, error)
 }

@@ -321,6 +321,33 @@ func (t *tx) List(collection, prefix string) ([]store.Item, error) {
 	return items, nil
 }
 
+func (t *tx) Keys(collection, from, to string, limit int) ([]string, error) {
+	if limit <= 0 {
+		limit = -1 // SQLite: no limit
+	}
+	q, args := `SELECT key FROM documents WHERE collection = ? AND key >= ? ORDER BY key LIMIT ?`, []any{collection, from, limit}
+	if to != "" {
+		q, args = `SELECT key FROM documents WHERE collection = ? AND key >= ? AND key < ? ORDER BY key LIMIT ?`, []any{collection, from, to, limit}
+	}
+	rows, err := t.tx.QueryContext(t.ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("keys %s/[%s, %s): %w", collection, from, to, err)
+	}
+	defer rows.Close()
+	var keys []string
+	for rows.Next() {
+		var k string
+		if err := rows.Scan(&k); err != nil {
+			return nil, fmt.Errorf("keys %s/[%s, %s): %w", collection, from, to, err)
+		}
+		keys = append(keys, k)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("keys %s/[%s, %s): %w", collection, from, to, err)
+	}
+	return keys, nil
+}
+
 // prefixEnd returns the smallest string greater than every string starting with prefix, or
 // "" when there is none.
 func prefixEnd(prefix string) string {

@@ -90,6 +90,36 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 			return err
 		})
 	})
+	t.Run("KeysRangeAndLimit", func(t *testing.T) {
+		s := open(t)
+		mustUpdate(t, s, func(tx store.Tx) error {
+			for _, k := range []string{"f/003", "f/001", "f/010", "f/002", "g/001", "e/999"} {
+				if err := tx.Put("c", k, []byte("value of "+k)); err != nil {
+					return err
+				}
+			}
+			return tx.Put("other", "f/004", []byte("x"))
+		})
+		for _, tt := range []struct {
+			from, to string
+			limit    int
+			want     string
+		}{
+			{"f/", "f/\xff", 0, "[f/001 f/002 f/003 f/010]"},
+			{"f/002", "f/010", 0, "[f/002 f/003]"},
+			{"f/002", "", 0, "[f/002 f/003 f/010 g/001]"},
+			{"f/", "g/", 2, "[f/001 f/002]"},
+			{"f/011", "g/", 5, "[]"},
+		} {
+			mustView(t, s, func(tx store.Tx) error {
+				keys, err := tx.Keys("c", tt.from, tt.to, tt.limit)
+				if got := fmt.Sprint(keys); err == nil && got != tt.want {
+					return fmt.Errorf("Keys(%q, %q, %d) = %s, want %s", tt.from, tt.to, tt.limit, got, tt.want)
+				}
+				return err
+			})
+		}
+	})
 	t.Run("ListHighBytePrefix", func(t *testing.T) {
 		s := open(t)
 		mustUpdate(t, s, func(tx store.Tx) error { return tx.Put("c", "a\xff\xff", []byte("x")) })
