@@ -39,8 +39,9 @@ type env struct {
 	ResourceProxy           string `json:"resourceProxy"`
 }
 
-// cmkCacheTTL is the server's --cmk-cache-ttl: how long a revoked customer key keeps working.
-const cmkCacheTTL = time.Second
+// cmkCacheTTL is the server's --cmk-cache-ttl: the longest a customer-key unwrap is reused.
+// It is long on purpose: revocation must not wait for it, and the CMK tests prove it does not.
+const cmkCacheTTL = 10 * time.Minute
 
 var (
 	binary  string // the built cerulean binary

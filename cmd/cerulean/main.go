@@ -106,7 +106,7 @@ managed-identity endpoints), and works as an HTTP proxy that answers IMDS
 	f.DurationVar(&all.KeyVault.RotationInterval, "keyvault-rotation-interval", all.KeyVault.RotationInterval, "how often key rotation policies (and scheduled purges) are evaluated; 0 disables")
 	f.DurationVar(&all.RBACPropagation, "rbac-propagation", 0, "delay before role-assignment, custom-role and group changes reach tokens issued before them, as Azure's caches do (e.g. 5m; tokens issued after a change see it at once); 0 applies changes immediately")
 	f.DurationVar(&all.KeyPollInterval, "key-poll-interval", all.KeyPollInterval, "how often storage accounts with automatic key version updating look for a new customer key version (Azure: daily; 'cerulean storage poll-keys' triggers one now)")
-	f.DurationVar(&all.Files.CMKCacheTTL, "cmk-cache-ttl", all.Files.CMKCacheTTL, "how long a data key unwrapped by a customer-managed key is reused: the bound on how long a revoked key keeps working")
+	f.DurationVar(&all.Files.CMKCacheTTL, "cmk-cache-ttl", all.Files.CMKCacheTTL, "the longest a data key unwrapped by a customer-managed key is reused without asking Key Vault again (revocation does not wait for it: disabling or deleting the key, removing the identity's role or detaching the identity takes effect at once)")
 	return cmd
 }
 

@@ -67,10 +67,25 @@ func (p *Provider) configureEncryption(c *arm.Call, tx store.Tx, r *arm.Resource
 			}
 			acct.WrappedKey = files.SealDataKey(p.barrier, *acct, dk)
 		}
-		acct.KeySource, acct.WrappingKeyID, acct.CMKIdentity, acct.KeyVaultURI, acct.KeyName, acct.KeyVersion = files.KeySourceMicrosoft, "", "", "", "", ""
+		acct.KeySource, acct.WrappingKeyID, acct.CMKIdentity, acct.CMKUserAssignedIdentity = files.KeySourceMicrosoft, "", "", ""
+		acct.KeyVaultURI, acct.KeyName, acct.KeyVersion = "", "", ""
 		return nil
 	}
 	kvp := e.KeyVaultProperties
+	sameKey := acct.KeySource == files.KeySourceKeyVault && strings.EqualFold(acct.KeyVaultURI, kvp.KeyVaultURI) &&
+		strings.EqualFold(acct.KeyName, kvp.KeyName) && acct.KeyVersion == kvp.KeyVersion
+	named := ""
+	if e.Identity != nil {
+		named = e.Identity.UserAssignedIdentity
+	}
+	if sameKey && strings.EqualFold(acct.CMKUserAssignedIdentity, named) {
+		// The key configuration is unchanged; only the account's identities may have been.
+		// Follow them without asking Key Vault (every unwrap does): an identity detached
+		// from the account, or a system-assigned identity disabled, revokes the key at once;
+		// attached again (or re-enabled, then granted access), it restores it.
+		acct.CMKIdentity, _, _ = cmkIdentity(r, *e, false)
+		return nil
+	}
 	principal, uami, err := cmkIdentity(r, *e, created)
 	if err != nil {
 		return err
@@ -78,9 +93,8 @@ func (p *Provider) configureEncryption(c *arm.Call, tx store.Tx, r *arm.Resource
 	if uami != "" {
 		e.Identity = &encryptionIdentity{UserAssignedIdentity: strings.Replace(uami, "/resourceGroups/", "/resourcegroups/", 1)}
 	}
-	same := acct.KeySource == files.KeySourceKeyVault && acct.CMKIdentity == principal && strings.EqualFold(acct.KeyVaultURI, kvp.KeyVaultURI) &&
-		strings.EqualFold(acct.KeyName, kvp.KeyName) && acct.KeyVersion == kvp.KeyVersion
-	if same {
+	if sameKey && acct.CMKIdentity == principal {
+		acct.CMKUserAssignedIdentity = uami // records written before it was kept
 		return nil
 	}
 	vaultName, ok := vaultNameOf(kvp.KeyVaultURI)
@@ -113,7 +127,7 @@ func (p *Provider) configureEncryption(c *arm.Call, tx store.Tx, r *arm.Resource
 	if back, err := p.kv.Unwrap(c.Ctx, principal, r.ID, key.KID, wrapped); err != nil || string(back) != string(dk) {
 		return kvError(err)
 	}
-	acct.KeySource, acct.WrappedKey, acct.WrappingKeyID, acct.CMKIdentity = files.KeySourceKeyVault, wrapped, key.KID, principal
+	acct.KeySource, acct.WrappedKey, acct.WrappingKeyID, acct.CMKIdentity, acct.CMKUserAssignedIdentity = files.KeySourceKeyVault, wrapped, key.KID, principal, uami
 	acct.KeyVaultURI, acct.KeyName, acct.KeyVersion = kvp.KeyVaultURI, kvp.KeyName, kvp.KeyVersion
 	kvp.CurrentVersionedKeyIdentifier, kvp.LastKeyRotationTimestamp = key.KID, &now
 	return nil
