@@ -171,3 +171,51 @@ func TestStorage_CMKRevocationIsImmediate(t *testing.T) {
 	}
 	refused("deleting the identity", "KeyVaultAccessTokenCannotBeAcquired")
 }
+
+// TestStorage_CMKConfigurationErrors (issue 10 item 15): the configuration errors Azure
+// names: keySource Microsoft.Keyvault without keyvaultproperties, and invalid account names
+// on create and in checkNameAvailability.
+func TestStorage_CMKConfigurationErrors(t *testing.T) {
+	admin := adminCredential(t)
+	rg := "cmkcfg-" + uuid.NewString()[:8]
+	if err := createGroup(t, admin, rg); err != nil {
+		t.Fatal(err)
+	}
+	ac := accountsClient(t, admin)
+	create := func(name string, props *armstorage.AccountPropertiesCreateParameters) error {
+		poller, err := ac.BeginCreate(ctxT(t), rg, name, armstorage.AccountCreateParameters{
+			Kind: to.Ptr(armstorage.KindStorageV2), Location: to.Ptr("westus"), SKU: &armstorage.SKU{Name: to.Ptr(armstorage.SKUNameStandardLRS)},
+			Identity:   &armstorage.Identity{Type: to.Ptr(armstorage.IdentityTypeSystemAssigned)},
+			Properties: props}, nil)
+		if err != nil {
+			return err
+		}
+		_, err = poller.PollUntilDone(ctxT(t), nil)
+		return err
+	}
+	t.Run("keySource Microsoft.Keyvault without keyvaultproperties", func(t *testing.T) {
+		err := create(newAccountName(), &armstorage.AccountPropertiesCreateParameters{
+			Encryption: &armstorage.Encryption{KeySource: to.Ptr(armstorage.KeySourceMicrosoftKeyvault)}})
+		wantARMError(t, err, http.StatusBadRequest, "MissingKeyvaultProperties")
+		name := newAccountName()
+		if err := create(name, nil); err != nil {
+			t.Fatal(err)
+		}
+		_, err = ac.Update(ctxT(t), rg, name, armstorage.AccountUpdateParameters{Properties: &armstorage.AccountPropertiesUpdateParameters{
+			Encryption: &armstorage.Encryption{KeySource: to.Ptr(armstorage.KeySourceMicrosoftKeyvault)}}}, nil)
+		wantARMError(t, err, http.StatusBadRequest, "MissingKeyvaultProperties")
+	})
+	t.Run("invalid account name", func(t *testing.T) {
+		for _, bad := range []string{"Upper1234", "ab", "with-dash", "vaults"} {
+			var re *azcore.ResponseError
+			if err := create(bad, nil); !errorAs(err, &re) || re.StatusCode != http.StatusBadRequest || re.ErrorCode != "AccountNameInvalid" {
+				t.Errorf("create %q: %v; want 400 AccountNameInvalid", bad, err)
+			}
+			got, err := ac.CheckNameAvailability(ctxT(t), armstorage.AccountCheckNameAvailabilityParameters{
+				Name: to.Ptr(bad), Type: to.Ptr("Microsoft.Storage/storageAccounts")}, nil)
+			if err != nil || got.NameAvailable == nil || *got.NameAvailable || got.Reason == nil || *got.Reason != armstorage.ReasonAccountNameInvalid {
+				t.Errorf("checkNameAvailability %q = %+v, %v; want unavailable, AccountNameInvalid", bad, got, err)
+			}
+		}
+	})
+}

@@ -101,7 +101,7 @@ func TestStorage_CMKSeed002(t *testing.T) {
 	name := newAccountName()
 	_, err = create(name, armstorage.AccountCreateParameters{Identity: uamiIdentity,
 		Properties: &armstorage.AccountPropertiesCreateParameters{Encryption: cmkEncryption(vault, "cmk", "", *uami.ID)}})
-	wantARMError(t, err, http.StatusBadRequest, "KeyVaultEncryptionKeyNotFound")
+	wantARMError(t, err, http.StatusBadRequest, "KeyVaultAuthenticationFailure")
 	if _, err := ac.GetProperties(ctxT(t), rg, name, nil); err == nil {
 		t.Fatal("a refused create left the account behind")
 	}
@@ -150,7 +150,7 @@ func TestStorage_CMKSeed002(t *testing.T) {
 		}
 		_, err := ac.Update(ctxT(t), rg, name, armstorage.AccountUpdateParameters{Properties: &armstorage.AccountPropertiesUpdateParameters{
 			Encryption: cmkEncryption(plain, "k", "", *uami.ID)}}, nil)
-		wantARMError(t, err, http.StatusBadRequest, "InvalidRequestPropertyValue")
+		wantARMError(t, err, http.StatusBadRequest, "KeyVaultPolicyError")
 	})
 
 	// Write files under the customer key.

@@ -17,11 +17,15 @@ import (
 )
 
 // kvError turns a Key Vault failure met while configuring a customer key into ARM's 400:
-// the update is refused and nothing changes.
+// the update is refused and nothing changes. An identity that cannot reach the key (no
+// token, no role, no access policy) is Azure's KeyVaultAuthenticationFailure.
 func kvError(err error) error {
 	var f *encryption.Failure
 	if errors.As(err, &f) {
-		return azerr.BadRequest(f.Code, "The storage account cannot use the customer-managed key: %s %s Grant its identity 'Key Vault Crypto Service Encryption User' on the key (or vault), and check the key exists and is enabled.", f.Message, f.Detail)
+		if f.Denied {
+			return azerr.BadRequest("KeyVaultAuthenticationFailure", "The operation failed because of authentication issue on the keyvault. For more information, see - https://aka.ms/storagekeyvaultaccesspolicy (%s %s Grant the account's identity 'Key Vault Crypto Service Encryption User' on the key or vault, or get, wrapKey and unwrapKey in its access policies.)", f.Message, f.Detail)
+		}
+		return azerr.BadRequest(f.Code, "The storage account cannot use the customer-managed key: %s %s Check the key exists and is enabled.", f.Message, f.Detail)
 	}
 	if e, ok := azerr.As(err); ok {
 		return e
@@ -106,7 +110,7 @@ func (p *Provider) configureEncryption(c *arm.Call, tx store.Tx, r *arm.Resource
 		return azerr.BadRequest("KeyVaultVaultNotFound", "The key vault '%s' is not found for encryption.", kvp.KeyVaultURI)
 	}
 	if !v.PurgeProtection {
-		return bad("InvalidRequestPropertyValue", "The key vault '%s' must have soft delete and purge protection enabled to hold a storage account's customer-managed key: az keyvault update --enable-purge-protection true.", v.Name)
+		return bad("KeyVaultPolicyError", "Keyvault policy recoverable is not set: the key vault '%s' must have soft delete and purge protection enabled to hold a storage account's customer-managed key (az keyvault update --enable-purge-protection true).", v.Name)
 	}
 	key, err := p.kv.GetKey(c.Ctx, principal, r.ID, encryption.KeyRef{VaultURI: keyvault.VaultURI(v.Name), Name: kvp.KeyName, Version: kvp.KeyVersion})
 	if err != nil {
