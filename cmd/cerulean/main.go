@@ -79,7 +79,11 @@ service principal with Owner on the subscription. Later runs reuse them.
 
 One port serves HTTPS (Resource Manager, the token service) and plain HTTP (the
 managed-identity endpoints), and works as an HTTP proxy that answers IMDS
-(http://169.254.169.254) and terminates CONNECT for Azure host names only.`,
+(http://169.254.169.254) and terminates CONNECT for Azure host names only.
+
+One server at a time uses a data folder (a second one on the same folder is refused); the
+other commands (sp, group, identity, signing-key, root-key, env, ...) work beside it. The
+folder is kept 0700 and its keys, store and state 0600.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var level slog.Level
@@ -111,6 +115,11 @@ managed-identity endpoints), and works as an HTTP proxy that answers IMDS
 }
 
 func serve(ctx context.Context, log *slog.Logger, data, listen string, settings server.Settings) error {
+	release, err := instance.Lock(data)
+	if err != nil {
+		return err
+	}
+	defer release()
 	in, err := instance.Open(ctx, data)
 	if err != nil {
 		return err
@@ -128,7 +137,7 @@ func serve(ctx context.Context, log *slog.Logger, data, listen string, settings 
 	if err := instance.WriteState(data, instance.State{PID: os.Getpid(), Address: addr}); err != nil {
 		return err
 	}
-	defer instance.RemoveState(data)
+	defer instance.RemoveState(data, os.Getpid())
 	log.Info("cerulean listening", "address", addr, "https", "https://"+addr, "tenant", in.Tenant.ID,
 		"subscription", in.Tenant.SubscriptionID, "ca", in.CA.CertFile, "data", data)
 	fmt.Fprintf(os.Stderr, "Cerulean is listening on %s. In another shell: eval \"$(cerulean env --data %s)\"\n", addr, data)
