@@ -44,9 +44,10 @@ type env struct {
 const cmkCacheTTL = 10 * time.Minute
 
 var (
-	binary  string // the built cerulean binary
-	dataDir string
-	srv     env
+	binary   string // the built cerulean binary
+	dataDir  string
+	serveLog string // the shared server's stdout and stderr
+	srv      env
 )
 
 func TestMain(m *testing.M) {
@@ -74,7 +75,8 @@ func run(m *testing.M) (int, error) {
 		return 0, fmt.Errorf("build cerulean: %w", err)
 	}
 	dataDir = filepath.Join(tmp, "data")
-	logFile, err := os.Create(filepath.Join(tmp, "serve.log"))
+	serveLog = filepath.Join(tmp, "serve.log")
+	logFile, err := os.Create(serveLog)
 	if err != nil {
 		return 0, err
 	}
