@@ -7,10 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
-	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/resources/armresources"
-	"github.com/google/uuid"
 )
 
 // TestEnv_ResourceHasNoAdminCredentials (issue 10 item 9): `cerulean env --resource <vm>` is
@@ -20,12 +17,7 @@ import (
 // walk-through (`az login` as the administrator, then `az login --identity` after the eval)
 // still works.
 func TestEnv_ResourceHasNoAdminCredentials(t *testing.T) {
-	rg := "env-" + uuid.NewString()[:8]
-	if err := createGroup(t, adminCredential(t), rg); err != nil {
-		t.Fatal(err)
-	}
-	vmID, ident := createHost(t, rg, "Microsoft.Compute/virtualMachines", "vm1",
-		&armresources.Identity{Type: to.Ptr(armresources.ResourceIdentityTypeSystemAssigned)})
+	vmID, ident := newVM(t, "env-", "vm1")
 	admin := map[string]string{"client secret": srv.AdminClientSecret, "client id": srv.AdminClientID, "object id": srv.AdminObjectID}
 
 	t.Run("json", func(t *testing.T) {

@@ -8,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
-	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/resources/armresources"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azfile/sas"
 	"github.com/google/uuid"
 )
@@ -20,12 +18,7 @@ import (
 // assertions in a form and in a query string, bearer tokens — none of them is in the
 // server's log, while the requests themselves are.
 func TestLog_NoSecrets(t *testing.T) {
-	rg := "log-" + uuid.NewString()[:8]
-	if err := createGroup(t, adminCredential(t), rg); err != nil {
-		t.Fatal(err)
-	}
-	vmID, _ := createHost(t, rg, "Microsoft.Compute/virtualMachines", "logvm",
-		&armresources.Identity{Type: to.Ptr(armresources.ResourceIdentityTypeSystemAssigned)})
+	vmID, _ := newVM(t, "log-", "logvm")
 	host, err := ceruleanEnv(vmID)
 	if err != nil {
 		t.Fatal(err)
@@ -74,7 +67,7 @@ func TestLog_NoSecrets(t *testing.T) {
 	// A bearer token in Authorization.
 	tok := adminToken(t, armScope)
 	secrets["bearer token"] = tok[strings.LastIndex(tok, ".")+1:]
-	req, _ = http.NewRequest(http.MethodGet, srv.ResourceManagerEndpoint+"/subscriptions/"+srv.SubscriptionID+"/resourceGroups/"+rg+"?api-version=2021-04-01", nil)
+	req, _ = http.NewRequest(http.MethodGet, srv.ResourceManagerEndpoint+vmID+"?api-version=2023-03-01", nil)
 	req.Header.Set("Authorization", "Bearer "+tok)
 	do(req, hc, http.StatusOK)
 	// A SAS: its signature in the query.

@@ -190,6 +190,18 @@ func createHost(t *testing.T, rg, fullType, name string, identity *armresources.
 	return id, res.Identity
 }
 
+// newVM creates a resource group named rgPrefix plus a random suffix holding a VM with a
+// system-assigned identity, and returns the VM's id and identity block.
+func newVM(t *testing.T, rgPrefix, name string) (string, *armresources.Identity) {
+	t.Helper()
+	rg := rgPrefix + uuid.NewString()[:8]
+	if err := createGroup(t, adminCredential(t), rg); err != nil {
+		t.Fatal(err)
+	}
+	return createHost(t, rg, "Microsoft.Compute/virtualMachines", name,
+		&armresources.Identity{Type: to.Ptr(armresources.ResourceIdentityTypeSystemAssigned)})
+}
+
 func TestSDK_ManagedIdentityAppService(t *testing.T) {
 	admin := adminCredential(t)
 	rg := "sdk-mi-" + uuid.NewString()[:8]
