@@ -49,6 +49,29 @@ func sharedKeyService(t *testing.T, rg, name string) *service.Client {
 	return c
 }
 
+// cmkSetup makes seed 002's prerequisites in a new resource group: a vault with purge
+// protection on which the administrator is Key Vault Crypto Officer (kc is its keys client
+// as the administrator), and a user-assigned identity with no role yet.
+func cmkSetup(t *testing.T, rgPrefix string) (rg, vault string, kc *azkeys.Client, mc *armmsi.UserAssignedIdentitiesClient, uami armmsi.UserAssignedIdentitiesClientCreateOrUpdateResponse) {
+	t.Helper()
+	admin := adminCredential(t)
+	rg = rgPrefix + uuid.NewString()[:8]
+	if err := createGroup(t, admin, rg); err != nil {
+		t.Fatal(err)
+	}
+	vault = newVaultName()
+	createVault(t, rg, vault, true)
+	if err := assignRole(t, admin, vaultScope(rg, vault), roleKVCryptoOfficer, srv.AdminObjectID); err != nil {
+		t.Fatal(err)
+	}
+	mc, _ = armmsi.NewUserAssignedIdentitiesClient(srv.SubscriptionID, admin, armOptions(t))
+	uami, err := mc.CreateOrUpdate(ctxT(t), rg, "cmk-id", armmsi.Identity{Location: to.Ptr("westus")}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rg, vault, keysClient(t, vault, admin), mc, uami
+}
+
 // TestStorage_CMKSeed002 is seed 002 start to finish: a vault with purge protection, a key,
 // a user-assigned identity granted Key Vault Crypto Service Encryption User, CMK on a new
 // account (user-assigned only) and on an existing one (system-assigned), automatic and
@@ -56,22 +79,8 @@ func sharedKeyService(t *testing.T, rg, name string) *service.Client {
 // operation fails with 403), re-enabling with nothing lost, and back to Microsoft keys.
 func TestStorage_CMKSeed002(t *testing.T) {
 	admin := adminCredential(t)
-	rg := "cmk-" + uuid.NewString()[:8]
-	if err := createGroup(t, admin, rg); err != nil {
-		t.Fatal(err)
-	}
-	vault := newVaultName()
-	createVault(t, rg, vault, true)
-	if err := assignRole(t, admin, vaultScope(rg, vault), roleKVCryptoOfficer, srv.AdminObjectID); err != nil {
-		t.Fatal(err)
-	}
-	kc := keysClient(t, vault, admin)
+	rg, vault, kc, _, uami := cmkSetup(t, "cmk-")
 	k1, err := kc.CreateKey(ctxT(t), "cmk", azkeys.CreateKeyParameters{Kty: to.Ptr(azkeys.KeyTypeRSA), KeySize: to.Ptr[int32](3072)}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mc, _ := armmsi.NewUserAssignedIdentitiesClient(srv.SubscriptionID, admin, armOptions(t))
-	uami, err := mc.CreateOrUpdate(ctxT(t), rg, "cmk-id", armmsi.Identity{Location: to.Ptr("westus")}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +101,7 @@ func TestStorage_CMKSeed002(t *testing.T) {
 	name := newAccountName()
 	_, err = create(name, armstorage.AccountCreateParameters{Identity: uamiIdentity,
 		Properties: &armstorage.AccountPropertiesCreateParameters{Encryption: cmkEncryption(vault, "cmk", "", *uami.ID)}})
-	wantARMError(t, err, http.StatusBadRequest, "KeyVaultEncryptionKeyNotFound")
+	wantARMError(t, err, http.StatusBadRequest, "KeyVaultAuthenticationFailure")
 	if _, err := ac.GetProperties(ctxT(t), rg, name, nil); err == nil {
 		t.Fatal("a refused create left the account behind")
 	}
@@ -141,7 +150,7 @@ func TestStorage_CMKSeed002(t *testing.T) {
 		}
 		_, err := ac.Update(ctxT(t), rg, name, armstorage.AccountUpdateParameters{Properties: &armstorage.AccountPropertiesUpdateParameters{
 			Encryption: cmkEncryption(plain, "k", "", *uami.ID)}}, nil)
-		wantARMError(t, err, http.StatusBadRequest, "InvalidRequestPropertyValue")
+		wantARMError(t, err, http.StatusBadRequest, "KeyVaultPolicyError")
 	})
 
 	// Write files under the customer key.
@@ -225,7 +234,7 @@ func TestStorage_CMKSeed002(t *testing.T) {
 	}
 	readBack()
 
-	// Revoke: disable the key. Within the cache lifetime every listed operation fails.
+	// Revoke: disable the key. At once (the cache lifetime is long) every listed operation fails.
 	setEnabled := func(on bool) {
 		t.Helper()
 		if _, err := kc.UpdateKey(ctxT(t), "cmk2", other.Key.KID.Version(), azkeys.UpdateKeyParameters{KeyAttributes: &azkeys.KeyAttributes{Enabled: to.Ptr(on)}}, nil); err != nil {
@@ -233,7 +242,6 @@ func TestStorage_CMKSeed002(t *testing.T) {
 		}
 	}
 	setEnabled(false)
-	time.Sleep(cmkCacheTTL + 500*time.Millisecond)
 	const revoked = "KeyVaultEncryptionKeyNotFound"
 	ops := map[string]func() error{
 		"list directories and files": func() error {
@@ -271,7 +279,6 @@ func TestStorage_CMKSeed002(t *testing.T) {
 		t.Errorf("listing shares touches no data and should still work: %v", err)
 	}
 	setEnabled(true)
-	time.Sleep(cmkCacheTTL + 500*time.Millisecond)
 	readBack()
 
 	// Back to Microsoft-managed keys: readable, and no longer tied to the customer key.
@@ -280,6 +287,5 @@ func TestStorage_CMKSeed002(t *testing.T) {
 		t.Fatal(err)
 	}
 	setEnabled(false)
-	time.Sleep(cmkCacheTTL + 500*time.Millisecond)
 	readBack()
 }

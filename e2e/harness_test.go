@@ -39,12 +39,14 @@ type env struct {
 	ResourceProxy           string `json:"resourceProxy"`
 }
 
-// cmkCacheTTL is the server's --cmk-cache-ttl: how long a revoked customer key keeps working.
-const cmkCacheTTL = time.Second
+// cmkCacheTTL is the server's --cmk-cache-ttl: the longest a customer-key unwrap is reused.
+// It is long on purpose: revocation must not wait for it, and the CMK tests prove it does not.
+const cmkCacheTTL = 10 * time.Minute
 
 var (
 	binary    string // the built cerulean binary
 	dataDir   string
+	serveLog  string // the shared server's stdout and stderr
 	srv       env
 	serverPID int // the process id of `cerulean serve`
 )
@@ -74,7 +76,8 @@ func run(m *testing.M) (int, error) {
 		return 0, fmt.Errorf("build cerulean: %w", err)
 	}
 	dataDir = filepath.Join(tmp, "data")
-	logFile, err := os.Create(filepath.Join(tmp, "serve.log"))
+	serveLog = filepath.Join(tmp, "serve.log")
+	logFile, err := os.Create(serveLog)
 	if err != nil {
 		return 0, err
 	}

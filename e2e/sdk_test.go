@@ -190,6 +190,18 @@ func createHost(t *testing.T, rg, fullType, name string, identity *armresources.
 	return id, res.Identity
 }
 
+// newVM creates a resource group named rgPrefix plus a random suffix holding a VM with a
+// system-assigned identity, and returns the VM's id and identity block.
+func newVM(t *testing.T, rgPrefix, name string) (string, *armresources.Identity) {
+	t.Helper()
+	rg := rgPrefix + uuid.NewString()[:8]
+	if err := createGroup(t, adminCredential(t), rg); err != nil {
+		t.Fatal(err)
+	}
+	return createHost(t, rg, "Microsoft.Compute/virtualMachines", name,
+		&armresources.Identity{Type: to.Ptr(armresources.ResourceIdentityTypeSystemAssigned)})
+}
+
 func TestSDK_ManagedIdentityAppService(t *testing.T) {
 	admin := adminCredential(t)
 	rg := "sdk-mi-" + uuid.NewString()[:8]
@@ -259,16 +271,7 @@ func TestSDK_IMDSThroughProxy(t *testing.T) {
 	cmd := exec.Command(os.Args[0], "-test.run=^TestChildIMDS$", "-test.v")
 	cmd.Env = append(os.Environ(), "CERULEAN_E2E_CHILD=imds", "HTTP_PROXY="+e.ResourceProxy, "NO_PROXY=127.0.0.1,localhost",
 		"IDENTITY_ENDPOINT=", "IDENTITY_HEADER=", "MSI_ENDPOINT=", "IMDS_ENDPOINT=")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("child: %v\n%s", err, out)
-	}
-	_, after, ok := strings.Cut(string(out), "TOKEN=")
-	if !ok {
-		t.Fatalf("child printed no token:\n%s", out)
-	}
-	tok, _, _ := strings.Cut(after, "\n")
-	c := claimsOf(t, tok)
+	c := claimsOf(t, childToken(t, cmd))
 	if c["oid"] != *ident.PrincipalID || c["aud"] != "https://management.azure.com" {
 		t.Fatalf("IMDS token oid=%v aud=%v; want oid=%s aud=https://management.azure.com", c["oid"], c["aud"], *ident.PrincipalID)
 	}
@@ -279,6 +282,11 @@ func TestChildIMDS(t *testing.T) {
 		t.Skip("run by TestSDK_IMDSThroughProxy in a child process")
 	}
 	cred, err := azidentity.NewManagedIdentityCredential(nil)
+	printToken(t, cred, err)
+}
+
+// printToken, in a child process, gets an ARM token from cred and prints it for childToken.
+func printToken(t *testing.T, cred azcore.TokenCredential, err error) {
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -287,4 +295,19 @@ func TestChildIMDS(t *testing.T) {
 		t.Fatal(err)
 	}
 	os.Stdout.WriteString("TOKEN=" + tok.Token + "\n")
+}
+
+// childToken runs a child test process that calls printToken and returns the token.
+func childToken(t *testing.T, cmd *exec.Cmd) string {
+	t.Helper()
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("child: %v\n%s", err, out)
+	}
+	_, after, ok := strings.Cut(string(out), "TOKEN=")
+	if !ok {
+		t.Fatalf("child printed no token:\n%s", out)
+	}
+	tok, _, _ := strings.Cut(after, "\n")
+	return tok
 }

@@ -88,7 +88,11 @@ service principal with Owner on the subscription. Later runs reuse them.
 
 One port serves HTTPS (Resource Manager, the token service) and plain HTTP (the
 managed-identity endpoints), and works as an HTTP proxy that answers IMDS
-(http://169.254.169.254) and terminates CONNECT for Azure host names only.`,
+(http://169.254.169.254) and terminates CONNECT for Azure host names only.
+
+One server at a time uses a data folder (a second one on the same folder is refused); the
+other commands (sp, group, identity, signing-key, root-key, env, ...) work beside it. The
+folder is kept 0700 and its keys, store and state 0600.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var level slog.Level
@@ -115,11 +119,16 @@ managed-identity endpoints), and works as an HTTP proxy that answers IMDS
 	f.DurationVar(&all.KeyVault.RotationInterval, "keyvault-rotation-interval", all.KeyVault.RotationInterval, "how often key rotation policies (and scheduled purges) are evaluated; 0 disables")
 	f.DurationVar(&all.RBACPropagation, "rbac-propagation", 0, "delay before role-assignment, custom-role and group changes reach tokens issued before them, as Azure's caches do (e.g. 5m; tokens issued after a change see it at once); 0 applies changes immediately")
 	f.DurationVar(&all.KeyPollInterval, "key-poll-interval", all.KeyPollInterval, "how often storage accounts with automatic key version updating look for a new customer key version (Azure: daily; 'cerulean storage poll-keys' triggers one now)")
-	f.DurationVar(&all.Files.CMKCacheTTL, "cmk-cache-ttl", all.Files.CMKCacheTTL, "how long a data key unwrapped by a customer-managed key is reused: the bound on how long a revoked key keeps working")
+	f.DurationVar(&all.Files.CMKCacheTTL, "cmk-cache-ttl", all.Files.CMKCacheTTL, "the longest a data key unwrapped by a customer-managed key is reused without asking Key Vault again (revocation does not wait for it: disabling or deleting the key, removing the identity's role or detaching the identity takes effect at once)")
 	return cmd
 }
 
 func serve(ctx context.Context, log *slog.Logger, data, listen string, settings server.Settings) error {
+	release, err := instance.Lock(data)
+	if err != nil {
+		return err
+	}
+	defer release()
 	in, err := instance.Open(ctx, data)
 	if err != nil {
 		return err
@@ -137,7 +146,7 @@ func serve(ctx context.Context, log *slog.Logger, data, listen string, settings 
 	if err := instance.WriteState(data, instance.State{PID: os.Getpid(), Address: addr}); err != nil {
 		return err
 	}
-	defer instance.RemoveState(data)
+	defer instance.RemoveState(data, os.Getpid())
 	log.Info("cerulean listening", "address", addr, "https", "https://"+addr, "tenant", in.Tenant.ID,
 		"subscription", in.Tenant.SubscriptionID, "ca", in.CA.CertFile, "data", data)
 	fmt.Fprintf(os.Stderr, "Cerulean is listening on %s. In another shell: eval \"$(cerulean env --data %s)\"\n", addr, data)
@@ -154,12 +163,13 @@ func serve(ctx context.Context, log *slog.Logger, data, listen string, settings 
 
 // envVars is what `cerulean env` prints.
 type envVars struct {
-	TenantID                string `json:"tenantId"`
-	SubscriptionID          string `json:"subscriptionId"`
-	CACertFile              string `json:"caCertFile"`
-	AdminClientID           string `json:"adminClientId"`
-	AdminClientSecret       string `json:"adminClientSecret"`
-	AdminObjectID           string `json:"adminObjectId"`
+	TenantID       string `json:"tenantId"`
+	SubscriptionID string `json:"subscriptionId"`
+	CACertFile     string `json:"caCertFile"`
+	// The bootstrap administrator's credentials; never with --resource.
+	AdminClientID           string `json:"adminClientId,omitempty"`
+	AdminClientSecret       string `json:"adminClientSecret,omitempty"`
+	AdminObjectID           string `json:"adminObjectId,omitempty"`
 	ResourceManagerEndpoint string `json:"resourceManagerEndpoint"`
 	ActiveDirectoryEndpoint string `json:"activeDirectoryEndpoint"`
 	AuthorityHost           string `json:"authorityHost"`
@@ -189,9 +199,13 @@ the CA file to trust (SSL_CERT_FILE, REQUESTS_CA_BUNDLE, NODE_EXTRA_CA_CERTS), t
 administrator's client id and secret (AZURE_CLIENT_ID, AZURE_CLIENT_SECRET), tenant and
 subscription.
 
-With --resource <ARM id of a VM or Arc machine> it also prints IDENTITY_ENDPOINT and
-IDENTITY_HEADER (App Service-style), MSI_ENDPOINT (Cloud Shell-style, what
-'az login --identity' uses) and proxy credentials that make IMDS calls come from that host.`,
+With --resource <ARM id of a VM or Arc machine> it prints what code on that machine has
+instead: IDENTITY_ENDPOINT and IDENTITY_HEADER (App Service-style), MSI_ENDPOINT (Cloud
+Shell-style, what 'az login --identity' uses), proxy credentials that make IMDS calls come
+from that host, the CA and the endpoints, and no administrator credentials: the export lines
+unset AZURE_CLIENT_ID, AZURE_CLIENT_SECRET, AZURE_TENANT_ID and the other credential
+variables, so DefaultAzureCredential in that shell authenticates as the machine's managed
+identity (run 'eval "$(cerulean env)"' again to be the administrator).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
@@ -208,7 +222,6 @@ IDENTITY_HEADER (App Service-style), MSI_ENDPOINT (Cloud Shell-style, what
 			base := "https://" + st.Address
 			v := envVars{
 				TenantID: in.Tenant.ID, SubscriptionID: in.Tenant.SubscriptionID, CACertFile: absPath(in.CA.CertFile),
-				AdminClientID: in.Admin.AppID, AdminClientSecret: in.Admin.Secret, AdminObjectID: in.Admin.ObjectID,
 				ResourceManagerEndpoint: base, ActiveDirectoryEndpoint: base + "/adfs", AuthorityHost: base,
 				IdentityEndpoint: "http://" + st.Address + "/msi/token", Proxy: "http://" + st.Address,
 				KeyVaultURLPrefix: base + "/vaults/", AzCloudConfigFile: absPath(filepath.Join(data, "az-cloud.json")),
@@ -216,9 +229,15 @@ IDENTITY_HEADER (App Service-style), MSI_ENDPOINT (Cloud Shell-style, what
 			if err := writeAzCloudConfig(v.AzCloudConfigFile, base); err != nil {
 				return err
 			}
-			if resource != "" {
+			if resource == "" {
+				v.AdminClientID, v.AdminClientSecret, v.AdminObjectID = in.Admin.AppID, in.Admin.Secret, in.Admin.ObjectID
+			} else {
+				// Code on the machine has its managed identity and nothing of the administrator.
 				if err := checkHost(ctx, in.Store, resource); err != nil {
 					return err
+				}
+				if segs := strings.Split(resource, "/"); len(segs) > 2 && strings.EqualFold(segs[1], "subscriptions") {
+					v.SubscriptionID = segs[2] // the machine's own subscription
 				}
 				secret := sts.HostSecretFor(in.RootKey, resource)
 				v.Resource, v.IdentityHeader = resource, secret
@@ -265,25 +284,39 @@ func checkHost(ctx context.Context, st store.Store, id string) error {
 	})
 }
 
+// credentialVars are the variables Azure SDKs and tools take credentials (or the tenant to
+// use them in) from: none of them is set for code on an identity-bearing machine.
+var credentialVars = []string{"AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET", "AZURE_TENANT_ID",
+	"AZURE_CLIENT_CERTIFICATE_PATH", "AZURE_CLIENT_CERTIFICATE_PASSWORD", "AZURE_CLIENT_SEND_CERTIFICATE_CHAIN",
+	"AZURE_USERNAME", "AZURE_PASSWORD", "AZURE_FEDERATED_TOKEN_FILE", "AZURE_ADDITIONALLY_ALLOWED_TENANTS"}
+
 func printExports(cmd *cobra.Command, v envVars) {
 	proxy := v.Proxy
 	if v.ResourceProxy != "" {
 		proxy = v.ResourceProxy
 	}
+	out := cmd.OutOrStdout()
 	lines := [][2]string{
 		{"SSL_CERT_FILE", v.CACertFile}, {"REQUESTS_CA_BUNDLE", v.CACertFile}, {"NODE_EXTRA_CA_CERTS", v.CACertFile},
 		{"HTTP_PROXY", proxy}, {"HTTPS_PROXY", proxy}, {"NO_PROXY", "127.0.0.1,localhost"},
-		{"AZURE_TENANT_ID", v.TenantID}, {"AZURE_SUBSCRIPTION_ID", v.SubscriptionID},
-		{"AZURE_CLIENT_ID", v.AdminClientID}, {"AZURE_CLIENT_SECRET", v.AdminClientSecret},
+		{"AZURE_SUBSCRIPTION_ID", v.SubscriptionID},
+	}
+	if v.Resource == "" {
+		lines = append(lines, [2]string{"AZURE_TENANT_ID", v.TenantID},
+			[2]string{"AZURE_CLIENT_ID", v.AdminClientID}, [2]string{"AZURE_CLIENT_SECRET", v.AdminClientSecret})
+	} else {
+		// A shell that loaded the administrator's settings before must not keep them.
+		fmt.Fprintln(out, "unset "+strings.Join(credentialVars, " "))
+	}
+	lines = append(lines, [][2]string{
 		{"AZURE_AUTHORITY_HOST", v.AuthorityHost},
 		{"CERULEAN_ARM_ENDPOINT", v.ResourceManagerEndpoint}, {"CERULEAN_AD_ENDPOINT", v.ActiveDirectoryEndpoint},
 		{"CERULEAN_KEYVAULT_URL_PREFIX", v.KeyVaultURLPrefix}, {"CERULEAN_AZ_CLOUD_CONFIG", v.AzCloudConfigFile},
-	}
+	}...)
 	if v.Resource != "" {
 		lines = append(lines, [2]string{"IDENTITY_ENDPOINT", v.AppServiceIDEndp}, [2]string{"IDENTITY_HEADER", v.IdentityHeader},
 			[2]string{"MSI_ENDPOINT", v.MSIEndpoint})
 	}
-	out := cmd.OutOrStdout()
 	for _, l := range lines {
 		fmt.Fprintf(out, "export %s=%s\n", l[0], shellQuote(l[1]))
 	}

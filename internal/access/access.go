@@ -128,9 +128,16 @@ func (g *Gate) Role(ctx context.Context, guid string) (authz.RoleDefinition, boo
 	return rd, ok, nil
 }
 
+// DecisionCollections are the store collections a decision depends on: role assignments,
+// custom roles and group memberships. A cache of anything the gate decided must be dropped
+// when their revision changes.
+func DecisionCollections() []string {
+	return []string{colAssignments, colRoles, directory.GroupsCollection}
+}
+
 // index returns the snapshot for the current store revision.
 func (g *Gate) index(ctx context.Context) (*snapshot, error) {
-	rev, err := g.st.Revision(ctx, colAssignments, colRoles, directory.GroupsCollection)
+	rev, err := g.st.Revision(ctx, DecisionCollections()...)
 	if err != nil {
 		return nil, err
 	}

@@ -123,6 +123,8 @@ type TrackedType struct {
 	CombinedSpelling string
 	// NameRE validates resource names (nil: 1-64 of letters, digits, '-', '_', '.').
 	NameRE *regexp.Regexp
+	// InvalidName is the error a name NameRE refuses answers (nil: InvalidResourceName).
+	InvalidName func(name string) error
 	// Properties validates and normalises the request's properties on PUT/PATCH, given the
 	// stored ones (nil on create). It returns what to store.
 	Properties func(c *Call, old, in json.RawMessage) (json.RawMessage, error)
@@ -236,6 +238,9 @@ func (t *TrackedType) write(c *Call) (int, any, error) {
 		re = defaultNameRE
 	}
 	if !re.MatchString(c.ID.Name()) {
+		if t.InvalidName != nil {
+			return 0, nil, t.InvalidName(c.ID.Name())
+		}
 		return 0, nil, azerr.BadRequest("InvalidResourceName", "The resource name '%s' is invalid for type '%s'. It must match %s.", c.ID.Name(), t.Type, re.String())
 	}
 	var in writeBody

@@ -24,10 +24,14 @@ import (
 	"github.com/google/uuid"
 )
 
+// PrincipalsCollection holds every principal; its revision changes when one is created,
+// changed or (soft-)deleted, e.g. a managed identity deleted with its resource.
+const PrincipalsCollection = "directory.principals"
+
 // Collections this package owns.
 const (
 	colTenant      = "directory.tenant"
-	colPrincipals  = "directory.principals"
+	colPrincipals  = PrincipalsCollection
 	colByAppID     = "directory.principalsByAppId"
 	colCredentials = "directory.credentials"
 )

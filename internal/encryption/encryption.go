@@ -17,8 +17,9 @@
 //     API like any client).
 //
 // Changing the key source or the key version re-wraps the data key; content is never
-// re-encrypted. Unwrapped data keys are cached for a bounded time (a setting), which bounds
-// how long a revoked customer key keeps working.
+// re-encrypted. Unwrapped data keys are cached (by package files) only while nothing that
+// could revoke the customer key has changed, and for a bounded time, so revocation is
+// immediate.
 //
 // It is not the Files API (package files) and holds no HTTP.
 package encryption

@@ -44,6 +44,10 @@ type Failure struct {
 	Code    string // KeyVaultEncryptionKeyNotFound, KeyVaultAccessTokenCannotBeAcquired, KeyVaultVaultNotFound
 	Message string
 	Detail  string // what Key Vault answered
+	// Denied is set when the identity could not reach the key at all: no token, or Key
+	// Vault refused it (no role, no access policy). Configuring a key reports that as
+	// KeyVaultAuthenticationFailure; the data plane as Code.
+	Denied bool
 }
 
 func (f *Failure) Error() string { return f.Code + ": " + f.Message + " (" + f.Detail + ")" }
@@ -95,7 +99,7 @@ func (k *KeyVault) call(ctx context.Context, principal, hostID string, ref KeyRe
 	}
 	tok, err := k.token(ctx, principal, "https://vault.azure.net", hostID)
 	if err != nil {
-		return &Failure{Code: "KeyVaultAccessTokenCannotBeAcquired", Message: "Could not acquire access token to Key Vault from Microsoft Entra ID with this resource's identity.", Detail: err.Error()}
+		return tokenFailure(err.Error())
 	}
 	u, err := url.Parse(ref.VaultURI)
 	if err != nil || !strings.HasSuffix(strings.ToLower(u.Host), ".vault.azure.net") {
@@ -119,8 +123,11 @@ func (k *KeyVault) call(ctx context.Context, principal, hostID string, ref KeyRe
 	}
 	var e struct {
 		Error struct {
-			Code    string `json:"code"`
-			Message string `json:"message"`
+			Code       string `json:"code"`
+			Message    string `json:"message"`
+			InnerError struct {
+				Code string `json:"code"`
+			} `json:"innererror"`
 		} `json:"error"`
 	}
 	_ = json.Unmarshal(rec.Body.Bytes(), &e)
@@ -129,9 +136,18 @@ func (k *KeyVault) call(ctx context.Context, principal, hostID string, ref KeyRe
 	case rec.Code == http.StatusNotFound && e.Error.Code == "VaultNotFound":
 		return &Failure{Code: "KeyVaultVaultNotFound", Message: "The key vault is not found for encryption.", Detail: detail}
 	case rec.Code == http.StatusUnauthorized:
-		return &Failure{Code: "KeyVaultAccessTokenCannotBeAcquired", Message: "Could not acquire access token to Key Vault from Microsoft Entra ID with this resource's identity.", Detail: detail}
+		return tokenFailure(detail)
+	case rec.Code == http.StatusForbidden && (e.Error.InnerError.Code == "ForbiddenByRbac" || e.Error.InnerError.Code == "AccessDenied"):
+		// Azure Storage reports a key the identity may not use like a missing one.
+		f := keyNotFound(detail).(*Failure)
+		f.Denied = true
+		return f
 	}
 	return keyNotFound(detail)
+}
+
+func tokenFailure(detail string) error {
+	return &Failure{Code: "KeyVaultAccessTokenCannotBeAcquired", Message: "Could not acquire access token to Key Vault from Microsoft Entra ID with this resource's identity.", Detail: detail, Denied: true}
 }
 
 // Key is a customer key version as Key Vault returns it.

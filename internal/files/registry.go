@@ -46,8 +46,12 @@ type Account struct {
 	WrappedKey []byte `json:"wrappedKey"`
 	// WrappingKeyID is the customer key version that wrapped WrappedKey.
 	WrappingKeyID string `json:"wrappingKeyId,omitempty"`
-	// CMKIdentity is the principal (object id) that reaches the customer key.
+	// CMKIdentity is the principal (object id) that reaches the customer key; "" while the
+	// identity configured for it is detached from the account (every unwrap then fails).
 	CMKIdentity string `json:"cmkIdentity,omitempty"`
+	// CMKUserAssignedIdentity is the user-assigned identity (resource id) configured to reach
+	// the customer key; "" for the account's system-assigned identity.
+	CMKUserAssignedIdentity string `json:"cmkUserAssignedIdentity,omitempty"`
 	// KeyVaultURI, KeyName and KeyVersion are the configured customer key; an empty
 	// KeyVersion means automatic version updating.
 	KeyVaultURI string `json:"keyVaultUri,omitempty"`

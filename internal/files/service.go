@@ -40,8 +40,9 @@ const chunkSize = 1 << 20
 
 // Settings tune the File service.
 type Settings struct {
-	// CMKCacheTTL is how long a data key unwrapped by a customer-managed key is used before
-	// Key Vault is asked again: the bound on how long a revoked key keeps working.
+	// CMKCacheTTL is the longest a data key unwrapped by a customer-managed key is used
+	// before Key Vault is asked again. Revocation does not wait for it: a cached key is
+	// dropped as soon as anything its unwrap depended on changes (see SetKeyDependencies).
 	CMKCacheTTL time.Duration
 }
 
@@ -58,15 +59,25 @@ type Service struct {
 	now      func() time.Time
 	settings Settings
 
+	// keyDeps are the collections whose changes can revoke a customer key (keys, vaults,
+	// role assignments, groups, principals): a cached unwrap is used only while their
+	// revision is the one it was validated at.
+	keyDeps []string
+
 	mu       sync.Mutex
 	dataKeys map[string]cachedKey // account uid → unwrapped data key
 	accounts accountCache
 }
 
+// cachedKey is an unwrapped data key and what it was validated against: the wrapped form
+// and, under a customer-managed key, the identity that unwrapped it and the store revision
+// of keyDeps at the time. A cache may make reads faster, never more lenient.
 type cachedKey struct {
-	key     []byte
-	wrapped string // the wrapped form it came from
-	expires time.Time
+	key      []byte
+	wrapped  string
+	identity string
+	rev      int64
+	expires  time.Time
 }
 
 type accountCache struct {
@@ -112,25 +123,71 @@ func (s *Service) Account(ctx context.Context, name string) (Account, bool) {
 	return a, ok
 }
 
+// SetKeyDependencies names the store collections, besides the account records, that a
+// customer key unwrap depends on (server.Build passes Key Vault's, the RBAC gate's and the
+// directory's). Until it is called, customer-key unwraps are not cached at all.
+func (s *Service) SetKeyDependencies(collections ...string) {
+	s.mu.Lock()
+	s.keyDeps = append([]string(nil), collections...)
+	s.mu.Unlock()
+}
+
 // dataKey unwraps an account's data key: under Microsoft-managed keys with the root key,
-// under a customer-managed key by asking Key Vault with the account's identity (cached for
-// CMKCacheTTL). A customer key that cannot be used answers Storage's 403.
+// under a customer-managed key by asking Key Vault with the account's identity. A customer
+// key that cannot be used answers Storage's 403. Customer-key unwraps are cached until
+// anything that could revoke them changes (a key disabled, deleted or purged, a role or
+// group membership removed, the identity deleted or detached, the vault deleted or its
+// access model changed), and never longer than CMKCacheTTL.
 func (s *Service) dataKey(ctx context.Context, a Account) ([]byte, error) {
-	now := s.now()
 	s.mu.Lock()
 	c, ok := s.dataKeys[a.UID]
+	deps := s.keyDeps
 	s.mu.Unlock()
-	if ok && c.wrapped == string(a.WrappedKey) && (a.KeySource == KeySourceMicrosoft || now.Before(c.expires)) {
+	if a.KeySource != KeySourceKeyVault {
+		if ok && c.wrapped == string(a.WrappedKey) {
+			return c.key, nil
+		}
+		k, err := UnwrapDataKey(ctx, s.barrier, s.kv, a)
+		if err != nil {
+			return nil, err
+		}
+		s.remember(a, cachedKey{key: k, wrapped: string(a.WrappedKey)})
+		return k, nil
+	}
+	// The revision is read before Key Vault is asked, so a change that commits during the
+	// unwrap leaves an entry that is already stale.
+	var rev int64
+	if len(deps) > 0 {
+		var err error
+		if rev, err = s.st.Revision(ctx, deps...); err != nil {
+			return nil, err
+		}
+	}
+	now := s.now()
+	if ok && len(deps) > 0 && c.rev == rev && c.wrapped == string(a.WrappedKey) && c.identity == a.CMKIdentity && now.Before(c.expires) {
 		return c.key, nil
 	}
 	k, err := UnwrapDataKey(ctx, s.barrier, s.kv, a)
 	if err != nil {
+		s.forget(a.UID)
 		return nil, err
 	}
-	s.mu.Lock()
-	s.dataKeys[a.UID] = cachedKey{key: k, wrapped: string(a.WrappedKey), expires: now.Add(s.settings.CMKCacheTTL)}
-	s.mu.Unlock()
+	if len(deps) > 0 {
+		s.remember(a, cachedKey{key: k, wrapped: string(a.WrappedKey), identity: a.CMKIdentity, rev: rev, expires: now.Add(s.settings.CMKCacheTTL)})
+	}
 	return k, nil
+}
+
+func (s *Service) remember(a Account, c cachedKey) {
+	s.mu.Lock()
+	s.dataKeys[a.UID] = c
+	s.mu.Unlock()
+}
+
+func (s *Service) forget(uid string) {
+	s.mu.Lock()
+	delete(s.dataKeys, uid)
+	s.mu.Unlock()
 }
 
 // UnwrapDataKey opens an account's data key without caching (key changes and polls).

@@ -13,9 +13,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"github.com/cerulean-azure/cerulean/internal/access"
+	"github.com/cerulean-azure/cerulean/internal/atomicfile"
 	"github.com/cerulean-azure/cerulean/internal/authz"
 	"github.com/cerulean-azure/cerulean/internal/directory"
 	"github.com/cerulean-azure/cerulean/internal/pki"
@@ -68,10 +70,12 @@ func RootKeyPath(dataDir string) string {
 // KeyringPath is the data folder's keyring (data keys sealed under the root key).
 func KeyringPath(dataDir string) string { return filepath.Join(dataDir, "keyring.json") }
 
-// Open opens (creating on first use) the data folder.
+// Open opens (creating on first use) the data folder. The folder is made 0700 and the files
+// in it 0600 (but the CA certificate and the az cloud definition, which are public), however
+// they were created before.
 func Open(ctx context.Context, dataDir string) (*Instance, error) {
-	if err := os.MkdirAll(dataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("create data folder %s: %w", dataDir, err)
+	if err := secureFolder(dataDir); err != nil {
+		return nil, err
 	}
 	in := &Instance{DataDir: dataDir}
 	dbPath := filepath.Join(dataDir, "cerulean.db")
@@ -160,11 +164,7 @@ func statePath(dataDir string) string { return filepath.Join(dataDir, "server.js
 // WriteState records the running server's address.
 func WriteState(dataDir string, s State) error {
 	b, _ := json.MarshalIndent(s, "", "  ")
-	tmp := statePath(dataDir) + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, statePath(dataDir))
+	return atomicfile.Write(statePath(dataDir), b, 0o600)
 }
 
 // ReadState reads the running server's address.
@@ -180,5 +180,72 @@ func ReadState(dataDir string) (State, error) {
 	return s, json.Unmarshal(b, &s)
 }
 
-// RemoveState forgets the server's address at shutdown.
-func RemoveState(dataDir string) { os.Remove(statePath(dataDir)) }
+// RemoveState forgets the server's address at shutdown, if the state is still the one the
+// server with pid wrote.
+func RemoveState(dataDir string, pid int) {
+	if s, err := ReadState(dataDir); err == nil && s.PID == pid {
+		os.Remove(statePath(dataDir))
+	}
+}
+
+// publicFiles are the data folder's files that hold nothing secret: everything else is
+// made 0600.
+var publicFiles = map[string]bool{"ca.pem": true, "az-cloud.json": true}
+
+// secureFolder creates the data folder 0700, or makes an existing one 0700 and its files
+// 0600: a folder made with the default umask, or files created before modes were enforced,
+// must not leave keys, the store or its WAL readable by other users.
+func secureFolder(dataDir string) error {
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return fmt.Errorf("create data folder %s: %w", dataDir, err)
+	}
+	if err := os.Chmod(dataDir, 0o700); err != nil {
+		return fmt.Errorf("make data folder %s private: %w", dataDir, err)
+	}
+	entries, err := os.ReadDir(dataDir)
+	if err != nil {
+		return fmt.Errorf("read data folder %s: %w", dataDir, err)
+	}
+	for _, e := range entries {
+		if !e.Type().IsRegular() || publicFiles[e.Name()] {
+			continue
+		}
+		info, err := e.Info()
+		if err != nil || info.Mode().Perm()&0o077 == 0 {
+			continue
+		}
+		if err := os.Chmod(filepath.Join(dataDir, e.Name()), info.Mode().Perm()&0o700); err != nil {
+			return fmt.Errorf("make %s private: %w", filepath.Join(dataDir, e.Name()), err)
+		}
+	}
+	return nil
+}
+
+// ErrInUse is returned by Lock when another server holds the data folder.
+var ErrInUse = errors.New("the data folder is in use by another cerulean serve")
+
+// Lock makes the caller the data folder's only server until release is called (or the
+// process ends): an exclusive flock on serve.lock in the folder. A second server on the same
+// folder gets ErrInUse. The offline commands do not lock: the store serialises their
+// transactions with the server's.
+func Lock(dataDir string) (release func(), err error) {
+	if err := secureFolder(dataDir); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(filepath.Join(dataDir, "serve.lock"), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open lock file: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			who := ""
+			if s, err := ReadState(dataDir); err == nil {
+				who = fmt.Sprintf(" (pid %d, listening on %s)", s.PID, s.Address)
+			}
+			return nil, fmt.Errorf("%w%s: %s. Stop it first, or start this one with another --data folder", ErrInUse, who, dataDir)
+		}
+		return nil, fmt.Errorf("lock data folder %s: %w", dataDir, err)
+	}
+	return func() { f.Close() }, nil
+}

@@ -19,6 +19,12 @@ const (
 	colSecretVersions = "keyvault.secretVersions"
 )
 
+// KeyCollections are the store collections the outcome of a key operation depends on,
+// besides the RBAC gate's: vaults (existence, soft delete, access policies, permission
+// model), keys and key versions (attributes, deletion, purge). A cache of a key operation's
+// result must be dropped when their revision changes.
+func KeyCollections() []string { return []string{colVaults, colKeys, colKeyVersions} }
+
 // Vault is what the data plane knows of a vault; the resource provider writes it.
 type Vault struct {
 	Name string `json:"name"`

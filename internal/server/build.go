@@ -9,6 +9,7 @@ import (
 	"github.com/cerulean-azure/cerulean/internal/access"
 	"github.com/cerulean-azure/cerulean/internal/activity"
 	"github.com/cerulean-azure/cerulean/internal/arm"
+	"github.com/cerulean-azure/cerulean/internal/directory"
 	"github.com/cerulean-azure/cerulean/internal/encryption"
 	"github.com/cerulean-azure/cerulean/internal/files"
 	"github.com/cerulean-azure/cerulean/internal/graph"
@@ -88,7 +89,11 @@ func Build(ctx context.Context, in *instance.Instance, settings Settings, log *s
 	if err := svc.EnsureSubscription(ctx, in.Tenant.SubscriptionID, in.Tenant.ID, "Cerulean Subscription"); err != nil {
 		return nil, err
 	}
-	srv := &Server{ARM: svc, STS: tokens, KeyVault: kv, Files: files.New(in.Store, in.Barrier, cmk, tokens, gate, in.Dir.Now, settings.Files),
+	fs := files.New(in.Store, in.Barrier, cmk, tokens, gate, in.Dir.Now, settings.Files)
+	// Key Vault and Storage live in one process: a cached customer-key unwrap is dropped the
+	// moment anything that could revoke it changes, so revocation is immediate.
+	fs.SetKeyDependencies(append(append(keyvault.KeyCollections(), access.DecisionCollections()...), directory.PrincipalsCollection)...)
+	srv := &Server{ARM: svc, STS: tokens, KeyVault: kv, Files: fs,
 		Graph: graph.New(in.Dir, tokens), CA: in.CA, Log: log,
 		Storage: st, KeyPollInterval: settings.KeyPollInterval, KeyPollNow: make(chan struct{}, 1)}
 	cmk.SetHandler(srv) // storage reaches customer keys through the server, like any client

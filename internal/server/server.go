@@ -3,7 +3,7 @@
 // by host name (management.azure.com, login.microsoftonline.com, 169.254.169.254) and by
 // path on 127.0.0.1, and the interception proxy: an HTTP forward proxy that answers IMDS
 // itself and terminates CONNECT for Azure host names only. It also stamps request ids and
-// logs each request.
+// logs each request (with secrets redacted, see redact.go).
 //
 // It holds no Azure semantics of its own.
 package server
@@ -150,7 +150,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				azerr.WriteARM(rec, azerr.Internal)
 			}
 		}
-		s.Log.Info("request", "method", r.Method, "host", r.Host, "path", r.URL.Path, "status", rec.status,
+		// Never a header, and paths, queries and hosts with their secrets redacted: a host
+		// secret or a SAS signature in the log would work for whoever reads it.
+		s.Log.Info("request", "method", r.Method, "host", logHost(r.Host), "path", logPath(r.URL.Path), "query", logQuery(r.URL.RawQuery), "status", rec.status,
 			"duration_ms", time.Since(start).Milliseconds(), "request_id", reqID,
 			"client_request_id", r.Header.Get("x-ms-client-request-id"), "tls", r.TLS != nil)
 	}()

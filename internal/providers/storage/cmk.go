@@ -17,11 +17,15 @@ import (
 )
 
 // kvError turns a Key Vault failure met while configuring a customer key into ARM's 400:
-// the update is refused and nothing changes.
+// the update is refused and nothing changes. An identity that cannot reach the key (no
+// token, no role, no access policy) is Azure's KeyVaultAuthenticationFailure.
 func kvError(err error) error {
 	var f *encryption.Failure
 	if errors.As(err, &f) {
-		return azerr.BadRequest(f.Code, "The storage account cannot use the customer-managed key: %s %s Grant its identity 'Key Vault Crypto Service Encryption User' on the key (or vault), and check the key exists and is enabled.", f.Message, f.Detail)
+		if f.Denied {
+			return azerr.BadRequest("KeyVaultAuthenticationFailure", "The operation failed because of authentication issue on the keyvault. For more information, see - https://aka.ms/storagekeyvaultaccesspolicy (%s %s Grant the account's identity 'Key Vault Crypto Service Encryption User' on the key or vault, or get, wrapKey and unwrapKey in its access policies.)", f.Message, f.Detail)
+		}
+		return azerr.BadRequest(f.Code, "The storage account cannot use the customer-managed key: %s %s Check the key exists and is enabled.", f.Message, f.Detail)
 	}
 	if e, ok := azerr.As(err); ok {
 		return e
@@ -67,10 +71,25 @@ func (p *Provider) configureEncryption(c *arm.Call, tx store.Tx, r *arm.Resource
 			}
 			acct.WrappedKey = files.SealDataKey(p.barrier, *acct, dk)
 		}
-		acct.KeySource, acct.WrappingKeyID, acct.CMKIdentity, acct.KeyVaultURI, acct.KeyName, acct.KeyVersion = files.KeySourceMicrosoft, "", "", "", "", ""
+		acct.KeySource, acct.WrappingKeyID, acct.CMKIdentity, acct.CMKUserAssignedIdentity = files.KeySourceMicrosoft, "", "", ""
+		acct.KeyVaultURI, acct.KeyName, acct.KeyVersion = "", "", ""
 		return nil
 	}
 	kvp := e.KeyVaultProperties
+	sameKey := acct.KeySource == files.KeySourceKeyVault && strings.EqualFold(acct.KeyVaultURI, kvp.KeyVaultURI) &&
+		strings.EqualFold(acct.KeyName, kvp.KeyName) && acct.KeyVersion == kvp.KeyVersion
+	named := ""
+	if e.Identity != nil {
+		named = e.Identity.UserAssignedIdentity
+	}
+	if sameKey && strings.EqualFold(acct.CMKUserAssignedIdentity, named) {
+		// The key configuration is unchanged; only the account's identities may have been.
+		// Follow them without asking Key Vault (every unwrap does): an identity detached
+		// from the account, or a system-assigned identity disabled, revokes the key at once;
+		// attached again (or re-enabled, then granted access), it restores it.
+		acct.CMKIdentity, _, _ = cmkIdentity(r, *e, false)
+		return nil
+	}
 	principal, uami, err := cmkIdentity(r, *e, created)
 	if err != nil {
 		return err
@@ -78,9 +97,8 @@ func (p *Provider) configureEncryption(c *arm.Call, tx store.Tx, r *arm.Resource
 	if uami != "" {
 		e.Identity = &encryptionIdentity{UserAssignedIdentity: strings.Replace(uami, "/resourceGroups/", "/resourcegroups/", 1)}
 	}
-	same := acct.KeySource == files.KeySourceKeyVault && acct.CMKIdentity == principal && strings.EqualFold(acct.KeyVaultURI, kvp.KeyVaultURI) &&
-		strings.EqualFold(acct.KeyName, kvp.KeyName) && acct.KeyVersion == kvp.KeyVersion
-	if same {
+	if sameKey && acct.CMKIdentity == principal {
+		acct.CMKUserAssignedIdentity = uami // records written before it was kept
 		return nil
 	}
 	vaultName, ok := vaultNameOf(kvp.KeyVaultURI)
@@ -92,7 +110,7 @@ func (p *Provider) configureEncryption(c *arm.Call, tx store.Tx, r *arm.Resource
 		return azerr.BadRequest("KeyVaultVaultNotFound", "The key vault '%s' is not found for encryption.", kvp.KeyVaultURI)
 	}
 	if !v.PurgeProtection {
-		return bad("InvalidRequestPropertyValue", "The key vault '%s' must have soft delete and purge protection enabled to hold a storage account's customer-managed key: az keyvault update --enable-purge-protection true.", v.Name)
+		return bad("KeyVaultPolicyError", "Keyvault policy recoverable is not set: the key vault '%s' must have soft delete and purge protection enabled to hold a storage account's customer-managed key (az keyvault update --enable-purge-protection true).", v.Name)
 	}
 	key, err := p.kv.GetKey(c.Ctx, principal, r.ID, encryption.KeyRef{VaultURI: keyvault.VaultURI(v.Name), Name: kvp.KeyName, Version: kvp.KeyVersion})
 	if err != nil {
@@ -113,7 +131,7 @@ func (p *Provider) configureEncryption(c *arm.Call, tx store.Tx, r *arm.Resource
 	if back, err := p.kv.Unwrap(c.Ctx, principal, r.ID, key.KID, wrapped); err != nil || string(back) != string(dk) {
 		return kvError(err)
 	}
-	acct.KeySource, acct.WrappedKey, acct.WrappingKeyID, acct.CMKIdentity = files.KeySourceKeyVault, wrapped, key.KID, principal
+	acct.KeySource, acct.WrappedKey, acct.WrappingKeyID, acct.CMKIdentity, acct.CMKUserAssignedIdentity = files.KeySourceKeyVault, wrapped, key.KID, principal, uami
 	acct.KeyVaultURI, acct.KeyName, acct.KeyVersion = kvp.KeyVaultURI, kvp.KeyName, kvp.KeyVersion
 	kvp.CurrentVersionedKeyIdentifier, kvp.LastKeyRotationTimestamp = key.KID, &now
 	return nil

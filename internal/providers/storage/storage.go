@@ -37,6 +37,19 @@ type Provider struct {
 
 var accountNameRE = regexp.MustCompile(`^[a-z0-9]{3,24}$`)
 
+// accountNameInvalid is Azure's answer to a name accountNameRE refuses.
+func accountNameInvalid(name string) *azerr.Error {
+	e := azerr.BadRequest("AccountNameInvalid", "%s is not a valid storage account name. Storage account name must be between 3 and 24 characters in length and use numbers and lower-case letters only.", name)
+	e.Target = name
+	return e
+}
+
+func reservedName(name string) *azerr.Error {
+	e := azerr.BadRequest("AccountNameInvalid", "The storage account name '%s' is reserved by Cerulean: its path-style URL would shadow Cerulean's own endpoints. Choose another name.", name)
+	e.Target = name
+	return e
+}
+
 // reservedNames are the first path segments of Cerulean's own endpoints on its address.
 var reservedNames = map[string]bool{"subscriptions": true, "providers": true, "tenants": true, "metadata": true,
 	"vaults": true, "adfs": true, "common": true, "organizations": true, "consumers": true, "msi": true}
@@ -46,10 +59,11 @@ func Register(s *arm.Service, barrier *seal.Barrier, kv *encryption.KeyVault) *P
 	p := &Provider{barrier: barrier, kv: kv, arm: s}
 	s.Register(AccountType, minAPIVersion, &arm.TrackedType{
 		Type: AccountType, Identity: true, CombinedSpelling: "SystemAssigned,UserAssigned", CreatedStatus: http.StatusOK,
-		NameRE:     accountNameRE,
-		Properties: p.properties,
-		OnWrite:    p.onWrite,
-		OnDelete:   p.onDelete,
+		NameRE:      accountNameRE,
+		InvalidName: func(name string) error { return accountNameInvalid(name) },
+		Properties:  p.properties,
+		OnWrite:     p.onWrite,
+		OnDelete:    p.onDelete,
 	}, arm.TrackedActions(AccountType))
 	s.Register(AccountType+"/listKeys", minAPIVersion, keysAction{p, false}, arm.Actions{http.MethodPost: AccountType + "/listkeys/action"})
 	s.Register(AccountType+"/regenerateKey", minAPIVersion, keysAction{p, true}, arm.Actions{http.MethodPost: AccountType + "/regeneratekey/action"})
@@ -193,7 +207,7 @@ func (p *Provider) properties(c *arm.Call, old, raw json.RawMessage) (json.RawMe
 			case strings.EqualFold(*e.KeySource, files.KeySourceKeyVault):
 				kvp := e.KeyVaultProperties
 				if kvp == nil || kvp.KeyName == "" || kvp.KeyVaultURI == "" {
-					return nil, bad("InvalidValuesForRequestParameters", "keySource Microsoft.Keyvault needs keyvaultproperties with keyname and keyvaulturi.")
+					return nil, bad("MissingKeyvaultProperties", "keySource Microsoft.Keyvault requires encryption.keyvaultproperties with keyname and keyvaulturi.")
 				}
 				out.Encryption.KeySource = files.KeySourceKeyVault
 				kept := keyVaultProperties{KeyName: kvp.KeyName, KeyVersion: kvp.KeyVersion, KeyVaultURI: strings.TrimRight(kvp.KeyVaultURI, "/")}
@@ -251,7 +265,7 @@ func (p *Provider) onWrite(c *arm.Call, tx store.Tx, r *arm.Resource, created bo
 		return err
 	}
 	if created && reservedNames[strings.ToLower(r.Name)] {
-		return bad("AccountNameInvalid", "The storage account name '%s' is reserved by Cerulean: its path-style URL would shadow Cerulean's own endpoints. Choose another name.", r.Name)
+		return reservedName(r.Name)
 	}
 	acct, err := files.GetAccountTx(tx, r.Name)
 	switch {
@@ -387,8 +401,10 @@ func (nameAvailability) ServeARM(c *arm.Call) (int, any, error) {
 		return 0, nil, err
 	}
 	if !accountNameRE.MatchString(in.Name) {
-		return http.StatusOK, map[string]any{"nameAvailable": false, "reason": "AccountNameInvalid",
-			"message": in.Name + " is not a valid storage account name. Storage account name must be between 3 and 24 characters in length and use numbers and lower-case letters only."}, nil
+		return http.StatusOK, map[string]any{"nameAvailable": false, "reason": "AccountNameInvalid", "message": accountNameInvalid(in.Name).Message}, nil
+	}
+	if reservedNames[strings.ToLower(in.Name)] {
+		return http.StatusOK, map[string]any{"nameAvailable": false, "reason": "AccountNameInvalid", "message": reservedName(in.Name).Message}, nil
 	}
 	taken := false
 	err := c.Svc.Store().View(c.Ctx, func(tx store.Tx) error {
