@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"crypto/tls"
 	"context"
 	"crypto"
 	"crypto/rand"
@@ -35,7 +36,8 @@ import (
 const tokenRunTime = 2 * time.Second
 
 type tokenServer struct {
-	base, tenant, clientID, secret, hostSecret string
+	base, miBase, tenant, clientID, secret, hostSecret string
+	tlsConfig                                          *tls.Config
 }
 
 func startTokenServer(t testing.TB, settings sts.Settings) tokenServer {
@@ -58,7 +60,10 @@ func startTokenServer(t testing.TB, settings sts.Settings) tokenServer {
 		t.Fatal(err)
 	}
 	go srv.Serve(ctx, ln)
-	ts := tokenServer{base: "http://" + ln.Addr().String(), tenant: in.Tenant.ID, clientID: in.Admin.AppID, secret: in.Admin.Secret}
+	// Client credentials and ARM go over TLS, as in Azure; the managed-identity endpoints are
+	// plain HTTP there and here (miBase).
+	ts := tokenServer{base: "https://" + ln.Addr().String(), miBase: "http://" + ln.Addr().String(), tenant: in.Tenant.ID, clientID: in.Admin.AppID, secret: in.Admin.Secret,
+		tlsConfig: &tls.Config{RootCAs: in.CA.Pool()}}
 	// An identity-bearing host, created through ARM as the administrator.
 	tok := ts.clientCredentials(t, "https://management.azure.com/.default")
 	vm := in.SubscriptionScope() + "/resourceGroups/bench/providers/Microsoft.Compute/virtualMachines/vm1"
@@ -69,7 +74,7 @@ func startTokenServer(t testing.TB, settings sts.Settings) tokenServer {
 		req, _ := http.NewRequest(http.MethodPut, ts.base+put.path, strings.NewReader(put.body))
 		req.Header.Set("Authorization", "Bearer "+tok)
 		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := (&http.Client{Transport: &http.Transport{TLSClientConfig: ts.tlsConfig}}).Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -85,7 +90,7 @@ func startTokenServer(t testing.TB, settings sts.Settings) tokenServer {
 
 func (ts tokenServer) clientCredentials(t testing.TB, scope string) string {
 	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {ts.clientID}, "client_secret": {ts.secret}, "scope": {scope}}
-	resp, err := http.PostForm(ts.base+"/"+ts.tenant+"/oauth2/v2.0/token", form)
+	resp, err := (&http.Client{Transport: &http.Transport{TLSClientConfig: ts.tlsConfig}}).PostForm(ts.base+"/"+ts.tenant+"/oauth2/v2.0/token", form)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,8 +104,9 @@ func (ts tokenServer) clientCredentials(t testing.TB, scope string) string {
 	return out.AccessToken
 }
 
-// rate runs do from two goroutines for tokenRunTime and returns successful requests/s.
-func rate(t testing.TB, do func(c *http.Client) bool) float64 {
+// rate runs do from two goroutines for tokenRunTime and returns successful requests/s (keep-alive
+// connections, TLS where the URL is https).
+func rate(t testing.TB, tlsConfig *tls.Config, do func(c *http.Client) bool) float64 {
 	var ok, failed atomic.Int64
 	deadline := time.Now().Add(tokenRunTime)
 	var wg sync.WaitGroup
@@ -109,7 +115,7 @@ func rate(t testing.TB, do func(c *http.Client) bool) float64 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4}}
+			c := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4, TLSClientConfig: tlsConfig}}
 			for time.Now().Before(deadline) {
 				if do(c) {
 					ok.Add(1)
@@ -128,7 +134,7 @@ func rate(t testing.TB, do func(c *http.Client) bool) float64 {
 
 func miRequest(ts tokenServer) func(c *http.Client) bool {
 	return func(c *http.Client) bool {
-		req, _ := http.NewRequest(http.MethodGet, ts.base+"/msi/token?api-version=2019-08-01&resource=https://vault.azure.net", nil)
+		req, _ := http.NewRequest(http.MethodGet, ts.miBase+"/msi/token?api-version=2019-08-01&resource=https://vault.azure.net", nil)
 		req.Header.Set("X-IDENTITY-HEADER", ts.hostSecret)
 		resp, err := c.Do(req)
 		if err != nil {
@@ -179,9 +185,9 @@ func TestTokenEndpointThroughput(t *testing.T) {
 	freshSrv := startTokenServer(t, fresh)
 
 	signing := rawSigningRate(t)
-	cachedRate := rate(t, miRequest(cached))
-	freshRate := rate(t, miRequest(freshSrv))
-	ccRate := rate(t, func(c *http.Client) bool {
+	cachedRate := rate(t, nil, miRequest(cached))
+	freshRate := rate(t, nil, miRequest(freshSrv))
+	ccRate := rate(t, cached.tlsConfig, func(c *http.Client) bool {
 		form := url.Values{"grant_type": {"client_credentials"}, "client_id": {cached.clientID},
 			"client_secret": {cached.secret}, "scope": {"https://management.azure.com/.default"}}
 		resp, err := c.PostForm(cached.base+"/"+cached.tenant+"/oauth2/v2.0/token", form)
