@@ -1,10 +1,10 @@
 package bench
 
 import (
-	"crypto/tls"
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"

@@ -1,12 +1,12 @@
 package bench
 
 import (
-	"crypto/tls"
 	"context"
 	"crypto"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
