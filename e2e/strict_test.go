@@ -6,9 +6,11 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/url"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
@@ -16,7 +18,9 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/keyvault/armkeyvault"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/msi/armmsi"
 	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azsecrets"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azfile/sas"
 	"github.com/cerulean-azure/cerulean/internal/arm"
+	"github.com/cerulean-azure/cerulean/internal/files"
 	"github.com/cerulean-azure/cerulean/internal/keyvault"
 	"github.com/cerulean-azure/cerulean/internal/server"
 	"github.com/google/uuid"
@@ -523,6 +527,84 @@ func TestStrict_EveryKeyVaultOperation(t *testing.T) {
 			t.Errorf("access policies, none for the caller: %s %s answered %d %s", op.Method, path, code, out)
 		}
 		checked++
+	}
+	t.Logf("%d operations, %d refusals checked", len(ops), checked)
+}
+
+// TestStrict_EveryFileOperation (item 16, Files): every File service operation is declared in
+// the operation table with its SAS permission and data actions, and each one refuses an OAuth
+// caller with no role, one whose role is on another share, and a share SAS for another share,
+// before anything is looked up.
+func TestStrict_EveryFileOperation(t *testing.T) {
+	ops := files.Operations()
+	if len(ops) < 30 {
+		t.Fatalf("only %d operations enumerated", len(ops))
+	}
+	svc, account, rg, _ := filesFixture(t) // share "data" with dir/a.txt
+	if _, err := svc.NewShareClient("other").Create(ctxT(t), nil); err != nil {
+		t.Fatal(err)
+	}
+	admin := adminCredential(t)
+	acctScope := subScope() + "/resourceGroups/" + rg + "/providers/Microsoft.Storage/storageAccounts/" + account
+	nobody := newServicePrincipal(t, "files-nobody")
+	elsewhere := newServicePrincipal(t, "files-elsewhere")
+	if err := assignRole(t, admin, acctScope+"/fileServices/default/fileshares/other", roleFileDataPrivContributor, elsewhere.ObjectID); err != nil {
+		t.Fatal(err)
+	}
+	storageToken := func(sp servicePrincipal) string {
+		tok, err := spCredential(t, sp.AppID, sp.Password).GetToken(ctxT(t), policy.TokenRequestOptions{Scopes: []string{"https://storage.azure.com/.default"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok.Token
+	}
+	otherSAS, err := svc.NewShareClient("other").GetSASURL(sas.SharePermissions{Read: true, Create: true, Write: true, Delete: true, List: true}, time.Now().Add(time.Hour), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, _ := url.Parse(otherSAS)
+	base := srv.ResourceManagerEndpoint + "/" + account
+	paths := map[byte]string{'s': "/", 'c': "/data", 'd': "/data/dir", 'f': "/data/dir/a.txt"}
+	checked := 0
+	for _, caller := range []struct {
+		name, bearer, sas string
+	}{{"OAuth, no role", storageToken(nobody), ""}, {"OAuth, role on another share", storageToken(elsewhere), ""}, {"SAS for another share", "", u.RawQuery}} {
+		for _, op := range ops {
+			q := url.Values{}
+			switch op.Level {
+			case 's':
+				if op.Comp == "properties" {
+					q.Set("restype", "service")
+				}
+			case 'c':
+				q.Set("restype", "share")
+			case 'd':
+				q.Set("restype", "directory")
+			}
+			if op.Comp != "" {
+				q.Set("comp", op.Comp)
+			}
+			target := base + paths[op.Level] + "?" + q.Encode()
+			if caller.sas != "" {
+				target += "&" + caller.sas
+			}
+			hdr := map[string]string{"x-ms-version": "2025-05-05", "x-ms-file-request-intent": "backup", "x-ms-date": time.Now().UTC().Format(http.TimeFormat),
+				"x-ms-type": "file", "x-ms-content-length": "1", "x-ms-range": "bytes=0-0", "x-ms-write": "clear", "x-ms-file-permission-key": "1"}
+			if op.Copy {
+				hdr["x-ms-copy-source"] = base + "/data/dir/a.txt"
+			}
+			if op.Comp == "rename" {
+				hdr["x-ms-file-rename-source"] = base + "/data/dir/a.txt"
+			}
+			if caller.bearer != "" {
+				hdr["Authorization"] = "Bearer " + caller.bearer
+			}
+			code, body := rawCall(t, op.Method, target, "", "", hdr)
+			if code != http.StatusForbidden {
+				t.Errorf("%s: %s (%s %s) answered %d %s, want 403", caller.name, op.Name, op.Method, target, code, body)
+			}
+			checked++
+		}
 	}
 	t.Logf("%d operations, %d refusals checked", len(ops), checked)
 }

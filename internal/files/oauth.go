@@ -25,7 +25,7 @@ const (
 // tokens only with the backup intent (x-ms-file-request-intent: backup), and then needs the
 // operation's data action plus the backup-semantics privilege (Storage File Data Privileged
 // Reader/Contributor, SMB Admin) at the share. With them, file ACLs are bypassed, as in Azure.
-func (s *Service) checkBearer(r *http.Request, a Account, share, path string) (access.Principal, error) {
+func (s *Service) checkBearer(r *http.Request, a Account, share, path string, op *operation) (access.Principal, error) {
 	if s.tokens == nil || s.gate == nil {
 		return access.Principal{}, azerr.Unauthorized("InvalidAuthenticationInfo", "OAuth is not configured on this server.")
 	}
@@ -39,25 +39,14 @@ func (s *Service) checkBearer(r *http.Request, a Account, share, path string) (a
 		return access.Principal{}, missingHeader("x-ms-file-request-intent")
 	}
 	v := r.Header.Get("x-ms-version")
-	if share == "" || (path == "" && r.URL.Query().Get("restype") == "share") {
+	if op.Level == 's' || op.Level == 'c' {
 		if v < oauthMinShareVersion {
 			return access.Principal{}, azerr.Forbidden("AuthorizationFailure", "Share and service operations accept OAuth from version %s; this request uses %s. Use Shared Key or Resource Manager.", oauthMinShareVersion, v)
 		}
 	} else if v < oauthMinObjectVersion {
 		return access.Principal{}, azerr.Forbidden("AuthorizationFailure", "File and directory operations accept OAuth from version %s; this request uses %s.", oauthMinObjectVersion, v)
 	}
-	q := map[string]string{}
-	for k, vs := range r.URL.Query() {
-		q[strings.ToLower(k)] = vs[0]
-	}
-	_, needs := sasNeeds(r, share, path, q)
-	actions := []string{actionRead, actionReadBackup}
-	switch {
-	case needs == "d":
-		actions = []string{actionDelete, actionWriteBackup}
-	case strings.ContainsAny(needs, "wc"):
-		actions = []string{actionWrite, actionWriteBackup}
-	}
+	actions := op.actions()
 	display := claims.AppID
 	if display == "" {
 		display = claims.AuthorizedParty

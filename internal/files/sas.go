@@ -10,43 +10,6 @@ import (
 	"github.com/cerulean-azure/cerulean/internal/azerr"
 )
 
-// sasNeeds says what a request needs from a shared access signature: the resource type
-// (s service, c share, o directory or file) and the permission letters any of which suffices.
-func sasNeeds(r *http.Request, share, path string, query map[string]string) (resType byte, perms string) {
-	m := r.Method
-	switch {
-	case share == "":
-		if query["comp"] == "list" {
-			return 's', "l"
-		}
-		if m == http.MethodGet {
-			return 's', "r"
-		}
-		return 's', "w"
-	case path == "" && query["restype"] == "share":
-		switch {
-		case m == http.MethodDelete:
-			return 'c', "d"
-		case m == http.MethodGet || m == http.MethodHead:
-			return 'c', "r"
-		case query["comp"] == "":
-			return 'c', "cw"
-		}
-		return 'c', "w"
-	}
-	switch {
-	case m == http.MethodDelete:
-		return 'o', "d"
-	case query["comp"] == "list":
-		return 'o', "l"
-	case m == http.MethodGet || m == http.MethodHead:
-		return 'o', "r"
-	case m == http.MethodPut && query["comp"] == "" && r.Header.Get("x-ms-copy-source") == "":
-		return 'o', "cw"
-	}
-	return 'o', "w"
-}
-
 func sasDenied(code, what string) error {
 	return azerr.Forbidden(code, "This request is not authorized to perform this operation using this %s.", what)
 }
@@ -84,13 +47,8 @@ func ipAllowed(sip, remote string) bool {
 }
 
 // checkSAS verifies the request's own account or service SAS for what the request does.
-func (s *Service) checkSAS(r *http.Request, a Account, share, path string) error {
-	q := map[string]string{}
-	for k, vs := range r.URL.Query() {
-		q[strings.ToLower(k)] = vs[0]
-	}
-	resType, needs := sasNeeds(r, share, path, q)
-	return s.verifySAS(r, r.URL.Query(), a, share, path, resType, needs)
+func (s *Service) checkSAS(r *http.Request, a Account, share, path string, op *operation) error {
+	return s.verifySAS(r, r.URL.Query(), a, share, path, op.resType(), op.Perms)
 }
 
 // verifySAS verifies an account or service SAS (signature under either account key, time

@@ -340,13 +340,23 @@ func (s *Service) serve(w http.ResponseWriter, r *http.Request, accountName, bas
 // authenticate checks Shared Key (the account key is the super-user, as in Azure), a shared
 // access signature, or a bearer token with its data actions, and says who the caller is.
 func (s *Service) authenticate(r *http.Request, a Account, share, path string) (caller, error) {
+	query := map[string]string{}
+	for k, vs := range r.URL.Query() {
+		query[strings.ToLower(k)] = vs[0]
+	}
+	// Every request is one declared operation, or refused here, before any credential or
+	// resource is looked at.
+	op, err := classify(r, share, path, query)
+	if err != nil {
+		return caller{}, err
+	}
 	h := r.Header.Get("Authorization")
 	if h == "" {
 		if r.URL.Query().Get("sig") != "" {
 			if !a.AllowSharedKeyAccess {
 				return caller{}, errKeyAuthNotPermitted()
 			}
-			return caller{sas: r.URL.Query()}, s.checkSAS(r, a, share, path)
+			return caller{sas: r.URL.Query()}, s.checkSAS(r, a, share, path, op)
 		}
 		return caller{}, azerr.Unauthorized("NoAuthenticationInformation", "Server failed to authenticate the request. Please refer to the information in the www-authenticate header.")
 	}
@@ -375,7 +385,7 @@ func (s *Service) authenticate(r *http.Request, a Account, share, path string) (
 		}
 		return caller{}, authFailed("The MAC signature found in the HTTP request '" + sig + "' is not the same as any computed signature. Server used following string to sign: '" + strings.ReplaceAll(sts, "\n", `\n`) + "'.")
 	case strings.EqualFold(scheme, "Bearer"):
-		p, err := s.checkBearer(r, a, share, path)
+		p, err := s.checkBearer(r, a, share, path, op)
 		return caller{principal: p}, err
 	}
 	return caller{}, authFailed("The Authorization header scheme '" + scheme + "' is not supported: use SharedKey.")
