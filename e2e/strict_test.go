@@ -30,8 +30,13 @@ const roleUserAccessAdmin = "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9"
 
 // tokenOf returns an ARM token for cred.
 func tokenOf(t *testing.T, cred azcore.TokenCredential) string {
+	return tokenFor(t, cred, "https://management.azure.com/.default")
+}
+
+// tokenFor returns a token for cred and one scope.
+func tokenFor(t *testing.T, cred azcore.TokenCredential, scope string) string {
 	t.Helper()
-	tok, err := cred.GetToken(ctxT(t), policy.TokenRequestOptions{Scopes: []string{"https://management.azure.com/.default"}})
+	tok, err := cred.GetToken(ctxT(t), policy.TokenRequestOptions{Scopes: []string{scope}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -487,11 +492,7 @@ func TestStrict_EveryKeyVaultOperation(t *testing.T) {
 		}
 	}
 	vaultToken := func(sp servicePrincipal) string {
-		tok, err := spCredential(t, sp.AppID, sp.Password).GetToken(ctxT(t), policy.TokenRequestOptions{Scopes: []string{"https://vault.azure.net/.default"}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return tok.Token
+		return tokenFor(t, spCredential(t, sp.AppID, sp.Password), "https://vault.azure.net/.default")
 	}
 	version := strings.Repeat("0a", 16)
 	body := map[string]string{"PUT": `{"value":"x","key":{"kty":"RSA"}}`, "PATCH": `{"attributes":{"enabled":true}}`, "POST": `{"alg":"RSA-OAEP","value":"AAAA","value2":""}`}
@@ -552,11 +553,7 @@ func TestStrict_EveryFileOperation(t *testing.T) {
 		t.Fatal(err)
 	}
 	storageToken := func(sp servicePrincipal) string {
-		tok, err := spCredential(t, sp.AppID, sp.Password).GetToken(ctxT(t), policy.TokenRequestOptions{Scopes: []string{"https://storage.azure.com/.default"}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return tok.Token
+		return tokenFor(t, spCredential(t, sp.AppID, sp.Password), "https://storage.azure.com/.default")
 	}
 	otherSAS, err := svc.NewShareClient("other").GetSASURL(sas.SharePermissions{Read: true, Create: true, Write: true, Delete: true, List: true}, time.Now().Add(time.Hour), nil)
 	if err != nil {
