@@ -244,6 +244,12 @@ func FuzzParseCondition(f *testing.F) {
 		},
 	}
 	f.Fuzz(func(t *testing.T, s string) {
+		if err := ValidateCondition(s); err != nil {
+			var ce *ConditionError
+			if !errors.As(err, &ce) || ce.Offset < 0 || ce.Offset > len(s) {
+				t.Fatalf("ValidateCondition: bad error %v for %q", err, s)
+			}
+		}
 		n, err := parseCondition(s)
 		if err != nil {
 			var ce *ConditionError

@@ -1,7 +1,9 @@
 package files
 
 import (
+	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/cerulean-azure/cerulean/internal/azerr"
@@ -53,5 +55,33 @@ func FuzzStringToSign(f *testing.F) {
 		}
 		r.Header[header] = []string{value}
 		_ = stringToSign(r, "acct")
+	})
+}
+
+// FuzzClassify: every request is one declared operation (with a SAS permission and data
+// actions) or a 400, never a panic.
+func FuzzClassify(f *testing.F) {
+	for _, s := range []string{"PUT||share|", "GET|s|a/b|list|directory", "PUT|s|a|range|", "GET|||properties|service", "DELETE|s||", "HEAD|s|f|"} {
+		f.Add(s, false)
+	}
+	f.Fuzz(func(t *testing.T, s string, copying bool) {
+		parts := strings.SplitN(s, "|", 5)
+		for len(parts) < 5 {
+			parts = append(parts, "")
+		}
+		r := &http.Request{Method: parts[0], Header: http.Header{}}
+		if copying {
+			r.Header.Set("x-ms-copy-source", "https://a.file.core.windows.net/s/f")
+		}
+		op, err := classify(r, parts[1], parts[2], map[string]string{"comp": parts[3], "restype": parts[4]})
+		if err != nil {
+			if e, ok := azerr.As(err); !ok || e.Status != 400 {
+				t.Fatalf("classify(%q): %v", s, err)
+			}
+			return
+		}
+		if op.Perms == "" || len(op.actions()) != 2 {
+			t.Fatalf("classify(%q) = %+v without what it needs", s, op)
+		}
 	})
 }

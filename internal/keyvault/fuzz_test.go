@@ -2,6 +2,7 @@ package keyvault
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -71,5 +72,25 @@ func FuzzCryptoRequest(f *testing.F) {
 		}
 		status, _, err := testCall(t, s, v, http.MethodPost, "/keys/"+key+"/"+ops[int(op)%len(ops)], body)
 		checkFuzzResult(t, status, err)
+	})
+}
+
+// FuzzMatch: the operation table's matcher never panics, and whatever it matches carries a
+// declared action (or is a declared unsupported API).
+func FuzzMatch(f *testing.F) {
+	for _, p := range []string{"keys", "keys/k", "keys/k/", "keys/k//wrapkey", "keys/k/0123456789abcdef0123456789abcdef/sign",
+		"secrets/s/versions", "deletedsecrets/s/recover", "keys/restore", "certificates", "rng", "", "/", "keys/k/release"} {
+		for _, m := range []string{"GET", "PUT", "POST", "PATCH", "DELETE"} {
+			f.Add(m, p)
+		}
+	}
+	f.Fuzz(func(t *testing.T, method, path string) {
+		o, p, _ := match(method, strings.Split(path, "/"))
+		if o == nil {
+			return
+		}
+		if o.Unsupported == "" && o.Action == "" && (p.op == "" || cryptoOps[p.op].action == "") {
+			t.Fatalf("%s %s matched %v with no action", method, path, o.Path)
+		}
 	})
 }

@@ -99,6 +99,13 @@ func FuzzPolicyRule(f *testing.F) {
 	f.Add(`{"if":{"allOf":[{"field":"tags['a']","exists":true},{"not":{"field":"location","in":["x"]}}]},"then":{"effect":"audit"}}`)
 	f.Add(`{"if":{"field":"name","like":"[parameters('p')]"},"then":{"effect":"[parameters('e')]"}}`)
 	f.Fuzz(func(t *testing.T, rule string) {
+		d := Definition{Name: "f", PolicyRule: json.RawMessage(rule), Parameters: map[string]ParamDef{
+			"p": {Type: "String", AllowedValues: []any{"x*", "y"}, DefaultValue: "x*"}, "e": {Type: "String"}}}
+		if err := ValidateDefinition(&d); err != nil {
+			if e, ok := azerr.As(err); !ok || e.Status != 400 {
+				t.Fatalf("ValidateDefinition(%q): %v, want a 400", rule, err)
+			}
+		}
 		r, err := CompileRule(json.RawMessage(rule))
 		if err != nil {
 			if e, ok := azerr.As(err); !ok || e.Status != 400 {
