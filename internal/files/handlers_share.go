@@ -3,6 +3,7 @@ package files
 import (
 	"encoding/json"
 	"encoding/xml"
+	"errors"
 	"io"
 	"net/http"
 	"strconv"
@@ -236,13 +237,14 @@ func (q *request) createPermission() error {
 	if err := json.Unmarshal(body, &in); err != nil || in.Permission == "" {
 		return azerr.BadRequest("InvalidXmlDocument", "The request body must be JSON {\"permission\": \"<SDDL>\"}.")
 	}
-	if in.Format != "" && !strings.EqualFold(in.Format, "Sddl") {
-		return azerr.BadRequest("NotSupported", "Only the Sddl permission format is supported by this version of Cerulean.")
+	sd, err := decodePermission(in.Permission, in.Format)
+	if errors.Is(err, errBadFormat) {
+		return azerr.BadRequest("InvalidInput", "One of the request inputs is not valid: format must be sddl or binary, got '%s'.", in.Format)
 	}
-	sddl, err := CanonicalSDDL(in.Permission)
 	if err != nil {
-		return err
+		return azerr.BadRequest("InvalidInput", "One of the request inputs is not valid: the file permission is not a valid security descriptor (%v).", err)
 	}
+	sddl := sd.String()
 	var key string
 	err = q.svc.st.Update(q.ctx, func(tx store.Tx) error {
 		if _, err := GetShareTx(tx, q.account.Name, q.share); err != nil {
@@ -276,7 +278,15 @@ func (q *request) getPermission() error {
 	if err != nil {
 		return err
 	}
+	format := q.r.Header.Get("x-ms-file-permission-format")
+	if f := strings.ToLower(format); f != "" && f != "sddl" && f != "binary" {
+		return invalidHeader("x-ms-file-permission-format", "must be sddl or binary")
+	}
+	perm, name, err := encodePermission(sddl, format)
+	if err != nil {
+		return err
+	}
 	q.w.Header().Set("Content-Type", "application/json")
 	q.w.WriteHeader(http.StatusOK)
-	return json.NewEncoder(q.w).Encode(map[string]string{"permission": sddl})
+	return json.NewEncoder(q.w).Encode(map[string]string{"permission": perm, "format": name})
 }

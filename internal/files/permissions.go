@@ -1,13 +1,14 @@
 package files
 
 import (
+	"encoding/base64"
+	"fmt"
 	"net/http"
 	"strings"
 
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
-	"github.com/cerulean-azure/cerulean/internal/azerr"
 	"github.com/cerulean-azure/cerulean/internal/ntfs"
 	"strconv"
 
@@ -43,13 +44,38 @@ func getPermissionTx(tx store.Tx, account, share, key string) (string, error) {
 	return string(b), err
 }
 
-// CanonicalSDDL validates an SDDL descriptor and returns its canonical form.
-func CanonicalSDDL(s string) (string, error) {
-	sd, err := ntfs.Parse(s)
-	if err != nil {
-		return "", azerr.BadRequest("InvalidInput", "One of the request inputs is not valid: the file permission is not a valid SDDL security descriptor (%v).", err)
+// decodePermission reads a permission in the format a request names: SDDL (the default) or
+// the self-relative binary form, base64-encoded (x-ms-file-permission-format: binary).
+func decodePermission(value, format string) (*ntfs.SecurityDescriptor, error) {
+	switch strings.ToLower(format) {
+	case "", "sddl":
+		return ntfs.Parse(value)
+	case "binary":
+		b, err := base64.StdEncoding.DecodeString(value)
+		if err != nil {
+			return nil, fmt.Errorf("the binary permission is not base64: %v", err)
+		}
+		return ntfs.UnmarshalBinary(b)
 	}
-	return sd.String(), nil
+	return nil, errBadFormat
+}
+
+var errBadFormat = errors.New("the permission format must be sddl or binary")
+
+// encodePermission writes a stored (SDDL) permission in the format a request asks for.
+func encodePermission(sddl, format string) (string, string, error) {
+	if !strings.EqualFold(format, "binary") {
+		return sddl, "Sddl", nil
+	}
+	sd, err := ntfs.Parse(sddl)
+	if err != nil {
+		return "", "", err
+	}
+	b, err := sd.MarshalBinary()
+	if err != nil {
+		return "", "", err
+	}
+	return base64.StdEncoding.EncodeToString(b), "Binary", nil
 }
 
 // permissionFor resolves the descriptor a create or set-properties request asks for: an
@@ -73,9 +99,13 @@ func permissionFor(tx store.Tx, h http.Header, account, share string) (string, e
 	if len(perm) > 8<<10 {
 		return "", invalidHeader("x-ms-file-permission", "is over 8 KiB: store it with Create Permission and pass x-ms-file-permission-key")
 	}
-	sd, err := ntfs.Parse(perm)
+	format := h.Get("x-ms-file-permission-format")
+	sd, err := decodePermission(perm, format)
+	if errors.Is(err, errBadFormat) {
+		return "", invalidHeader("x-ms-file-permission-format", "must be sddl or binary")
+	}
 	if err != nil {
-		return "", invalidHeader("x-ms-file-permission", "is not a valid SDDL security descriptor ("+err.Error()+")")
+		return "", invalidHeader("x-ms-file-permission", "is not a valid "+strings.ToLower(strings.TrimSpace(format+" security descriptor"))+" ("+err.Error()+")")
 	}
 	return putPermissionTx(tx, account, share, sd.String())
 }

@@ -211,7 +211,7 @@ func (sd *SecurityDescriptor) String() string {
 	var b strings.Builder
 	b.WriteString("O:" + sd.Owner + "G:" + sd.Group + "D:" + sd.DACLFlags)
 	for _, a := range sd.DACL {
-		b.WriteString("(" + a.Type + ";" + a.Flags + ";" + a.Rights + ";" + a.Object + ";" + a.Inherit + ";" + a.SID + ")")
+		b.WriteString(a.String())
 	}
 	if sd.SACL != "" {
 		b.WriteString("S:" + sd.SACL)
