@@ -282,6 +282,23 @@ func (g *Gate) Decide(ctx context.Context, req Request) (authz.Decision, error) 
 	return d, err
 }
 
+// Evaluate decides like Decide without reporting a denial: for working out what a caller may
+// do (the share-level rights an SMB open starts from), where a missing right is not a refused
+// request.
+func (g *Gate) Evaluate(ctx context.Context, req Request) (authz.Decision, error) {
+	return g.decide(ctx, req)
+}
+
+// Groups returns the object ids of the groups the principal belongs to, transitively, in the
+// snapshot its token sees.
+func (g *Gate) Groups(ctx context.Context, p Principal) ([]string, error) {
+	snap, err := g.view(ctx, p.IssuedAt)
+	if err != nil {
+		return nil, err
+	}
+	return snap.principalIDs(p)[1:], nil
+}
+
 // decide is Decide without telling anyone of a denial (Explain asks hypothetically).
 func (g *Gate) decide(ctx context.Context, req Request) (authz.Decision, error) {
 	snap, err := g.view(ctx, req.Principal.IssuedAt)

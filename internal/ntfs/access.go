@@ -268,3 +268,76 @@ func (c *Compiled) Check(t *Token, desired uint32) bool {
 
 // Owner is the owner's SID.
 func (c *Compiled) Owner() string { return c.owner.s }
+
+// ACEEffect is what one ACE did for a token: the rights it granted or denied (those not
+// already settled by an earlier ACE), and whether it was inherited.
+type ACEEffect struct {
+	Index     int    // position in the DACL
+	Deny      bool
+	Inherited bool
+	SID       string
+	Rights    uint32 // the rights this ACE settled
+}
+
+// Explain replays MaximumAllowed and reports every ACE that settled rights for the token,
+// and whether the owner's implicit rights applied. It allocates; use it only to explain.
+func (c *Compiled) Explain(t *Token) (effects []ACEEffect, ownerImplicit bool) {
+	if c.nullDACL {
+		return nil, false
+	}
+	var granted, denied uint32
+	if !c.ownerRights && t.has(c.owner) {
+		granted, ownerImplicit = ReadControl|WriteDAC, true
+	}
+	isOwner := c.ownerRights && t.has(c.owner)
+	for i := range c.aces {
+		a := &c.aces[i]
+		if a.inheritOnly || !(t.has(a.sid) || (isOwner && a.sid.s == SIDOwnerRights)) {
+			continue
+		}
+		var settled uint32
+		if a.deny {
+			settled = a.mask &^ granted &^ denied
+			denied |= settled
+		} else {
+			settled = a.mask &^ denied &^ granted
+			granted |= settled
+		}
+		if settled != 0 {
+			effects = append(effects, ACEEffect{Index: i, Deny: a.deny, Inherited: a.inherited, SID: a.sid.s, Rights: settled})
+		}
+	}
+	return effects, ownerImplicit
+}
+
+// NullDACL reports whether the descriptor has no DACL (everyone may do everything).
+func (c *Compiled) NullDACL() bool { return c.nullDACL }
+
+// RightsNames spells a mask with icacls' names: F, M, RX, R, W when it is exactly one of
+// them, else the specific rights in icacls' short form (RD, WD, AD, REA, WEA, X, DC, RA, WA,
+// DE, RC, WDAC, WO, S).
+func RightsNames(m uint32) string {
+	for _, n := range []struct {
+		name string
+		mask uint32
+	}{{"F", FileAllAccess}, {"M", 0x1301bf}, {"RX", 0x1200a9}, {"R", FileGenericRead}, {"W", 0x100116}} {
+		if m == n.mask {
+			return n.name
+		}
+	}
+	var parts []string
+	for _, r := range []struct {
+		name string
+		bit  uint32
+	}{{"RD", FileReadData}, {"WD", FileWriteData}, {"AD", FileAppendData}, {"REA", FileReadEA}, {"WEA", FileWriteEA},
+		{"X", FileExecute}, {"DC", FileDeleteChild}, {"RA", FileReadAttributes}, {"WA", FileWriteAttributes},
+		{"DE", Delete}, {"RC", ReadControl}, {"WDAC", WriteDAC}, {"WO", WriteOwner}, {"S", Synchronize}, {"AS", AccessSystemSecurity}} {
+		if m&r.bit != 0 {
+			parts = append(parts, r.name)
+		}
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, ",")
+}

@@ -44,11 +44,11 @@ func DefaultSettings() Settings {
 }
 
 // registerProviders adds every resource provider to Resource Manager.
-func registerProviders(svc *arm.Service, barrier *seal.Barrier, cmk *encryption.KeyVault) *storage.Provider {
+func registerProviders(svc *arm.Service, barrier *seal.Barrier, cmk *encryption.KeyVault, paths authorization.PathExplainer) *storage.Provider {
 	msi.Register(svc)
 	compute.Register(svc)
 	insights.Register(svc)
-	authorization.Register(svc)
+	authorization.Register(svc, paths)
 	vaults.Register(svc)
 	return storage.Register(svc, barrier, cmk)
 }
@@ -57,7 +57,7 @@ func registerProviders(svc *arm.Service, barrier *seal.Barrier, cmk *encryption.
 // method declares (tests enumerate them; nothing is opened or served).
 func ARMRoutes() []arm.Route {
 	svc := arm.NewCatalog()
-	registerProviders(svc, nil, nil)
+	registerProviders(svc, nil, nil, nil)
 	return svc.Routes()
 }
 
@@ -83,13 +83,17 @@ func Build(ctx context.Context, in *instance.Instance, settings Settings, log *s
 		})
 	})
 	cmk := encryption.NewKeyVault(tokens.ManagedIdentityToken)
-	st := registerProviders(svc, in.Barrier, cmk)
+	var fs *files.Service // built below; explain reaches it once the server answers requests
+	paths := func(ctx context.Context, p access.Principal, account, share, path string) (any, error) {
+		return fs.AccessFor(ctx, p, account, share, path)
+	}
+	st := registerProviders(svc, in.Barrier, cmk, paths)
 	kv := keyvault.New(in.Store, in.Barrier, tokens, gate, in.Dir.Now, settings.KeyVault)
 	tokens.SetHostResolver(svc)
 	if err := svc.EnsureSubscription(ctx, in.Tenant.SubscriptionID, in.Tenant.ID, "Cerulean Subscription"); err != nil {
 		return nil, err
 	}
-	fs := files.New(in.Store, in.Barrier, cmk, tokens, gate, in.Dir.Now, settings.Files)
+	fs = files.New(in.Store, in.Barrier, cmk, tokens, gate, in.Dir.Now, settings.Files)
 	// Key Vault and Storage live in one process: a cached customer-key unwrap is dropped the
 	// moment anything that could revoke it changes, so revocation is immediate.
 	fs.SetKeyDependencies(append(append(keyvault.KeyCollections(), access.DecisionCollections()...), directory.PrincipalsCollection)...)

@@ -28,11 +28,12 @@ const (
 )
 
 // Register adds the provider's types to ARM.
-func Register(s *arm.Service) {
+// paths (may be nil) answers explain's questions about a file or directory's effective access.
+func Register(s *arm.Service, paths PathExplainer) {
 	s.Register(RoleAssignmentType, "2015-07-01", assignments{}, crudActions(RoleAssignmentType))
 	s.Register(RoleDefinitionType, "2015-07-01", definitions{}, crudActions(RoleDefinitionType))
 	registerPolicy(s)
-	registerExplain(s)
+	registerExplain(s, paths)
 }
 
 // crudActions are read, write (PUT) and delete of a Microsoft.Authorization type.

@@ -14,10 +14,28 @@ import (
 	"github.com/google/uuid"
 )
 
-func registerExplain(s *arm.Service) {
+// PathExplainer says what a principal may do on //<account>/<share>/<path> through
+// identity-based (SMB) access, and why: the share-level roles, the ACL, the key state. Its
+// answer is returned as the explain endpoint's JSON.
+type PathExplainer func(ctx context.Context, p access.Principal, account, share, path string) (any, error)
+
+func registerExplain(s *arm.Service, paths PathExplainer) {
 	// Both answer for the caller itself; explaining someone else needs roleAssignments/read.
 	s.Register("Microsoft.Authorization/permissions", "2015-07-01", permissions{}, arm.Actions{http.MethodGet: arm.OwnView})
-	s.Register("Microsoft.Authorization/explain", "2015-07-01", explain{}, arm.Actions{http.MethodPost: arm.OwnView})
+	s.Register("Microsoft.Authorization/explain", "2015-07-01", explain{paths}, arm.Actions{http.MethodPost: arm.OwnView})
+}
+
+// SplitFilePath reads //<account>/<share>[/<path>] (or <account>/<share>/...): the account,
+// the share and the path in it.
+func SplitFilePath(p string) (account, share, path string, err error) {
+	parts := strings.SplitN(strings.TrimPrefix(strings.ReplaceAll(p, "\\", "/"), "//"), "/", 3)
+	if len(parts) < 2 || parts[0] == "" || parts[1] == "" {
+		return "", "", "", azerr.BadRequest("InvalidPath", "'%s' is not a file share path: use //<account>/<share>[/<directory>/<file>].", p)
+	}
+	if len(parts) == 3 {
+		path = strings.Trim(parts[2], "/")
+	}
+	return parts[0], parts[1], path, nil
 }
 
 // permissions is Azure's GET {scope}/providers/Microsoft.Authorization/permissions: the
@@ -58,7 +76,7 @@ func (permissions) ServeARM(c *arm.Call) (int, any, error) {
 // {"principalId", "action", "dataAction"} says whether the principal may perform the action
 // at the scope and why, with the roles that would grant it and the policies that deny it.
 // Explaining someone else needs roleAssignments/read at the scope.
-type explain struct{}
+type explain struct{ paths PathExplainer }
 
 // ExplainResult is the answer of the explain endpoint and of `cerulean access explain`.
 type ExplainResult struct {
@@ -127,7 +145,7 @@ func Explain(ctx context.Context, gate *access.Gate, st store.Store, q ExplainQu
 	return out, nil
 }
 
-func (explain) ServeARM(c *arm.Call) (int, any, error) {
+func (e explain) ServeARM(c *arm.Call) (int, any, error) {
 	if c.R.Method != http.MethodPost || !c.ID.IsCollection() {
 		return 0, nil, methodNotAllowed(c.R)
 	}
@@ -137,6 +155,7 @@ func (explain) ServeARM(c *arm.Call) (int, any, error) {
 		DataAction  bool           `json:"dataAction"`
 		Scope       string         `json:"scope"`
 		Resource    map[string]any `json:"resource"`
+		Path        string         `json:"path"`
 	}
 	if err := c.Decode(&in); err != nil {
 		return 0, nil, err
@@ -147,6 +166,9 @@ func (explain) ServeARM(c *arm.Call) (int, any, error) {
 	}
 	if in.PrincipalID == "" {
 		in.PrincipalID = c.Caller.ObjectID
+	}
+	if in.Path != "" {
+		return e.explainPath(c, in.PrincipalID, in.Path)
 	}
 	if _, err := uuid.Parse(in.PrincipalID); err != nil || in.Action == "" {
 		return 0, nil, azerr.BadRequest("InvalidRequestContent", "Give principalId (an object id) and action, e.g. {\"principalId\":\"...\",\"action\":\"Microsoft.Compute/virtualMachines/write\"}.")
@@ -166,4 +188,30 @@ func (explain) ServeARM(c *arm.Call) (int, any, error) {
 		return 0, nil, err
 	}
 	return http.StatusOK, res, nil
+}
+
+// explainPath answers {"principalId", "path": "//<account>/<share>/<path>"}: the effective
+// access of the principal there. Explaining someone else needs roleAssignments/read on the
+// storage account.
+func (e explain) explainPath(c *arm.Call, principal, path string) (int, any, error) {
+	if e.paths == nil {
+		return 0, nil, azerr.BadRequest("NotSupported", "Explaining file access is not available on this server.")
+	}
+	if _, err := uuid.Parse(principal); err != nil {
+		return 0, nil, azerr.BadRequest("InvalidRequestContent", "principalId must be an object id.")
+	}
+	account, share, p, err := SplitFilePath(path)
+	if err != nil {
+		return 0, nil, err
+	}
+	if !strings.EqualFold(principal, c.Caller.ObjectID) {
+		if err := c.Authorize(RoleAssignmentType+"/read", scopeOf(c)); err != nil {
+			return 0, nil, err
+		}
+	}
+	out, err := e.paths(c.Ctx, access.Principal{ObjectID: principal}, account, share, p)
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, out, nil
 }

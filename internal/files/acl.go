@@ -1,0 +1,233 @@
+package files
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/cerulean-azure/cerulean/internal/access"
+	"github.com/cerulean-azure/cerulean/internal/azerr"
+	"github.com/cerulean-azure/cerulean/internal/directory"
+	"github.com/cerulean-azure/cerulean/internal/ntfs"
+	"github.com/cerulean-azure/cerulean/internal/store"
+)
+
+// Identity-based access (seed 004): a principal reaching a share over SMB is gated twice,
+// by its share-level rights (the data actions of the Storage File Data SMB roles at the
+// share) and by the Windows ACL of the file or directory; the more restrictive wins. This
+// file computes that answer, for the SMB path and for explain.
+
+// Data actions that make up share-level rights.
+const (
+	actionModifyPermissions = "Microsoft.Storage/storageAccounts/fileServices/fileshares/files/modifypermissions/action"
+	actionTakeOwnership     = "Microsoft.Storage/storageAccounts/fileServices/takeOwnership/action"
+)
+
+// ShareGrant is one share-level data action and what granted it.
+type ShareGrant struct {
+	Action string `json:"action"`
+	// Role and Scope name the granting assignment's role and where it was assigned; empty
+	// when the action is not granted.
+	Role  string `json:"role,omitempty"`
+	Scope string `json:"scope,omitempty"`
+}
+
+// ACEInfo is an ACE that settled rights for the principal.
+type ACEInfo struct {
+	ACE     string `json:"ace"`     // the ACE in SDDL
+	Effect  string `json:"effect"`  // "allow" or "deny"
+	Rights  string `json:"rights"`  // the rights it settled, icacls style
+	Source  string `json:"source"`  // "explicit", or the path it is inherited from
+	Matched string `json:"matched"` // the SID in the caller's token it matched
+}
+
+// Access is what a principal may do on one file or directory through identity-based access,
+// and why.
+type Access struct {
+	Path          string       `json:"path"` // //<account>/<share>/<path>
+	Principal     string       `json:"principalId"`
+	SID           string       `json:"sid"`
+	Rights        string       `json:"rights"`      // effective, icacls style
+	Mask          uint32       `json:"mask"`        // effective access mask
+	ACLRights     string       `json:"aclRights"`   // what the ACL alone grants
+	ShareRights   string       `json:"shareRights"` // what the share level alone allows
+	Share         []ShareGrant `json:"shareLevel"`
+	Owner         string       `json:"owner"`
+	OwnerImplicit bool         `json:"ownerImplicitRights,omitempty"`
+	ACEs          []ACEInfo    `json:"aces,omitempty"`
+	Descriptor    string       `json:"descriptor"`
+	// KeyState is "usable" or why the account's data key cannot be used (every data
+	// operation then fails, whatever the rights say).
+	KeyState string `json:"keyState"`
+	Reason   string `json:"reason"`
+}
+
+// shareRights works out a principal's share-level rights from its role assignments, with
+// the assignment behind each granted action.
+func (s *Service) shareRights(ctx context.Context, p access.Principal, a Account, share string) (ntfs.ShareRights, []ShareGrant, error) {
+	scope := a.ResourceID + "/fileServices/default/fileshares/" + share
+	var r ntfs.ShareRights
+	var grants []ShareGrant
+	for _, x := range []struct {
+		action string
+		to     *bool
+	}{{actionRead, &r.Read}, {actionWrite, &r.Write}, {actionDelete, &r.Delete}, {actionModifyPermissions, &r.ModifyPermissions},
+		{actionReadBackup, &r.BackupRead}, {actionWriteBackup, &r.BackupWrite}, {actionTakeOwnership, &r.TakeOwnership}} {
+		d, err := s.gate.Evaluate(ctx, access.Request{Principal: p, Action: x.action, DataAction: true, Scope: scope})
+		if err != nil {
+			return r, nil, err
+		}
+		g := ShareGrant{Action: x.action}
+		if d.Allowed {
+			*x.to = true
+			g.Role, g.Scope = d.Role, d.Assignment.Scope
+		}
+		grants = append(grants, g)
+	}
+	return r, grants, nil
+}
+
+// tokenFor is the Windows token of a principal: its SID and its groups' SIDs.
+func (s *Service) tokenFor(ctx context.Context, p access.Principal) (*ntfs.Token, error) {
+	sid, err := directory.SID(p.ObjectID)
+	if err != nil {
+		return nil, azerr.BadRequest("InvalidPrincipal", "'%s' is not an object id with a SID.", p.ObjectID)
+	}
+	groups, err := s.gate.Groups(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	gsids := make([]string, 0, len(groups))
+	for _, g := range groups {
+		if gs, err := directory.SID(g); err == nil {
+			gsids = append(gsids, gs)
+		}
+	}
+	return ntfs.NewToken(sid, gsids...), nil
+}
+
+// AccessFor answers what principal p may do on account/share/path (path "" is the share's
+// root) through identity-based access, and why.
+func (s *Service) AccessFor(ctx context.Context, p access.Principal, account, share, path string) (Access, error) {
+	out := Access{Path: "//" + account + "/" + share + "/" + path, Principal: p.ObjectID}
+	a, ok := s.Account(ctx, account)
+	if !ok {
+		return out, azerr.NotFound("AccountNotFound", "The storage account '%s' does not exist.", account)
+	}
+	if path != "" {
+		if err := ValidPath(path); err != nil {
+			return out, err
+		}
+	}
+	var chain []string // SDDL of the object, then of each ancestor up to the root
+	err := s.st.View(ctx, func(tx store.Tx) error {
+		for p := path; ; p = parentPath(p) {
+			n, err := getNodeTx(tx, a.Name, share, p)
+			if err != nil {
+				return err
+			}
+			sddl, err := getPermissionTx(tx, a.Name, share, n.PermissionKey)
+			if err != nil {
+				return err
+			}
+			chain = append(chain, sddl)
+			if p == "" {
+				return nil
+			}
+		}
+	})
+	if err != nil {
+		return out, err
+	}
+	tok, err := s.tokenFor(ctx, p)
+	if err != nil {
+		return out, err
+	}
+	out.SID = tok.User
+	sr, grants, err := s.shareRights(ctx, p, a, share)
+	if err != nil {
+		return out, err
+	}
+	out.Share = grants
+	sd, err := ntfs.Parse(chain[0])
+	if err != nil {
+		return out, err
+	}
+	c, err := ntfs.Compile(sd)
+	if err != nil {
+		return out, err
+	}
+	out.Descriptor, out.Owner = chain[0], c.Owner()
+	acl := c.MaximumAllowed(tok)
+	out.Mask = ntfs.Effective(c, tok, sr)
+	out.Rights, out.ACLRights, out.ShareRights = ntfs.RightsNames(out.Mask), ntfs.RightsNames(acl), ntfs.RightsNames(sr.Mask())
+	effects, implicit := c.Explain(tok)
+	out.OwnerImplicit = implicit
+	for _, e := range effects {
+		ace := sd.DACL[e.Index]
+		info := ACEInfo{ACE: ace.String(), Effect: "allow", Rights: ntfs.RightsNames(e.Rights), Source: "explicit", Matched: e.SID}
+		if e.Deny {
+			info.Effect = "deny"
+		}
+		if from := inheritedFrom(ace, path, chain); from != "" {
+			info.Source = "inherited from //" + account + "/" + share + "/" + from
+		}
+		out.ACEs = append(out.ACEs, info)
+	}
+	out.KeyState = "usable"
+	if _, err := s.dataKey(ctx, a); err != nil {
+		out.KeyState = azerr.From(err).Code + ": " + azerr.From(err).Message
+	}
+	out.Reason = accessReason(out, sr, acl)
+	return out, nil
+}
+
+// inheritedFrom finds where an ACE of the object came from: walking up, the highest ancestor
+// in an unbroken line of ancestors that hold it as an inheritable ACE (the same type, rights
+// and SID, container- or object-inherit). "" when no parent passes it down: it is explicit.
+func inheritedFrom(ace ntfs.ACE, path string, chain []string) string {
+	from, p := "", path
+	for _, sddl := range chain[1:] {
+		p = parentPath(p)
+		sd, err := ntfs.Parse(sddl)
+		if err != nil {
+			break
+		}
+		found := false
+		for _, pa := range sd.DACL {
+			inheritable := strings.Contains(pa.Flags, "OI") || strings.Contains(pa.Flags, "CI")
+			if inheritable && pa.Type == ace.Type && ntfs.CanonicalSID(pa.SID) == ntfs.CanonicalSID(ace.SID) && sameRights(pa.Rights, ace.Rights) {
+				found = true
+				break
+			}
+		}
+		if !found {
+			break
+		}
+		from = p
+		if p == "" {
+			from = "(root)"
+		}
+	}
+	return from
+}
+
+func sameRights(a, b string) bool {
+	x, err1 := ntfs.RightsMask(a)
+	y, err2 := ntfs.RightsMask(b)
+	return err1 == nil && err2 == nil && ntfs.MapGeneric(x) == ntfs.MapGeneric(y)
+}
+
+func accessReason(out Access, sr ntfs.ShareRights, acl uint32) string {
+	switch {
+	case out.KeyState != "usable":
+		return "the account's customer-managed key cannot be used: every data operation fails (" + out.KeyState + ")"
+	case sr.Mask() == 0:
+		return "no share-level permission: no role at the share grants a Storage File Data SMB data action, so access is denied whatever the ACL says"
+	case acl == 0 && !sr.BackupRead && !sr.BackupWrite:
+		return "the ACL grants this principal nothing (no ACE matches its SID, its groups or the well-known SIDs it holds)"
+	case out.Mask == 0:
+		return "the share level and the ACL have no right in common"
+	}
+	return fmt.Sprintf("effective rights are what both allow: the ACL grants %s, the share level allows %s", ntfs.RightsNames(acl), ntfs.RightsNames(sr.Mask()))
+}
