@@ -272,7 +272,7 @@ func (c *Compiled) Owner() string { return c.owner.s }
 // ACEEffect is what one ACE did for a token: the rights it granted or denied (those not
 // already settled by an earlier ACE), and whether it was inherited.
 type ACEEffect struct {
-	Index     int    // position in the DACL
+	Index     int // position in the DACL
 	Deny      bool
 	Inherited bool
 	SID       string
