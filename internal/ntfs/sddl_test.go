@@ -47,12 +47,12 @@ func FuzzParse(f *testing.F) {
 func TestInherit_DefaultRoot(t *testing.T) {
 	p, _ := Parse(root)
 	dir := Inherit(p, true, "")
-	if got, want := dir.String(), "O:BAG:SYD:(A;OICI;FA;;;BA)(A;;0x1200a9;;;BU)(A;OICIIO;GXGR;;;BU)(A;OICI;0x1301bf;;;AU)(A;OICI;FA;;;SY)(A;;FA;;;BA)(A;OICIIO;GA;;;CO)"; got != want {
-		// The ACEs Azure Files shows on a directory created over REST under a default root.
+	if got, want := dir.String(), "O:BAG:SYD:AI(A;OICIID;FA;;;BA)(A;ID;0x1200a9;;;BU)(A;OICIIOID;GXGR;;;BU)(A;OICIID;0x1301bf;;;AU)(A;OICIID;FA;;;SY)(A;ID;FA;;;BA)(A;OICIIOID;GA;;;CO)"; got != want {
+		// As Windows inherits: every inherited ACE marked ID, the DACL auto-inherited.
 		t.Errorf("directory under the root:\n got %s\nwant %s", got, want)
 	}
 	file := Inherit(p, false, "")
-	if got, want := file.String(), "O:BAG:SYD:(A;;FA;;;BA)(A;;0x1200a9;;;BU)(A;;0x1301bf;;;AU)(A;;FA;;;SY)(A;;FA;;;BA)"; got != want {
+	if got, want := file.String(), "O:BAG:SYD:AI(A;ID;FA;;;BA)(A;ID;0x1200a9;;;BU)(A;ID;0x1301bf;;;AU)(A;ID;FA;;;SY)(A;ID;FA;;;BA)"; got != want {
 		t.Errorf("file under the root:\n got %s\nwant %s", got, want)
 	}
 }
