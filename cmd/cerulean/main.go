@@ -66,7 +66,7 @@ Start it with 'cerulean serve', then load its settings into a shell with
 		}
 		return nil
 	}
-	root.AddCommand(serveCmd(), envCmd(), identityCmd(), spCmd(), signingKeyCmd(), rootKeyCmd(), storageCmd(), accessCmd(), groupCmd(), activityCmd())
+	root.AddCommand(serveCmd(), envCmd(), identityCmd(), spCmd(), signingKeyCmd(), rootKeyCmd(), storageCmd(), accessCmd(), icaclsCmd(), groupCmd(), activityCmd())
 	return root
 }
 

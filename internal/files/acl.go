@@ -224,10 +224,274 @@ func accessReason(out Access, sr ntfs.ShareRights, acl uint32) string {
 		return "the account's customer-managed key cannot be used: every data operation fails (" + out.KeyState + ")"
 	case sr.Mask() == 0:
 		return "no share-level permission: no role at the share grants a Storage File Data SMB data action, so access is denied whatever the ACL says"
-	case acl == 0 && !sr.BackupRead && !sr.BackupWrite:
+	case acl == 0 && !sr.TakeOwnership:
 		return "the ACL grants this principal nothing (no ACE matches its SID, its groups or the well-known SIDs it holds)"
 	case out.Mask == 0:
 		return "the share level and the ACL have no right in common"
 	}
 	return fmt.Sprintf("effective rights are what both allow: the ACL grants %s, the share level allows %s", ntfs.RightsNames(acl), ntfs.RightsNames(sr.Mask()))
+}
+
+// Actor is who reads or changes a descriptor through identity-based access: a principal,
+// checked against its share-level rights and the ACL, or the storage account key, the
+// superuser.
+type Actor struct {
+	Principal  access.Principal
+	AccountKey bool
+}
+
+// actorRights is what an actor may do on an object with descriptor sd.
+type actorRights struct {
+	tok   *ntfs.Token
+	share ntfs.ShareRights
+	sid   string
+}
+
+func (s *Service) rightsFor(ctx context.Context, actor Actor, a Account, share string) (actorRights, error) {
+	if actor.AccountKey {
+		return actorRights{share: ntfs.ShareRights{AccountKey: true}}, nil
+	}
+	tok, err := s.tokenFor(ctx, actor.Principal)
+	if err != nil {
+		return actorRights{}, err
+	}
+	sr, _, err := s.shareRights(ctx, actor.Principal, a, share)
+	return actorRights{tok: tok, share: sr, sid: tok.User}, err
+}
+
+func (r actorRights) on(sd *ntfs.SecurityDescriptor) (uint32, error) {
+	if r.share.AccountKey {
+		return ntfs.FileAllAccess | ntfs.AccessSystemSecurity, nil
+	}
+	c, err := ntfs.Compile(sd)
+	if err != nil {
+		return 0, err
+	}
+	return ntfs.Effective(c, r.tok, r.share), nil
+}
+
+// PathError is one object an ACL change could not be made on.
+type PathError struct {
+	Path string
+	Err  error
+}
+
+func accessDenied(path, what string) error {
+	return azerr.Forbidden("AccessDenied", "Access is denied: %s needs %s on //%s.", "the change", what, path)
+}
+
+// Descriptor returns the security descriptor of account/share/path as actor sees it: reading
+// it needs READ_CONTROL.
+func (s *Service) Descriptor(ctx context.Context, actor Actor, account, share, path string) (*ntfs.SecurityDescriptor, bool, error) {
+	a, ok := s.Account(ctx, account)
+	if !ok {
+		return nil, false, azerr.NotFound("AccountNotFound", "The storage account '%s' does not exist.", account)
+	}
+	if _, err := s.dataKey(ctx, a); err != nil {
+		return nil, false, err
+	}
+	r, err := s.rightsFor(ctx, actor, a, share)
+	if err != nil {
+		return nil, false, err
+	}
+	var sd *ntfs.SecurityDescriptor
+	var dir bool
+	err = s.st.View(ctx, func(tx store.Tx) error {
+		n, err := getNodeTx(tx, a.Name, share, path)
+		if err != nil {
+			return err
+		}
+		dir = n.Dir
+		sd, err = nodeDescriptorTx(tx, a.Name, share, n)
+		return err
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	if m, err := r.on(sd); err != nil {
+		return nil, false, err
+	} else if m&ntfs.ReadControl == 0 {
+		return nil, false, accessDenied(account+"/"+share+"/"+path, "READ_CONTROL")
+	}
+	return sd, dir, nil
+}
+
+func nodeDescriptorTx(tx store.Tx, account, share string, n Node) (*ntfs.SecurityDescriptor, error) {
+	sddl, err := getPermissionTx(tx, account, share, n.PermissionKey)
+	if err != nil {
+		return nil, err
+	}
+	return ntfs.Parse(sddl)
+}
+
+// ACLEdit changes one descriptor; parent is the parent directory's (nil for the root).
+type ACLEdit func(sd, parent *ntfs.SecurityDescriptor, dir bool) error
+
+// ChangeACL applies edit to account/share/path, and with recurse (icacls /T) to everything
+// below it, as actor: a changed DACL needs WRITE_DAC, a changed owner WRITE_OWNER, and giving
+// the ownership to someone else the restore privilege (writeFileBackupSemantics) or the account
+// key. Every change reaches the children through inheritance (each of them needs WRITE_DAC
+// too, as on Windows); objects the actor may not change are reported, not fatal. It returns
+// how many objects were processed.
+func (s *Service) ChangeACL(ctx context.Context, actor Actor, account, share, path string, recurse bool, edit ACLEdit) (int, []PathError, error) {
+	a, ok := s.Account(ctx, account)
+	if !ok {
+		return 0, nil, azerr.NotFound("AccountNotFound", "The storage account '%s' does not exist.", account)
+	}
+	if _, err := s.dataKey(ctx, a); err != nil {
+		return 0, nil, err
+	}
+	r, err := s.rightsFor(ctx, actor, a, share)
+	if err != nil {
+		return 0, nil, err
+	}
+	targets := []string{path}
+	if recurse {
+		if err := s.st.View(ctx, func(tx store.Tx) error {
+			var walk func(p string) error
+			walk = func(p string) error {
+				kids, err := childrenTx(tx, a.Name, share, p)
+				for _, k := range kids {
+					targets = append(targets, k.Path)
+					if k.Dir {
+						if err := walk(k.Path); err != nil {
+							return err
+						}
+					}
+				}
+				return err
+			}
+			return walk(path)
+		}); err != nil {
+			return 0, nil, err
+		}
+	}
+	var failures []PathError
+	processed := 0
+	for _, t := range targets {
+		var fails []PathError
+		err := s.st.Update(ctx, func(tx store.Tx) error {
+			var err error
+			fails, err = s.changeOneTx(tx, r, a, share, t, edit)
+			return err
+		})
+		if err != nil {
+			failures = append(failures, PathError{t, err})
+			continue
+		}
+		processed++
+		failures = append(failures, fails...)
+	}
+	return processed, failures, nil
+}
+
+// changeOneTx edits one object's descriptor and lets its subtree inherit the change.
+func (s *Service) changeOneTx(tx store.Tx, r actorRights, a Account, share, path string, edit ACLEdit) ([]PathError, error) {
+	n, err := getNodeTx(tx, a.Name, share, path)
+	if err != nil {
+		return nil, err
+	}
+	cur, err := nodeDescriptorTx(tx, a.Name, share, n)
+	if err != nil {
+		return nil, err
+	}
+	var parent *ntfs.SecurityDescriptor
+	if path != "" {
+		pn, err := getNodeTx(tx, a.Name, share, parentPath(path))
+		if err != nil {
+			return nil, err
+		}
+		if parent, err = nodeDescriptorTx(tx, a.Name, share, pn); err != nil {
+			return nil, err
+		}
+	}
+	next, err := ntfs.Parse(cur.String()) // a copy to edit
+	if err != nil {
+		return nil, err
+	}
+	if err := edit(next, parent, n.Dir); err != nil {
+		return nil, azerr.BadRequest("InvalidInput", "%v", err)
+	}
+	if next.String() == cur.String() {
+		return nil, nil
+	}
+	rights, err := r.on(cur)
+	if err != nil {
+		return nil, err
+	}
+	where := a.Name + "/" + share + "/" + path
+	if (next.DACLFlags != cur.DACLFlags || aclString(next) != aclString(cur)) && rights&ntfs.WriteDAC == 0 {
+		return nil, accessDenied(where, "WRITE_DAC")
+	}
+	if ntfs.CanonicalSID(next.Owner) != ntfs.CanonicalSID(cur.Owner) {
+		if rights&ntfs.WriteOwner == 0 {
+			return nil, accessDenied(where, "WRITE_OWNER")
+		}
+		if !r.share.AccountKey && !r.share.BackupWrite && ntfs.CanonicalSID(next.Owner) != r.sid {
+			return nil, accessDenied(where, "the restore privilege (Storage File Data SMB Admin) to give ownership to someone else")
+		}
+	}
+	if err := s.storeDescriptorTx(tx, a, share, n, next); err != nil {
+		return nil, err
+	}
+	return s.propagateTx(tx, r, a, share, n, next)
+}
+
+func aclString(sd *ntfs.SecurityDescriptor) string {
+	var b strings.Builder
+	for _, a := range sd.DACL {
+		b.WriteString(a.String())
+	}
+	return b.String()
+}
+
+func (s *Service) storeDescriptorTx(tx store.Tx, a Account, share string, n Node, sd *ntfs.SecurityDescriptor) error {
+	if b, err := sd.MarshalBinary(); err != nil || len(b) > ntfs.MaxDescriptor {
+		return azerr.BadRequest("InvalidInput", "The security descriptor is not valid or is larger than 64 KiB: %v.", err)
+	}
+	key, err := putPermissionTx(tx, a.Name, share, sd.String())
+	if err != nil {
+		return err
+	}
+	now := s.now().UTC()
+	n.PermissionKey, n.ChangeTime, n.LastModified, n.ETag = key, now, now, newETag(now)
+	return putNodeTx(tx, a.Name, share, n)
+}
+
+// propagateTx re-inherits the subtree below dir after its descriptor became sd. A child the
+// actor may not change keeps its descriptor (reported), and so does its subtree.
+func (s *Service) propagateTx(tx store.Tx, r actorRights, a Account, share string, dir Node, sd *ntfs.SecurityDescriptor) ([]PathError, error) {
+	if !dir.Dir {
+		return nil, nil
+	}
+	kids, err := childrenTx(tx, a.Name, share, dir.Path)
+	if err != nil {
+		return nil, err
+	}
+	var fails []PathError
+	for _, k := range kids {
+		cur, err := nodeDescriptorTx(tx, a.Name, share, k)
+		if err != nil {
+			return nil, err
+		}
+		next := ntfs.Reinherit(cur, sd, k.Dir)
+		if next.String() == cur.String() {
+			continue
+		}
+		if rights, err := r.on(cur); err != nil {
+			return nil, err
+		} else if rights&ntfs.WriteDAC == 0 {
+			fails = append(fails, PathError{k.Path, accessDenied(a.Name+"/"+share+"/"+k.Path, "WRITE_DAC")})
+			continue
+		}
+		if err := s.storeDescriptorTx(tx, a, share, k, next); err != nil {
+			return nil, err
+		}
+		more, err := s.propagateTx(tx, r, a, share, k, next)
+		if err != nil {
+			return nil, err
+		}
+		fails = append(fails, more...)
+	}
+	return fails, nil
 }

@@ -132,8 +132,12 @@ func TestSeed004Table(t *testing.T) {
 	// SMB Admin: take ownership and backup semantics over any ACL; the account key: everything.
 	admin := ShareRights{Read: true, Write: true, Delete: true, ModifyPermissions: true, BackupRead: true, BackupWrite: true, TakeOwnership: true}
 	none := compile(t, "O:BAG:SYD:")
-	if got := Effective(none, NewToken(alice), admin); got&WriteOwner == 0 || got&FileReadData == 0 || got&FileWriteData == 0 {
-		t.Errorf("SMB Admin on an ACL that grants nothing: %#x", got)
+	if got := Effective(none, NewToken(alice), admin); got != WriteOwner {
+		t.Errorf("SMB Admin without backup intent on an ACL that grants nothing: %#x, want only WRITE_OWNER (take ownership)", got)
+	}
+	admin.BackupIntent = true
+	if got := Effective(none, NewToken(alice), admin); got&WriteOwner == 0 || got&FileReadData == 0 || got&FileWriteData == 0 || got&WriteDAC == 0 {
+		t.Errorf("SMB Admin with backup intent on an ACL that grants nothing: %#x", got)
 	}
 	if got := Effective(none, NewToken(alice), ShareRights{TakeOwnership: true}); got != WriteOwner {
 		t.Errorf("takeOwnership alone: %#x, want WRITE_OWNER only", got)

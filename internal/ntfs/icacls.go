@@ -93,6 +93,9 @@ func FormatPerm(a ACE) string {
 	if err != nil {
 		return b.String() + "(" + a.Rights + ")"
 	}
+	if mask == GenericAll { // icacls writes GENERIC_ALL as full control
+		return b.String() + "(F)"
+	}
 	for _, n := range []string{"F", "M", "RX", "R", "W"} {
 		if simpleRights[n] == mask {
 			return b.String() + "(" + n + ")"

@@ -8,8 +8,11 @@ type ShareRights struct {
 	Read, Write, Delete, ModifyPermissions bool // fileshares/files/read, write, delete, modifypermissions/action
 	// Privileges (fileServices/readFileBackupSemantics, writeFileBackupSemantics, takeOwnership
 	// actions): they grant their rights whatever the ACL says, as SeBackupPrivilege,
-	// SeRestorePrivilege and SeTakeOwnershipPrivilege do on a Windows file server.
+	// SeRestorePrivilege and SeTakeOwnershipPrivilege do on a Windows file server. Backup and
+	// restore apply only to opens with backup intent (BackupIntent: robocopy /B, the REST
+	// API's x-ms-file-request-intent: backup); taking ownership always applies.
 	BackupRead, BackupWrite, TakeOwnership bool
+	BackupIntent                           bool
 	// AccountKey is the storage account key: the superuser, ACLs do not apply.
 	AccountKey bool
 }
@@ -46,10 +49,10 @@ func (s ShareRights) Mask() uint32 {
 
 func (s ShareRights) privileges() uint32 {
 	var m uint32
-	if s.BackupRead {
+	if s.BackupRead && s.BackupIntent {
 		m |= backupReadRights
 	}
-	if s.BackupWrite {
+	if s.BackupWrite && s.BackupIntent {
 		m |= backupWrite
 	}
 	if s.TakeOwnership {
