@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/storage/armstorage"
 	"github.com/cerulean-azure/cerulean/internal/ntfs"
 )
 
@@ -50,8 +51,20 @@ func TestICACLS(t *testing.T) {
 	}
 	root, dir, file := "//"+account+"/data", "//"+account+"/data/dir", "//"+account+"/data/dir/a.txt"
 
-	// The default root ACL, as seed 004 lists it.
+	// The default root ACL, as seed 004 lists it, for a share made over REST and one made
+	// through Resource Manager.
+	sc, err := armstorage.NewFileSharesClient(srv.SubscriptionID, admin, armOptions(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sc.Create(ctxT(t), rg, account, "viaarm", armstorage.FileShare{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	armOut, _ := icacls(t, nil, key, "//"+account+"/viaarm")
 	out, code := icacls(t, nil, key, root)
+	if entries := func(s, path string) string { return strings.Join(strings.Fields(strings.ReplaceAll(s, path, "")), " ") }; entries(armOut, "//"+account+"/viaarm") != entries(out, root) {
+		t.Errorf("the root of a share made through ARM:\n%s\nof one made over REST:\n%s", armOut, out)
+	}
 	for _, want := range []string{`BUILTIN\Administrators:(OI)(CI)(F)`, `BUILTIN\Users:(RX)`, `BUILTIN\Users:(OI)(CI)(IO)(GR,GE)`,
 		`NT AUTHORITY\Authenticated Users:(OI)(CI)(M)`, `NT AUTHORITY\SYSTEM:(OI)(CI)(F)`, `NT AUTHORITY\SYSTEM:(F)`, `CREATOR OWNER:(OI)(CI)(IO)(F)`} {
 		if code != 0 || !strings.Contains(out, want) {
