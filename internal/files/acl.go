@@ -412,16 +412,18 @@ func (s *Service) changeOneTx(tx store.Tx, r actorRights, a Account, share, path
 	if err := edit(next, parent, n.Dir); err != nil {
 		return nil, azerr.BadRequest("InvalidInput", "%v", err)
 	}
-	if next.String() == cur.String() {
-		return nil, nil
-	}
 	rights, err := r.on(cur)
 	if err != nil {
 		return nil, err
 	}
 	where := a.Name + "/" + share + "/" + path
-	if (next.DACLFlags != cur.DACLFlags || aclString(next) != aclString(cur)) && rights&ntfs.WriteDAC == 0 {
+	unchanged := next.String() == cur.String()
+	// Setting a descriptor opens the object for WRITE_DAC even when nothing changes.
+	if (unchanged || next.DACLFlags != cur.DACLFlags || aclString(next) != aclString(cur)) && rights&ntfs.WriteDAC == 0 {
 		return nil, accessDenied(where, "WRITE_DAC")
+	}
+	if unchanged {
+		return nil, nil
 	}
 	if ntfs.CanonicalSID(next.Owner) != ntfs.CanonicalSID(cur.Owner) {
 		if rights&ntfs.WriteOwner == 0 {

@@ -59,11 +59,16 @@ func keysUnder(tx store.Tx, col, prefix string) ([]string, error) {
 }
 
 func (q *request) cipher(n Node) (*encryption.FileCipher, error) {
-	dk, err := q.svc.dataKey(q.ctx, q.account)
+	return q.svc.fileCipher(q.ctx, q.account, q.share, n)
+}
+
+// fileCipher is the cipher of one file's content under the account's data key.
+func (s *Service) fileCipher(ctx context.Context, a Account, share string, n Node) (*encryption.FileCipher, error) {
+	dk, err := s.dataKey(ctx, a)
 	if err != nil {
 		return nil, err
 	}
-	return encryption.ForFile(dk, q.account.UID, q.share, n.ID, n.Generation)
+	return encryption.ForFile(dk, a.UID, share, n.ID, n.Generation)
 }
 
 // firstRangeAfter is the index of the first of the sorted ranges that ends after off.

@@ -1,6 +1,7 @@
 package files
 
 import (
+	"context"
 	"crypto/md5"
 	"encoding/base64"
 	"encoding/xml"
@@ -123,7 +124,12 @@ func (q *request) fileHTTPHeaders(tx store.Tx, n *Node) error {
 
 // resize changes a file's size, keeping the share within its quota.
 func (q *request) resize(tx store.Tx, n *Node, size int64) error {
-	s, err := GetShareTx(tx, q.account.Name, q.share)
+	return q.svc.resizeTx(q.ctx, tx, q.account, q.share, n, size)
+}
+
+// resizeTx sets a file's size within the share's quota, dropping content past a new end.
+func (svc *Service) resizeTx(ctx context.Context, tx store.Tx, a Account, share string, n *Node, size int64) error {
+	s, err := GetShareTx(tx, a.Name, share)
 	if err != nil {
 		return err
 	}
@@ -132,16 +138,16 @@ func (q *request) resize(tx store.Tx, n *Node, size int64) error {
 		return azerr.New(http.StatusRequestEntityTooLarge, "ShareSizeLimitReached", "The file size would take the share over its quota of %d GiB.", s.Quota)
 	}
 	if size < n.Size {
-		c, err := q.cipher(*n)
+		c, err := svc.fileCipher(ctx, a, share, *n)
 		if err != nil {
 			return err
 		}
-		if err := truncateTx(tx, c, q.account.Name, q.share, n, size); err != nil {
+		if err := truncateTx(tx, c, a.Name, share, n, size); err != nil {
 			return err
 		}
 	}
 	n.Size, s.UsedBytes = size, used
-	return PutShareTx(tx, q.account.Name, s)
+	return PutShareTx(tx, a.Name, s)
 }
 
 func (q *request) serveFile() error {

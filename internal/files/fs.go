@@ -1,0 +1,377 @@
+package files
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/cerulean-azure/cerulean/internal/azerr"
+	"github.com/cerulean-azure/cerulean/internal/ntfs"
+	"github.com/cerulean-azure/cerulean/internal/store"
+)
+
+// FS is identity-based access to the shares, the file-system view the SMB path serves: every
+// call names its actor and is authorized as Windows would authorize the open behind it, with
+// the actor's share-level rights and the object's ACL (the more restrictive wins), after the
+// account's data key is checked. Content goes through the same encryption as the REST API.
+type FS struct{ s *Service }
+
+// FS returns the identity-based file-system view of the service.
+func (s *Service) FS() *FS { return &FS{s} }
+
+// Entry describes a file or directory.
+type Entry struct {
+	Name       string
+	Dir        bool
+	ID         uint64
+	Size       int64
+	Attributes string
+	Created    time.Time
+	Modified   time.Time
+	Changed    time.Time
+}
+
+func entryOf(n Node) Entry {
+	return Entry{Name: n.Name(), Dir: n.Dir, ID: n.ID, Size: n.Size, Attributes: n.Attributes,
+		Created: n.CreationTime, Modified: n.LastWriteTime, Changed: n.ChangeTime}
+}
+
+// ErrAccessDenied is what a refused identity-based operation answers (SMB's
+// STATUS_ACCESS_DENIED; the FUSE layer answers EACCES).
+func errAccessDenied(what, path string) error {
+	return azerr.Forbidden("AccessDenied", "Access is denied: %s needs %s.", path, what)
+}
+
+// IsAccessDenied reports whether err is an identity-based refusal.
+func IsAccessDenied(err error) bool {
+	e, ok := azerr.As(err)
+	return ok && e.Status == http.StatusForbidden
+}
+
+// op is one identity-based operation in progress: the account, the actor's rights, and a
+// transaction to work in.
+type op struct {
+	f     *FS
+	ctx   context.Context
+	a     Account
+	share string
+	r     actorRights
+}
+
+func (f *FS) begin(ctx context.Context, actor Actor, account, share string, needKey bool) (*op, error) {
+	a, ok := f.s.Account(ctx, account)
+	if !ok {
+		return nil, azerr.NotFound("AccountNotFound", "The storage account '%s' does not exist.", account)
+	}
+	if needKey {
+		if _, err := f.s.dataKey(ctx, a); err != nil {
+			return nil, err
+		}
+	}
+	r, err := f.s.rightsFor(ctx, actor, a, share)
+	if err != nil {
+		return nil, err
+	}
+	if r.share.Mask() == 0 {
+		return nil, errAccessDenied("a share-level permission (a Storage File Data SMB role at the share)", "//"+account+"/"+share)
+	}
+	return &op{f: f, ctx: ctx, a: a, share: share, r: r}, nil
+}
+
+// rights is what the actor may do on node n.
+func (o *op) rights(tx store.Tx, n Node) (uint32, error) {
+	sd, err := nodeDescriptorTx(tx, o.a.Name, o.share, n)
+	if err != nil {
+		return 0, err
+	}
+	return o.r.on(sd)
+}
+
+// load returns the node at path and what the actor may do on it.
+func (o *op) load(tx store.Tx, path string) (Node, uint32, error) {
+	n, err := getNodeTx(tx, o.a.Name, o.share, path)
+	if err != nil {
+		return n, 0, err
+	}
+	m, err := o.rights(tx, n)
+	return n, m, err
+}
+
+// need loads the node at path and checks the actor holds want on it.
+func (o *op) need(tx store.Tx, path string, want uint32, what string) (Node, error) {
+	n, m, err := o.load(tx, path)
+	if err != nil {
+		return n, err
+	}
+	if m&want != want {
+		return n, errAccessDenied(what, o.where(path))
+	}
+	return n, nil
+}
+
+func (o *op) where(path string) string { return "//" + o.a.Name + "/" + o.share + "/" + path }
+
+// Stat describes path: it needs FILE_READ_ATTRIBUTES on it, or listing its directory.
+func (f *FS) Stat(ctx context.Context, actor Actor, account, share, path string) (Entry, error) {
+	o, err := f.begin(ctx, actor, account, share, true)
+	if err != nil {
+		return Entry{}, err
+	}
+	var e Entry
+	err = f.s.st.View(ctx, func(tx store.Tx) error {
+		n, m, err := o.load(tx, path)
+		if err != nil {
+			return err
+		}
+		if m&ntfs.FileReadAttributes == 0 && path != "" {
+			if _, err := o.need(tx, parentPath(path), ntfs.FileReadData, "FILE_READ_ATTRIBUTES, or listing its directory"); err != nil {
+				return err
+			}
+		} else if m&ntfs.FileReadAttributes == 0 {
+			return errAccessDenied("FILE_READ_ATTRIBUTES", o.where(path))
+		}
+		e = entryOf(n)
+		return nil
+	})
+	return e, err
+}
+
+// List lists a directory: it needs FILE_LIST_DIRECTORY on it.
+func (f *FS) List(ctx context.Context, actor Actor, account, share, dir string) ([]Entry, error) {
+	o, err := f.begin(ctx, actor, account, share, true)
+	if err != nil {
+		return nil, err
+	}
+	var out []Entry
+	err = f.s.st.View(ctx, func(tx store.Tx) error {
+		n, err := o.need(tx, dir, ntfs.FileReadData, "FILE_LIST_DIRECTORY")
+		if err != nil {
+			return err
+		}
+		if !n.Dir {
+			return azerr.BadRequest("NotADirectory", "%s is a file.", o.where(dir))
+		}
+		kids, err := childrenTx(tx, account, share, dir)
+		for _, k := range kids {
+			out = append(out, entryOf(k))
+		}
+		return err
+	})
+	return out, err
+}
+
+// Create makes a file or directory at path: it needs FILE_ADD_FILE (or, for a directory,
+// FILE_ADD_SUBDIRECTORY) on the parent. The actor owns it, and its ACL is inherited from the
+// parent with CREATOR OWNER standing for the actor.
+func (f *FS) Create(ctx context.Context, actor Actor, account, share, path string, dir bool) (Entry, error) {
+	if err := ValidPath(path); err != nil || path == "" {
+		return Entry{}, azerr.BadRequest("InvalidResourceName", "'%s' is not a valid file or directory name.", path)
+	}
+	o, err := f.begin(ctx, actor, account, share, true)
+	if err != nil {
+		return Entry{}, err
+	}
+	want, what := ntfs.FileWriteData, "FILE_ADD_FILE on its directory"
+	if dir {
+		want, what = ntfs.FileAppendData, "FILE_ADD_SUBDIRECTORY on its directory"
+	}
+	var e Entry
+	err = f.s.st.Update(ctx, func(tx store.Tx) error {
+		parent, err := o.need(tx, parentPath(path), want, what)
+		if err != nil {
+			return err
+		}
+		if !parent.Dir {
+			return errParentNotFound()
+		}
+		if _, err := getNodeTx(tx, account, share, path); err == nil {
+			return azerr.Conflict("ResourceAlreadyExists", "%s already exists.", o.where(path))
+		}
+		psd, err := nodeDescriptorTx(tx, account, share, parent)
+		if err != nil {
+			return err
+		}
+		owner := "BA" // the account key: files belong to the administrators, as on a key-mounted share
+		if o.r.sid != "" {
+			owner = o.r.sid
+		}
+		key, err := putPermissionTx(tx, account, share, ntfs.Inherit(psd, dir, owner).String())
+		if err != nil {
+			return err
+		}
+		id, err := nextID(tx, account, share)
+		if err != nil {
+			return err
+		}
+		now := f.s.now().UTC()
+		attrs := "Archive"
+		if dir {
+			attrs = "Directory"
+		}
+		n := Node{Path: path, Dir: dir, ID: id, ParentID: parent.ID, Attributes: attrs, Generation: id, PermissionKey: key,
+			CreationTime: now, LastWriteTime: now, ChangeTime: now, LastModified: now, ETag: newETag(now)}
+		e = entryOf(n)
+		return putNodeTx(tx, account, share, n)
+	})
+	return e, err
+}
+
+// ReadAt reads from a file at off into buf: it needs FILE_READ_DATA. It returns how many
+// bytes it read (fewer at the end of the file).
+func (f *FS) ReadAt(ctx context.Context, actor Actor, account, share, path string, off int64, buf []byte) (int, error) {
+	o, err := f.begin(ctx, actor, account, share, true)
+	if err != nil {
+		return 0, err
+	}
+	read := 0
+	err = f.s.st.View(ctx, func(tx store.Tx) error {
+		n, err := o.need(tx, path, ntfs.FileReadData, "FILE_READ_DATA")
+		if err != nil {
+			return err
+		}
+		if n.Dir {
+			return azerr.BadRequest("IsADirectory", "%s is a directory.", o.where(path))
+		}
+		if off >= n.Size {
+			return nil
+		}
+		read = int(min(int64(len(buf)), n.Size-off))
+		c, err := f.s.fileCipher(ctx, o.a, share, n)
+		if err != nil {
+			return err
+		}
+		return readIntoTx(tx, c, account, share, n, off, buf[:read])
+	})
+	return read, err
+}
+
+// WriteAt writes data into a file at off, extending it as needed: it needs FILE_WRITE_DATA
+// (or FILE_APPEND_DATA for a write at the end of the file).
+func (f *FS) WriteAt(ctx context.Context, actor Actor, account, share, path string, off int64, data []byte) error {
+	if off < 0 || off+int64(len(data)) > MaxFileSize {
+		return azerr.BadRequest("OutOfRangeInput", "The write lies outside 0 to 4 TiB.")
+	}
+	o, err := f.begin(ctx, actor, account, share, true)
+	if err != nil {
+		return err
+	}
+	return f.s.st.Update(ctx, func(tx store.Tx) error {
+		n, m, err := o.load(tx, path)
+		if err != nil {
+			return err
+		}
+		if m&ntfs.FileWriteData == 0 && !(m&ntfs.FileAppendData != 0 && off == n.Size) {
+			return errAccessDenied("FILE_WRITE_DATA", o.where(path))
+		}
+		if n.Dir {
+			return azerr.BadRequest("IsADirectory", "%s is a directory.", o.where(path))
+		}
+		if end := off + int64(len(data)); end > n.Size {
+			if err := f.s.resizeTx(ctx, tx, o.a, share, &n, end); err != nil {
+				return err
+			}
+		}
+		c, err := f.s.fileCipher(ctx, o.a, share, n)
+		if err != nil {
+			return err
+		}
+		if err := writeRangeTx(tx, c, account, share, &n, off, data); err != nil {
+			return err
+		}
+		n.Ranges = addRange(n.Ranges, off, off+int64(len(data)))
+		now := f.s.now().UTC()
+		n.LastModified, n.ETag, n.LastWriteTime, n.ChangeTime = now, newETag(now), now, now
+		return putNodeTx(tx, account, share, n)
+	})
+}
+
+// Truncate sets a file's size: it needs FILE_WRITE_DATA.
+func (f *FS) Truncate(ctx context.Context, actor Actor, account, share, path string, size int64) error {
+	if size < 0 || size > MaxFileSize {
+		return azerr.BadRequest("OutOfRangeInput", "The size lies outside 0 to 4 TiB.")
+	}
+	o, err := f.begin(ctx, actor, account, share, true)
+	if err != nil {
+		return err
+	}
+	return f.s.st.Update(ctx, func(tx store.Tx) error {
+		n, err := o.need(tx, path, ntfs.FileWriteData, "FILE_WRITE_DATA")
+		if err != nil {
+			return err
+		}
+		if n.Dir {
+			return azerr.BadRequest("IsADirectory", "%s is a directory.", o.where(path))
+		}
+		if err := f.s.resizeTx(ctx, tx, o.a, share, &n, size); err != nil {
+			return err
+		}
+		now := f.s.now().UTC()
+		n.LastModified, n.ETag, n.LastWriteTime, n.ChangeTime = now, newETag(now), now, now
+		return putNodeTx(tx, account, share, n)
+	})
+}
+
+// Remove deletes a file or an empty directory: it needs DELETE on it, or FILE_DELETE_CHILD
+// on its directory.
+func (f *FS) Remove(ctx context.Context, actor Actor, account, share, path string) error {
+	if path == "" {
+		return errAccessDenied("a path: a share's root cannot be deleted", "//"+account+"/"+share)
+	}
+	o, err := f.begin(ctx, actor, account, share, false)
+	if err != nil {
+		return err
+	}
+	err = f.s.st.Update(ctx, func(tx store.Tx) error {
+		n, m, err := o.load(tx, path)
+		if err != nil {
+			return err
+		}
+		if m&ntfs.Delete == 0 {
+			if _, err := o.need(tx, parentPath(path), ntfs.FileDeleteChild, "DELETE, or FILE_DELETE_CHILD on its directory"); err != nil {
+				return err
+			}
+		}
+		if n.Dir {
+			if kids, err := hasChildrenTx(tx, account, share, path); err != nil {
+				return err
+			} else if kids {
+				return azerr.Conflict("DirectoryNotEmpty", "%s is not empty.", o.where(path))
+			}
+			return tx.Delete(colNodes, nodeKey(account, share, path))
+		}
+		return removeFileTx(tx, account, share, n)
+	})
+	if err == nil {
+		_ = f.s.sweep(ctx)
+	}
+	return err
+}
+
+// Security returns the descriptor of path (READ_CONTROL); SetSecurity replaces it (WRITE_DAC
+// for the DACL, WRITE_OWNER for the owner), and children re-inherit.
+func (f *FS) Security(ctx context.Context, actor Actor, account, share, path string) (*ntfs.SecurityDescriptor, error) {
+	sd, _, err := f.s.Descriptor(ctx, actor, account, share, path)
+	return sd, err
+}
+
+// SetSecurity replaces the descriptor of path (see ChangeACL).
+func (f *FS) SetSecurity(ctx context.Context, actor Actor, account, share, path string, sd *ntfs.SecurityDescriptor) error {
+	_, fails, err := f.s.ChangeACL(ctx, actor, account, share, path, false, func(cur, _ *ntfs.SecurityDescriptor, _ bool) error {
+		*cur = *sd
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if len(fails) > 0 && fails[0].Path == path {
+		return fails[0].Err
+	}
+	return nil
+}
+
+// SplitPath splits "<share>/<path>" as a file-system view names objects.
+func SplitPath(p string) (share, path string) {
+	share, path, _ = strings.Cut(strings.Trim(p, "/"), "/")
+	return share, path
+}
