@@ -375,3 +375,27 @@ func SplitPath(p string) (share, path string) {
 	share, path, _ = strings.Cut(strings.Trim(p, "/"), "/")
 	return share, path
 }
+
+// ShareExists reports whether account has share.
+func (f *FS) ShareExists(ctx context.Context, account, share string) bool {
+	ok := false
+	_ = f.s.st.View(ctx, func(tx store.Tx) error {
+		_, err := GetShareTx(tx, account, share)
+		ok = err == nil
+		return nil
+	})
+	return ok
+}
+
+// Shares lists the shares of an account.
+func (f *FS) Shares(ctx context.Context, account string) ([]string, error) {
+	var out []string
+	err := f.s.st.View(ctx, func(tx store.Tx) error {
+		list, err := ListSharesTx(tx, account)
+		for _, s := range list {
+			out = append(out, s.Name)
+		}
+		return err
+	})
+	return out, err
+}

@@ -1,0 +1,451 @@
+// Package smb serves Azure file shares to SMB clients: a FUSE file system over the shares,
+// in which every operation is authorized for the principal behind the calling uid and
+// stored through the File service's encryption, for Samba to serve (docs/design/smb.md).
+//
+// The mount's layout is <mount>/<account>/<share>/<path>. Who acts is told by the caller's
+// uid (Identities); the kernel does no permission checks of its own (no default_permissions).
+package smb
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"net/http"
+	"path"
+	"syscall"
+	"time"
+
+	"github.com/cerulean-azure/cerulean/internal/azerr"
+	"github.com/cerulean-azure/cerulean/internal/files"
+	"github.com/cerulean-azure/cerulean/internal/ntfs"
+	"github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+)
+
+// NTACLAttr is the extended attribute Samba's acl_xattr keeps a file's NT ACL in.
+const NTACLAttr = "security.NTACL"
+
+// Identities says who acts for a FUSE caller: the actor for uid on account, or false when
+// the uid may not act there at all.
+type Identities interface {
+	Actor(ctx context.Context, uid uint32, account string) (files.Actor, bool)
+}
+
+// FileSystem is the mounted view of the shares.
+type FileSystem struct {
+	fs  *files.FS
+	ids Identities
+}
+
+// New returns the file system over the File service's identity-based view.
+func New(view *files.FS, ids Identities) *FileSystem { return &FileSystem{fs: view, ids: ids} }
+
+// Mount mounts the shares at dir; Unmount the returned server to stop.
+func (f *FileSystem) Mount(dir string) (*fuse.Server, error) {
+	zero := time.Duration(0)
+	root := &node{f: f}
+	return fs.Mount(dir, root, &fs.Options{
+		// No kernel caching of names, attributes or pages: a revoked role or key takes effect
+		// on the next call.
+		EntryTimeout: &zero, AttrTimeout: &zero, NegativeTimeout: &zero,
+		MountOptions: fuse.MountOptions{AllowOther: true, FsName: "cerulean", Name: "cerulean", DirectMount: true,
+			DisableXAttrs: false},
+	})
+}
+
+// node is the root (account ""), an account (share ""), a share's root (path "") or an object.
+type node struct {
+	fs.Inode
+	f                    *FileSystem
+	account, share, path string
+	dir                  bool
+}
+
+var (
+	_ fs.NodeLookuper    = (*node)(nil)
+	_ fs.NodeGetattrer   = (*node)(nil)
+	_ fs.NodeReaddirer   = (*node)(nil)
+	_ fs.NodeCreater     = (*node)(nil)
+	_ fs.NodeMkdirer     = (*node)(nil)
+	_ fs.NodeOpener      = (*node)(nil)
+	_ fs.NodeReader      = (*node)(nil)
+	_ fs.NodeWriter      = (*node)(nil)
+	_ fs.NodeSetattrer   = (*node)(nil)
+	_ fs.NodeUnlinker    = (*node)(nil)
+	_ fs.NodeRmdirer     = (*node)(nil)
+	_ fs.NodeGetxattrer  = (*node)(nil)
+	_ fs.NodeSetxattrer  = (*node)(nil)
+	_ fs.NodeListxattrer = (*node)(nil)
+)
+
+// actor is who acts for this call, or EACCES.
+func (n *node) actor(ctx context.Context) (files.Actor, syscall.Errno) {
+	c, ok := fuse.FromContext(ctx)
+	if !ok {
+		return files.Actor{}, syscall.EACCES
+	}
+	a, ok := n.f.ids.Actor(ctx, c.Uid, n.account)
+	if !ok {
+		return files.Actor{}, syscall.EACCES
+	}
+	return a, 0
+}
+
+// errno maps the File service's errors to the file system's.
+func errno(err error) syscall.Errno {
+	if err == nil {
+		return 0
+	}
+	e, ok := azerr.As(err)
+	if !ok {
+		return syscall.EIO
+	}
+	switch {
+	case e.Status == http.StatusForbidden:
+		return syscall.EACCES
+	case e.Status == http.StatusNotFound:
+		return syscall.ENOENT
+	case e.Code == "DirectoryNotEmpty":
+		return syscall.ENOTEMPTY
+	case e.Status == http.StatusConflict:
+		return syscall.EEXIST
+	case e.Code == "IsADirectory":
+		return syscall.EISDIR
+	case e.Code == "NotADirectory":
+		return syscall.ENOTDIR
+	case e.Status == http.StatusRequestEntityTooLarge:
+		return syscall.ENOSPC
+	case e.Status == http.StatusBadRequest:
+		return syscall.EINVAL
+	}
+	return syscall.EIO
+}
+
+func (n *node) child(name string, dir bool) *node {
+	c := &node{f: n.f, account: n.account, share: n.share, dir: dir}
+	switch {
+	case n.account == "":
+		c.account, c.dir = name, true
+	case n.share == "":
+		c.share, c.dir = name, true
+	default:
+		c.path = path.Join(n.path, name)
+	}
+	return c
+}
+
+func fillAttr(out *fuse.Attr, e files.Entry) {
+	out.Ino = e.ID
+	if e.Dir {
+		out.Mode = fuse.S_IFDIR | 0o777
+		out.Nlink = 2
+	} else {
+		out.Mode = fuse.S_IFREG | 0o666
+		out.Nlink = 1
+		out.Size = uint64(e.Size)
+		out.Blocks = (uint64(e.Size) + 511) / 512
+	}
+	out.SetTimes(nil, &e.Modified, &e.Changed)
+}
+
+func dirAttr(out *fuse.Attr) { out.Mode, out.Nlink = fuse.S_IFDIR|0o555, 2 }
+
+func (n *node) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
+	switch {
+	case n.account == "":
+		if _, ok := n.f.ids.Actor(ctx, callerUID(ctx), name); !ok {
+			return nil, syscall.ENOENT
+		}
+		dirAttr(&out.Attr)
+		return n.NewInode(ctx, n.child(name, true), fs.StableAttr{Mode: fuse.S_IFDIR}), 0
+	case n.share == "":
+		if !n.f.fs.ShareExists(ctx, n.account, name) {
+			return nil, syscall.ENOENT
+		}
+		dirAttr(&out.Attr)
+		return n.NewInode(ctx, n.child(name, true), fs.StableAttr{Mode: fuse.S_IFDIR}), 0
+	}
+	a, e := n.actor(ctx)
+	if e != 0 {
+		return nil, e
+	}
+	c := n.child(name, false)
+	st, err := n.f.fs.Stat(ctx, a, n.account, n.share, c.path)
+	if err != nil {
+		return nil, errno(err)
+	}
+	c.dir = st.Dir
+	fillAttr(&out.Attr, st)
+	mode := uint32(fuse.S_IFREG)
+	if st.Dir {
+		mode = fuse.S_IFDIR
+	}
+	return n.NewInode(ctx, c, fs.StableAttr{Mode: mode}), 0
+}
+
+func callerUID(ctx context.Context) uint32 {
+	if c, ok := fuse.FromContext(ctx); ok {
+		return c.Uid
+	}
+	return ^uint32(0)
+}
+
+func (n *node) Getattr(ctx context.Context, _ fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	if n.share == "" {
+		dirAttr(&out.Attr)
+		return 0
+	}
+	a, e := n.actor(ctx)
+	if e != 0 {
+		return e
+	}
+	st, err := n.f.fs.Stat(ctx, a, n.account, n.share, n.path)
+	if err != nil {
+		return errno(err)
+	}
+	fillAttr(&out.Attr, st)
+	return 0
+}
+
+func (n *node) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
+	switch {
+	case n.account == "":
+		return fs.NewListDirStream(nil), 0
+	case n.share == "":
+		names, err := n.f.fs.Shares(ctx, n.account)
+		if err != nil {
+			return nil, errno(err)
+		}
+		var list []fuse.DirEntry
+		for _, s := range names {
+			list = append(list, fuse.DirEntry{Name: s, Mode: fuse.S_IFDIR})
+		}
+		return fs.NewListDirStream(list), 0
+	}
+	a, e := n.actor(ctx)
+	if e != 0 {
+		return nil, e
+	}
+	entries, err := n.f.fs.List(ctx, a, n.account, n.share, n.path)
+	if err != nil {
+		return nil, errno(err)
+	}
+	list := make([]fuse.DirEntry, 0, len(entries))
+	for _, en := range entries {
+		mode := uint32(fuse.S_IFREG)
+		if en.Dir {
+			mode = fuse.S_IFDIR
+		}
+		list = append(list, fuse.DirEntry{Name: en.Name, Mode: mode, Ino: en.ID})
+	}
+	return fs.NewListDirStream(list), 0
+}
+
+// make creates a file or directory named name under n.
+func (n *node) make(ctx context.Context, name string, dir bool, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
+	if n.share == "" {
+		return nil, syscall.EACCES
+	}
+	a, e := n.actor(ctx)
+	if e != 0 {
+		return nil, e
+	}
+	c := n.child(name, dir)
+	st, err := n.f.fs.Create(ctx, a, n.account, n.share, c.path, dir)
+	if err != nil {
+		return nil, errno(err)
+	}
+	fillAttr(&out.Attr, st)
+	mode := uint32(fuse.S_IFREG)
+	if dir {
+		mode = fuse.S_IFDIR
+	}
+	return n.NewInode(ctx, c, fs.StableAttr{Mode: mode}), 0
+}
+
+func (n *node) Create(ctx context.Context, name string, _ uint32, _ uint32, out *fuse.EntryOut) (*fs.Inode, fs.FileHandle, uint32, syscall.Errno) {
+	in, e := n.make(ctx, name, false, out)
+	return in, nil, fuse.FOPEN_DIRECT_IO, e
+}
+
+func (n *node) Mkdir(ctx context.Context, name string, _ uint32, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
+	return n.make(ctx, name, true, out)
+}
+
+// Open opens without caching: every read and write reaches the File service, so a revoked
+// role or key stops the next one.
+func (n *node) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
+	if flags&syscall.O_TRUNC != 0 {
+		a, e := n.actor(ctx)
+		if e != 0 {
+			return nil, 0, e
+		}
+		if err := n.f.fs.Truncate(ctx, a, n.account, n.share, n.path, 0); err != nil {
+			return nil, 0, errno(err)
+		}
+	}
+	return nil, fuse.FOPEN_DIRECT_IO, 0
+}
+
+func (n *node) Read(ctx context.Context, _ fs.FileHandle, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+	a, e := n.actor(ctx)
+	if e != 0 {
+		return nil, e
+	}
+	got, err := n.f.fs.ReadAt(ctx, a, n.account, n.share, n.path, off, dest)
+	if err != nil {
+		return nil, errno(err)
+	}
+	return fuse.ReadResultData(dest[:got]), 0
+}
+
+func (n *node) Write(ctx context.Context, _ fs.FileHandle, data []byte, off int64) (uint32, syscall.Errno) {
+	a, e := n.actor(ctx)
+	if e != 0 {
+		return 0, e
+	}
+	if err := n.f.fs.WriteAt(ctx, a, n.account, n.share, n.path, off, data); err != nil {
+		return 0, errno(err)
+	}
+	return uint32(len(data)), 0
+}
+
+func (n *node) Setattr(ctx context.Context, fh fs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
+	if size, ok := in.GetSize(); ok {
+		a, e := n.actor(ctx)
+		if e != 0 {
+			return e
+		}
+		if err := n.f.fs.Truncate(ctx, a, n.account, n.share, n.path, int64(size)); err != nil {
+			return errno(err)
+		}
+	}
+	return n.Getattr(ctx, fh, out)
+}
+
+func (n *node) remove(ctx context.Context, name string) syscall.Errno {
+	if n.share == "" {
+		return syscall.EACCES
+	}
+	a, e := n.actor(ctx)
+	if e != 0 {
+		return e
+	}
+	return errno(n.f.fs.Remove(ctx, a, n.account, n.share, path.Join(n.path, name)))
+}
+
+func (n *node) Unlink(ctx context.Context, name string) syscall.Errno { return n.remove(ctx, name) }
+func (n *node) Rmdir(ctx context.Context, name string) syscall.Errno  { return n.remove(ctx, name) }
+
+// Getxattr answers the NT ACL from the object's descriptor (READ_CONTROL); no other
+// attribute exists.
+func (n *node) Getxattr(ctx context.Context, attr string, dest []byte) (uint32, syscall.Errno) {
+	if attr != NTACLAttr || n.share == "" {
+		return 0, syscall.ENODATA
+	}
+	a, e := n.actor(ctx)
+	if e != 0 {
+		return 0, e
+	}
+	sd, err := n.f.fs.Security(ctx, a, n.account, n.share, n.path)
+	if err != nil {
+		return 0, errno(err)
+	}
+	blob, err := EncodeNTACL(sd)
+	if err != nil {
+		return 0, syscall.EIO
+	}
+	if len(dest) < len(blob) {
+		return uint32(len(blob)), syscall.ERANGE
+	}
+	return uint32(copy(dest, blob)), 0
+}
+
+// Setxattr replaces the object's descriptor from an NT ACL blob (WRITE_DAC / WRITE_OWNER).
+func (n *node) Setxattr(ctx context.Context, attr string, data []byte, _ uint32) syscall.Errno {
+	if attr != NTACLAttr || n.share == "" {
+		return syscall.ENOTSUP
+	}
+	a, e := n.actor(ctx)
+	if e != 0 {
+		return e
+	}
+	sd, err := DecodeNTACL(data)
+	if err != nil {
+		return syscall.EINVAL
+	}
+	return errno(n.f.fs.SetSecurity(ctx, a, n.account, n.share, n.path, sd))
+}
+
+func (n *node) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.Errno) {
+	name := []byte(NTACLAttr + "\x00")
+	if n.share == "" {
+		return 0, 0
+	}
+	if len(dest) < len(name) {
+		return uint32(len(name)), syscall.ERANGE
+	}
+	return uint32(copy(dest, name)), 0
+}
+
+// Samba's xattr_NTACL blob (librpc/idl/xattr.idl), as docs/design/smb.md lays it out: a
+// version, the union's switch, a pointer referent, then (after a version's hash fields) the
+// self-relative descriptor, whose owner, group, SACL and DACL offsets count from the start of
+// the blob rather than of the descriptor.
+
+// ntaclStart is where the descriptor begins in a blob of each version Samba writes unhashed.
+var ntaclStart = map[uint16]int{1: 8, 2: 28, 3: 80}
+
+// EncodeNTACL wraps a descriptor as a version 1 blob.
+func EncodeNTACL(sd *ntfs.SecurityDescriptor) ([]byte, error) {
+	b, err := sd.MarshalBinary()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]byte, 8, 8+len(b))
+	binary.LittleEndian.PutUint16(out[0:], 1)
+	binary.LittleEndian.PutUint16(out[2:], 1)
+	binary.LittleEndian.PutUint32(out[4:], 0x00020000)
+	out = append(out, b...)
+	shiftOffsets(out[8:], 8)
+	return out, nil
+}
+
+// DecodeNTACL reads a version 1, 2 or 3 blob.
+func DecodeNTACL(blob []byte) (*ntfs.SecurityDescriptor, error) {
+	if len(blob) < 8 {
+		return nil, errors.New("the NT ACL blob is too short")
+	}
+	start, ok := ntaclStart[binary.LittleEndian.Uint16(blob)]
+	if !ok || len(blob) < start+20 {
+		return nil, errors.New("the NT ACL blob has an unsupported version")
+	}
+	sd := append([]byte(nil), blob[start:]...)
+	if err := shiftOffsetsBack(sd, start); err != nil {
+		return nil, err
+	}
+	return ntfs.UnmarshalBinary(sd)
+}
+
+// shiftOffsets adds delta to the descriptor's non-zero owner, group, SACL and DACL offsets.
+func shiftOffsets(sd []byte, delta int) {
+	for _, at := range []int{4, 8, 12, 16} {
+		if v := binary.LittleEndian.Uint32(sd[at:]); v != 0 {
+			binary.LittleEndian.PutUint32(sd[at:], v+uint32(delta))
+		}
+	}
+}
+
+func shiftOffsetsBack(sd []byte, delta int) error {
+	for _, at := range []int{4, 8, 12, 16} {
+		v := binary.LittleEndian.Uint32(sd[at:])
+		if v == 0 {
+			continue
+		}
+		if v < uint32(delta) {
+			return errors.New("an offset in the NT ACL blob points before its descriptor")
+		}
+		binary.LittleEndian.PutUint32(sd[at:], v-uint32(delta))
+	}
+	return nil
+}
