@@ -24,6 +24,7 @@ import (
 	"github.com/cerulean-azure/cerulean/internal/directory"
 	"github.com/cerulean-azure/cerulean/internal/instance"
 	"github.com/cerulean-azure/cerulean/internal/server"
+	"github.com/cerulean-azure/cerulean/internal/smb"
 	"github.com/cerulean-azure/cerulean/internal/store"
 	"github.com/cerulean-azure/cerulean/internal/sts"
 	"github.com/spf13/cobra"
@@ -78,7 +79,7 @@ func dataDir(cmd *cobra.Command) string {
 func serveCmd() *cobra.Command {
 	all := server.DefaultSettings()
 	settings := &all.STS
-	var listen, logLevel string
+	var listen, logLevel, smbAddr string
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run Cerulean (HTTP and HTTPS on one port, plus the interception proxy)",
@@ -92,7 +93,14 @@ managed-identity endpoints), and works as an HTTP proxy that answers IMDS
 
 One server at a time uses a data folder (a second one on the same folder is refused); the
 other commands (sp, group, identity, signing-key, root-key, env, ...) work beside it. The
-folder is kept 0700 and its keys, store and state 0600.`,
+folder is kept 0700 and its keys, store and state 0600.
+
+--smb 127.0.0.1:4450 also serves every file share over SMB (needs root and Debian's samba):
+the shares are mounted with FUSE under <data>/smb/mnt and smbd serves them as
+<account>.<share>; log in with the account name and its key1, as 'net use ...
+/user:localhost\<account> <key>' does against Azure:
+  smbclient //127.0.0.1/<account>.<share> -p 4450 -U '<account>%<key1>'
+Every read and write goes through Cerulean's encryption, customer-key state and checks.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var level slog.Level
@@ -102,12 +110,13 @@ folder is kept 0700 and its keys, store and state 0600.`,
 			log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			return serve(ctx, log, dataDir(cmd), listen, all)
+			return serve(ctx, log, dataDir(cmd), listen, smbAddr, all)
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&listen, "listen", "127.0.0.1:8443", "address to listen on (port 0 picks a free port)")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	f.StringVar(&smbAddr, "smb", "", "also serve the file shares over SMB on this address (e.g. 127.0.0.1:4450; needs root and samba)")
 	f.DurationVar(&settings.AppTokenLifetime, "app-token-lifetime", settings.AppTokenLifetime, "lifetime of client-credential tokens")
 	f.DurationVar(&settings.ManagedIdentityTokenLifetime, "mi-token-lifetime", settings.ManagedIdentityTokenLifetime, "lifetime of managed-identity tokens (Azure: about 24h)")
 	f.Float64Var(&settings.ManagedIdentityRate, "mi-rate-limit", settings.ManagedIdentityRate, "managed-identity token requests per second per host (Azure: 20; 0 = unlimited)")
@@ -123,7 +132,7 @@ folder is kept 0700 and its keys, store and state 0600.`,
 	return cmd
 }
 
-func serve(ctx context.Context, log *slog.Logger, data, listen string, settings server.Settings) error {
+func serve(ctx context.Context, log *slog.Logger, data, listen, smbAddr string, settings server.Settings) error {
 	release, err := instance.Lock(data)
 	if err != nil {
 		return err
@@ -147,6 +156,14 @@ func serve(ctx context.Context, log *slog.Logger, data, listen string, settings 
 		return err
 	}
 	defer instance.RemoveState(data, os.Getpid())
+	if smbAddr != "" {
+		sm := smb.NewServer(srv.Files.FS(), filepath.Join(data, "smb"), smbAddr, log)
+		if err := sm.Start(ctx); err != nil {
+			return fmt.Errorf("--smb: %w", err)
+		}
+		defer sm.Stop()
+		log.Info("cerulean serving SMB", "address", smbAddr, "shares", "<account>.<share>")
+	}
 	log.Info("cerulean listening", "address", addr, "https", "https://"+addr, "tenant", in.Tenant.ID,
 		"subscription", in.Tenant.SubscriptionID, "ca", in.CA.CertFile, "data", data)
 	fmt.Fprintf(os.Stderr, "Cerulean is listening on %s. In another shell: eval \"$(cerulean env --data %s)\"\n", addr, data)

@@ -399,3 +399,43 @@ func (f *FS) Shares(ctx context.Context, account string) ([]string, error) {
 	})
 	return out, err
 }
+
+// SMBLogin is what a storage-key SMB login needs of an account: its name and its keys.
+type SMBLogin struct {
+	Account string
+	Keys    []string
+}
+
+// KeyLogins lists every account with its keys (opened), for the SMB server's key logins (as
+// `net use ... /user:localhost\<account> <key>` does against Azure).
+func (f *FS) KeyLogins(ctx context.Context) ([]SMBLogin, error) {
+	var out []SMBLogin
+	err := f.s.st.View(ctx, func(tx store.Tx) error {
+		items, err := tx.List(colAccounts, "")
+		for _, it := range items {
+			a, err := GetAccountTx(tx, it.Key)
+			if err != nil {
+				continue
+			}
+			keys, err := AccountKeys(f.s.barrier, a)
+			if err != nil {
+				return err
+			}
+			l := SMBLogin{Account: a.Name}
+			for _, name := range []string{"key1", "key2"} {
+				if k, ok := keys[name]; ok {
+					l.Keys = append(l.Keys, k)
+				}
+			}
+			out = append(out, l)
+		}
+		return err
+	})
+	return out, err
+}
+
+// AccountExists reports whether the account exists.
+func (f *FS) AccountExists(ctx context.Context, account string) bool {
+	_, ok := f.s.Account(ctx, account)
+	return ok
+}

@@ -153,7 +153,7 @@ func dirAttr(out *fuse.Attr) { out.Mode, out.Nlink = fuse.S_IFDIR|0o555, 2 }
 func (n *node) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
 	switch {
 	case n.account == "":
-		if _, ok := n.f.ids.Actor(ctx, callerUID(ctx), name); !ok {
+		if !n.f.fs.AccountExists(ctx, name) {
 			return nil, syscall.ENOENT
 		}
 		dirAttr(&out.Attr)
@@ -183,16 +183,12 @@ func (n *node) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs
 	return n.NewInode(ctx, c, fs.StableAttr{Mode: mode}), 0
 }
 
-func callerUID(ctx context.Context) uint32 {
-	if c, ok := fuse.FromContext(ctx); ok {
-		return c.Uid
-	}
-	return ^uint32(0)
-}
-
 func (n *node) Getattr(ctx context.Context, _ fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	if n.share == "" {
+	if n.path == "" {
+		// The mount's top levels and a share's root are plain directories to look at (smbd
+		// checks a share's path as root when a client connects); what is in them is not.
 		dirAttr(&out.Attr)
+		out.Mode |= 0o777
 		return 0
 	}
 	a, e := n.actor(ctx)

@@ -1,0 +1,134 @@
+package e2e
+
+import (
+	"bytes"
+	"encoding/json"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azfile/service"
+)
+
+// smbclient runs Samba's smbclient against //127.0.0.1/<share> on port as user%password.
+func smbclient(t *testing.T, port int, share, user, password, commands, dir string) (string, error) {
+	t.Helper()
+	cmd := exec.Command("smbclient", "//127.0.0.1/"+share, "-p", strconv.Itoa(port), "-U", user+"%"+password, "-c", commands)
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// TestSMB_KeyLogin (issue 11 item 4, first slice): `cerulean serve --smb` serves every share
+// through Samba over Cerulean's FUSE layer. The storage-account key logs in as the account
+// name, as `net use ... /user:localhost\<account> <key>` does against Azure; what is written
+// over SMB is stored encrypted and reads back over REST, and the other way round; a wrong key
+// and another account's key are refused.
+func TestSMB_KeyLogin(t *testing.T) {
+	if _, err := exec.LookPath("smbclient"); err != nil {
+		t.Fatal("smbclient is not installed: scripts/install-test-deps installs Debian's samba and smbclient")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("--smb needs root (smbd switches to each user's uid; CI runs as root)")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	s := startOwnServer(t, t.TempDir(), "--smb", "127.0.0.1:"+strconv.Itoa(port))
+	defer func() {
+		s.cmd.Process.Signal(os.Interrupt)
+		s.cmd.Wait()
+		if b, _ := os.ReadFile("/proc/mounts"); bytes.Contains(b, []byte("cerulean-smb-")) {
+			t.Error("the shares are still mounted after the server stopped")
+		}
+	}()
+	sub := "/subscriptions/" + s.env.SubscriptionID + "/resourceGroups/smb"
+	s.arm(t, "PUT", sub+"?api-version=2021-04-01", `{"location":"westus"}`)
+	keys := map[string]string{}
+	for _, acct := range []string{"smbone", "smbtwo"} {
+		id := sub + "/providers/Microsoft.Storage/storageAccounts/" + acct
+		s.arm(t, "PUT", id+"?api-version=2023-05-01", `{"location":"westus","kind":"StorageV2","sku":{"name":"Standard_LRS"}}`)
+		s.arm(t, "PUT", id+"/fileServices/default/shares/docs?api-version=2023-05-01", `{}`)
+		var k struct {
+			Keys []struct {
+				Value string `json:"value"`
+			} `json:"keys"`
+		}
+		if err := json.Unmarshal(s.arm(t, "POST", id+"/listKeys?api-version=2023-05-01", ""), &k); err != nil || len(k.Keys) == 0 {
+			t.Fatalf("keys of %s: %v", acct, err)
+		}
+		keys[acct] = k.Keys[0].Value
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "local.txt"), []byte("written over SMB"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// The SMB server picks new accounts up within a few seconds.
+	var out string
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		out, err = smbclient(t, port, "smbone.docs", "smbone", keys["smbone"], "put local.txt remote.txt; mkdir sub; get remote.txt back.txt; ls", dir)
+		if err == nil || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	if err != nil || !strings.Contains(out, "remote.txt") || !strings.Contains(out, "sub") {
+		t.Fatalf("smbclient with the account key: %v\n%s", err, out)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "back.txt")); string(b) != "written over SMB" {
+		t.Fatalf("read back over SMB: %q", b)
+	}
+
+	// REST sees what SMB wrote, and SMB sees what REST writes.
+	cred, _ := service.NewSharedKeyCredential("smbone", keys["smbone"])
+	svc, err := service.NewClientWithSharedKeyCredential(s.env.ResourceManagerEndpoint+"/smbone/", cred, &service.ClientOptions{
+		ClientOptions: azcore.ClientOptions{Transport: httpClientFor(t, s.env.CACertFile), Retry: policy.RetryOptions{MaxRetries: -1}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fc := svc.NewShareClient("docs").NewRootDirectoryClient().NewFileClient("remote.txt")
+	resp, err := fc.DownloadStream(ctxT(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got bytes.Buffer
+	got.ReadFrom(resp.Body)
+	if got.String() != "written over SMB" {
+		t.Fatalf("REST reads %q", got.String())
+	}
+	rc := svc.NewShareClient("docs").NewDirectoryClient("sub").NewFileClient("from-rest.txt")
+	if _, err := rc.Create(ctxT(t), 9, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rc.UploadRange(ctxT(t), 0, streamOf([]byte("from REST")), nil); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := smbclient(t, port, "smbone.docs", "smbone", keys["smbone"], "get sub/from-rest.txt fromrest.txt", dir); err != nil {
+		t.Fatalf("smbclient get: %v\n%s", err, out)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "fromrest.txt")); string(b) != "from REST" {
+		t.Fatalf("SMB reads %q", b)
+	}
+
+	// A wrong key, and another account's key, are refused.
+	if out, err := smbclient(t, port, "smbone.docs", "smbone", "bm90LXRoZS1rZXk=", "ls", dir); err == nil || !strings.Contains(out, "NT_STATUS_LOGON_FAILURE") {
+		t.Errorf("a wrong key: %v\n%s", err, out)
+	}
+	if out, err := smbclient(t, port, "smbone.docs", "smbtwo", keys["smbtwo"], "ls", dir); err == nil {
+		t.Errorf("another account's key reached smbone's share:\n%s", out)
+	}
+	if out, err := smbclient(t, port, "smbtwo.docs", "smbtwo", keys["smbtwo"], "ls", dir); err != nil {
+		t.Errorf("smbtwo's own share: %v\n%s", err, out)
+	}
+}
