@@ -15,6 +15,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azfile/service"
+	"github.com/google/uuid"
 )
 
 // smbclient runs Samba's smbclient against //127.0.0.1/<share> on port as user%password.
@@ -26,12 +27,14 @@ func smbclient(t *testing.T, port int, share, user, password, commands, dir stri
 	return string(out), err
 }
 
-// TestSMB_KeyLogin (issue 11 item 4, first slice): `cerulean serve --smb` serves every share
+// TestSMB_Logins (issue 11 item 4): `cerulean serve --smb` serves every share
 // through Samba over Cerulean's FUSE layer. The storage-account key logs in as the account
 // name, as `net use ... /user:localhost\<account> <key>` does against Azure; what is written
 // over SMB is stored encrypted and reads back over REST, and the other way round; a wrong key
-// and another account's key are refused.
-func TestSMB_KeyLogin(t *testing.T) {
+// and another account's key are refused. Directory principals given a login ('cerulean smb
+// login') act as themselves: an SMB Share Contributor writes and owns what it creates, a
+// Reader reads but cannot write or delete, a principal with no role cannot list the share.
+func TestSMB_Logins(t *testing.T) {
 	if _, err := exec.LookPath("smbclient"); err != nil {
 		t.Fatal("smbclient is not installed: scripts/install-test-deps installs Debian's samba and smbclient")
 	}
@@ -130,5 +133,55 @@ func TestSMB_KeyLogin(t *testing.T) {
 	}
 	if out, err := smbclient(t, port, "smbtwo.docs", "smbtwo", keys["smbtwo"], "ls", dir); err != nil {
 		t.Errorf("smbtwo's own share: %v\n%s", err, out)
+	}
+
+	// Directory principals log in as themselves: seed 004's share level × ACL over SMB.
+	shareScope := sub + "/providers/Microsoft.Storage/storageAccounts/smbone/fileServices/default/fileshares/docs"
+	login := func(name, role string) (user, password string) {
+		var sp servicePrincipal
+		out, err := exec.Command(binary, "sp", "create", name, "--data", s.data).Output()
+		if err != nil || json.Unmarshal(out, &sp) != nil {
+			t.Fatalf("sp create: %v %s", err, out)
+		}
+		if role != "" {
+			s.arm(t, "PUT", shareScope+"/providers/Microsoft.Authorization/roleAssignments/"+uuid.NewString()+"?api-version=2022-04-01",
+				`{"properties":{"roleDefinitionId":"/providers/Microsoft.Authorization/roleDefinitions/`+role+`","principalId":"`+sp.ObjectID+`","principalType":"ServicePrincipal"}}`)
+		}
+		var l struct{ User, Password string }
+		out, err = exec.Command(binary, "smb", "login", sp.AppID, "--data", s.data).Output()
+		if err != nil || json.Unmarshal(out, &l) != nil {
+			t.Fatalf("smb login: %v %s", err, out)
+		}
+		return l.User, l.Password
+	}
+	cu, cp := login("smb-contrib", roleSMBShareContributor)
+	ru, rp := login("smb-reader", roleSMBShareReader)
+	nu, np := login("smb-nobody", "")
+	deadline = time.Now().Add(30 * time.Second)
+	for {
+		out, err = smbclient(t, port, "smbone.docs", cu, cp, "put local.txt by-contrib.txt; ls", dir)
+		if err == nil || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	if err != nil || !strings.Contains(out, "by-contrib.txt") {
+		t.Fatalf("SMB Share Contributor writes: %v\n%s", err, out)
+	}
+	if out, err := smbclient(t, port, "smbone.docs", ru, rp, "get by-contrib.txt reader-copy.txt", dir); err != nil {
+		t.Errorf("SMB Share Reader reads: %v\n%s", err, out)
+	}
+	if out, err := smbclient(t, port, "smbone.docs", ru, rp, "put local.txt by-reader.txt", dir); err == nil || !strings.Contains(out, "NT_STATUS_ACCESS_DENIED") {
+		t.Errorf("SMB Share Reader writes: %v\n%s", err, out)
+	}
+	if out, err := smbclient(t, port, "smbone.docs", ru, rp, "rm by-contrib.txt", dir); err == nil && !strings.Contains(out, "NT_STATUS_ACCESS_DENIED") {
+		t.Errorf("SMB Share Reader deletes: %v\n%s", err, out)
+	}
+	if out, err := smbclient(t, port, "smbone.docs", nu, np, "ls", dir); err == nil && !strings.Contains(out, "NT_STATUS_ACCESS_DENIED") {
+		t.Errorf("a principal with no role lists the share: %v\n%q", err, out)
+	}
+	// The file the Contributor made is its own: its SID is the owner.
+	if out, err := exec.Command(binary, "icacls", "//smbone/docs/by-contrib.txt", "--key", keys["smbone"], "--data", s.data).CombinedOutput(); err != nil || !strings.Contains(string(out), "smb-contrib:(I)(F)") {
+		t.Errorf("the Contributor's file does not carry CREATOR OWNER's entry for it: %v\n%s", err, out)
 	}
 }

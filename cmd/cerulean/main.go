@@ -67,7 +67,7 @@ Start it with 'cerulean serve', then load its settings into a shell with
 		}
 		return nil
 	}
-	root.AddCommand(serveCmd(), envCmd(), identityCmd(), spCmd(), signingKeyCmd(), rootKeyCmd(), storageCmd(), accessCmd(), icaclsCmd(), groupCmd(), activityCmd())
+	root.AddCommand(serveCmd(), envCmd(), identityCmd(), spCmd(), signingKeyCmd(), rootKeyCmd(), storageCmd(), accessCmd(), icaclsCmd(), smbCmd(), groupCmd(), activityCmd())
 	return root
 }
 
@@ -157,7 +157,7 @@ func serve(ctx context.Context, log *slog.Logger, data, listen, smbAddr string, 
 	}
 	defer instance.RemoveState(data, os.Getpid())
 	if smbAddr != "" {
-		sm := smb.NewServer(srv.Files.FS(), filepath.Join(data, "smb"), smbAddr, log)
+		sm := smb.NewServer(srv.Files.FS(), in.Store, in.Barrier, filepath.Join(data, "smb"), smbAddr, log)
 		if err := sm.Start(ctx); err != nil {
 			return fmt.Errorf("--smb: %w", err)
 		}

@@ -65,6 +65,7 @@ var (
 	_ fs.NodeLookuper    = (*node)(nil)
 	_ fs.NodeGetattrer   = (*node)(nil)
 	_ fs.NodeReaddirer   = (*node)(nil)
+	_ fs.NodeOpendirer   = (*node)(nil)
 	_ fs.NodeCreater     = (*node)(nil)
 	_ fs.NodeMkdirer     = (*node)(nil)
 	_ fs.NodeOpener      = (*node)(nil)
@@ -201,6 +202,20 @@ func (n *node) Getattr(ctx context.Context, _ fs.FileHandle, out *fuse.AttrOut) 
 	}
 	fillAttr(&out.Attr, st)
 	return 0
+}
+
+// Opendir refuses a directory the caller may not list, so that a refusal is not mistaken for
+// an empty directory.
+func (n *node) Opendir(ctx context.Context) syscall.Errno {
+	if n.share == "" {
+		return 0
+	}
+	a, e := n.actor(ctx)
+	if e != 0 {
+		return e
+	}
+	_, err := n.f.fs.List(ctx, a, n.account, n.share, n.path)
+	return errno(err)
 }
 
 func (n *node) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {

@@ -17,7 +17,10 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/cerulean-azure/cerulean/internal/access"
 	"github.com/cerulean-azure/cerulean/internal/files"
+	"github.com/cerulean-azure/cerulean/internal/seal"
+	"github.com/cerulean-azure/cerulean/internal/store"
 	"github.com/hanwen/go-fuse/v2/fuse"
 )
 
@@ -25,21 +28,24 @@ import (
 // serving it from a private mount namespace whose /etc/passwd and /etc/group Cerulean writes,
 // so the host's user database is never touched.
 //
-// This slice serves storage-key logins: for each account, an SMB user named after the account
-// whose password is the account's key1, acting as the account key (the superuser) on that
-// account's shares only. Shares are named <account>.<share>. smbd maps no NT ACLs in this
-// slice (nt acl support = no): the ACL × share-RBAC checks are Cerulean's, at the FUSE layer.
+// Two kinds of login: for each account, an SMB user named after the account whose password
+// is the account's key1, acting as the account key (the superuser) on that account's shares
+// only; and for each directory principal given an SMB login ('cerulean smb login'), a user
+// acting as that principal on every share, subject to its share-level roles and the ACLs.
+// Shares are named <account>.<share>. smbd maps no NT ACLs yet (nt acl support = no): the
+// ACL × share-RBAC checks are Cerulean's, at the FUSE layer.
 type Server struct {
-	view *files.FS
-	dir  string // <data>/smb: smbd's state, passdb, config (root only)
-	mnt  string // the FUSE mount of the shares, outside the data folder (smbd's users traverse to it)
-	addr string
-	log  *slog.Logger
+	view    *files.FS
+	st      store.Store
+	barrier *seal.Barrier
+	dir     string // <data>/smb: smbd's state, passdb, config (root only)
+	mnt     string // the FUSE mount of the shares, outside the data folder (smbd's users traverse to it)
+	addr    string
+	log     *slog.Logger
 
 	mu       sync.Mutex
-	byUID    map[uint32]string // uid -> account
-	byAcct   map[string]uint32
-	secrets  map[string]string // account -> the key its SMB password was set to
+	byUID    map[uint32]identity
+	secrets  map[string]string // SMB user -> the password it was set to
 	shares   string            // the share list the config was written for
 	fuse     *fuse.Server
 	smbd     *exec.Cmd
@@ -48,27 +54,43 @@ type Server struct {
 
 // NewServer prepares the SMB server for the shares of view, with its state in dir, listening
 // on addr (host:port).
-func NewServer(view *files.FS, dir, addr string, log *slog.Logger) *Server {
-	return &Server{view: view, dir: dir, addr: addr, log: log, byUID: map[uint32]string{}, byAcct: map[string]uint32{}, secrets: map[string]string{}}
+// The directory logins come from st (opened with barrier).
+func NewServer(view *files.FS, st store.Store, barrier *seal.Barrier, dir, addr string, log *slog.Logger) *Server {
+	return &Server{view: view, st: st, barrier: barrier, dir: dir, addr: addr, log: log, byUID: map[uint32]identity{}, secrets: map[string]string{}}
 }
 
-// Actor is the Identities of the mount: a key user acts as the account key on its own account.
+// identity is who an SMB user's uid stands for: an account's key, or a principal.
+type identity struct {
+	account  string // a key login's account
+	objectID string // a directory login's principal
+}
+
+// Actor is the Identities of the mount: a key user acts as the account key on its own
+// account; a directory login acts as its principal anywhere.
 func (s *Server) Actor(_ context.Context, uid uint32, account string) (files.Actor, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	a, ok := s.byUID[uid]
-	if !ok || !strings.EqualFold(a, account) {
+	id, ok := s.byUID[uid]
+	switch {
+	case !ok:
 		return files.Actor{}, false
+	case id.objectID != "":
+		return files.Actor{Principal: access.Principal{ObjectID: id.objectID}}, true
+	case strings.EqualFold(id.account, account):
+		return files.Actor{AccountKey: true}, true
 	}
-	return files.Actor{AccountKey: true}, true
+	return files.Actor{}, false
 }
 
-// uidOf is a stable uid for an account's SMB user.
-func uidOf(account string) uint32 {
+// uidOf is a stable uid for an SMB user.
+func uidOf(user string) uint32 {
 	h := fnv.New32a()
-	h.Write([]byte(strings.ToLower(account)))
+	h.Write([]byte(strings.ToLower(user)))
 	return 200000 + h.Sum32()%800000
 }
+
+// identitiesGID is the group every directory login belongs to (valid users of every share).
+const identitiesGID = 199999
 
 // Start mounts the shares and starts smbd; Stop undoes both. It needs root (smbd switches to
 // each user's uid; mounting FUSE needs CAP_SYS_ADMIN) and Debian's samba and util-linux.
@@ -139,30 +161,61 @@ func (s *Server) sync(ctx context.Context, first bool) error {
 		return err
 	}
 	sort.Slice(logins, func(i, j int) bool { return logins[i].Account < logins[j].Account })
+	var dirLogins []Login
+	if err := s.st.View(ctx, func(tx store.Tx) error {
+		var err error
+		dirLogins, err = LoginsTx(tx)
+		return err
+	}); err != nil {
+		return err
+	}
 	var passwd, group, shares bytes.Buffer
 	passwd.WriteString("root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n")
 	group.WriteString("root:x:0:\nnogroup:x:65534:\n")
-	byUID, byAcct := map[uint32]string{}, map[string]uint32{}
+	byUID := map[uint32]identity{}
+	passwords := map[string]string{} // SMB user -> password
+	taken := map[string]bool{}
+	addUser := func(user, gecos string, id identity, password string) bool {
+		uid := uidOf(user)
+		if _, clash := byUID[uid]; clash || taken[user] {
+			s.log.Warn("smb: a user name or uid is taken; this login is not served", "user", user)
+			return false
+		}
+		taken[user], byUID[uid], passwords[user] = true, id, password
+		fmt.Fprintf(&passwd, "%s:x:%d:%d:%s:/nonexistent:/usr/sbin/nologin\n", user, uid, uid, gecos)
+		fmt.Fprintf(&group, "%s:x:%d:\n", user, uid)
+		return true
+	}
+	var accounts []string
 	for _, l := range logins {
-		uid := uidOf(l.Account)
-		if other, taken := byUID[uid]; taken {
-			s.log.Warn("smb: two accounts share a uid; the second is not served over SMB", "account", l.Account, "other", other)
+		if len(l.Keys) == 0 || !addUser(l.Account, "storage account "+l.Account, identity{account: l.Account}, l.Keys[0]) {
 			continue
 		}
-		byUID[uid], byAcct[l.Account] = l.Account, uid
-		fmt.Fprintf(&passwd, "%s:x:%d:%d:storage account %s:/nonexistent:/usr/sbin/nologin\n", l.Account, uid, uid, l.Account)
-		fmt.Fprintf(&group, "%s:x:%d:\n", l.Account, uid)
-		names, err := s.view.Shares(ctx, l.Account)
+		accounts = append(accounts, l.Account)
+	}
+	var members []string
+	for _, l := range dirLogins {
+		pw, err := l.OpenPassword(s.barrier)
+		if err != nil {
+			return err
+		}
+		if addUser(l.User, "principal "+l.ObjectID, identity{objectID: l.ObjectID}, pw) {
+			members = append(members, l.User)
+		}
+	}
+	fmt.Fprintf(&group, "cerulean-principals:x:%d:%s\n", identitiesGID, strings.Join(members, ","))
+	for _, acct := range accounts {
+		names, err := s.view.Shares(ctx, acct)
 		if err != nil {
 			return err
 		}
 		for _, sh := range names {
-			fmt.Fprintf(&shares, "[%s.%s]\n    path = %s\n    read only = no\n    valid users = %s\n", l.Account, sh,
-				filepath.Join(s.mnt, l.Account, sh), l.Account)
+			fmt.Fprintf(&shares, "[%s.%s]\n    path = %s\n    read only = no\n    valid users = %s @cerulean-principals\n", acct, sh,
+				filepath.Join(s.mnt, acct, sh), acct)
 		}
 	}
 	s.mu.Lock()
-	s.byUID, s.byAcct = byUID, byAcct
+	s.byUID = byUID
 	changed := shares.String() != s.shares
 	s.shares = shares.String()
 	s.mu.Unlock()
@@ -183,21 +236,33 @@ func (s *Server) sync(ctx context.Context, first bool) error {
 	} else if changed {
 		_ = s.inNamespace("smbcontrol", "-s", filepath.Join(s.dir, "smb.conf"), "smbd", "reload-config")
 	}
-	for _, l := range logins {
-		if _, ok := byAcct[l.Account]; !ok || len(l.Keys) == 0 {
-			continue
-		}
+	for user, pw := range passwords {
 		s.mu.Lock()
-		same := s.secrets[l.Account] == l.Keys[0]
+		same := s.secrets[user] == pw
 		s.mu.Unlock()
 		if same {
 			continue
 		}
-		if err := s.setPassword(l.Account, l.Keys[0]); err != nil {
+		if err := s.setPassword(user, pw); err != nil {
 			return err
 		}
 		s.mu.Lock()
-		s.secrets[l.Account] = l.Keys[0]
+		s.secrets[user] = pw
+		s.mu.Unlock()
+	}
+	// Logins that went away lose their password too.
+	s.mu.Lock()
+	var gone []string
+	for user := range s.secrets {
+		if _, ok := passwords[user]; !ok {
+			gone = append(gone, user)
+		}
+	}
+	s.mu.Unlock()
+	for _, user := range gone {
+		_ = s.inNamespace("smbpasswd", "-c", filepath.Join(s.dir, "smb.conf"), "-x", user)
+		s.mu.Lock()
+		delete(s.secrets, user)
 		s.mu.Unlock()
 	}
 	return nil
