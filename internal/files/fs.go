@@ -348,6 +348,61 @@ func (f *FS) Remove(ctx context.Context, actor Actor, account, share, path strin
 	return err
 }
 
+// Rename moves from to to within a share: it needs DELETE on the source (or
+// FILE_DELETE_CHILD on its directory) and FILE_ADD_FILE (FILE_ADD_SUBDIRECTORY for a
+// directory) on the target's directory; replacing an existing file needs DELETE on it too.
+// A directory is never replaced.
+func (f *FS) Rename(ctx context.Context, actor Actor, account, share, from, to string, replace bool) error {
+	if from == "" || to == "" {
+		return errAccessDenied("a path: a share's root cannot be moved", "//"+account+"/"+share)
+	}
+	if err := ValidPath(to); err != nil {
+		return err
+	}
+	o, err := f.begin(ctx, actor, account, share, true)
+	if err != nil {
+		return err
+	}
+	return f.s.st.Update(ctx, func(tx store.Tx) error {
+		src, m, err := o.load(tx, from)
+		if err != nil {
+			return err
+		}
+		if m&ntfs.Delete == 0 {
+			if _, err := o.need(tx, parentPath(from), ntfs.FileDeleteChild, "DELETE, or FILE_DELETE_CHILD on its directory"); err != nil {
+				return err
+			}
+		}
+		want, what := ntfs.FileWriteData, "FILE_ADD_FILE on the target's directory"
+		if src.Dir {
+			want, what = ntfs.FileAppendData, "FILE_ADD_SUBDIRECTORY on the target's directory"
+		}
+		parent, err := o.need(tx, parentPath(to), want, what)
+		if err != nil {
+			return err
+		}
+		if !parent.Dir {
+			return errParentNotFound()
+		}
+		if src.Dir && strings.HasPrefix(strings.ToLower(to)+"/", strings.ToLower(from)+"/") {
+			return azerr.BadRequest("InvalidInput", "A directory cannot be moved into itself.")
+		}
+		if old, om, err := o.load(tx, to); err == nil && !strings.EqualFold(old.Path, src.Path) {
+			if !replace || old.Dir || src.Dir {
+				return azerr.Conflict("ResourceAlreadyExists", "%s already exists.", o.where(to))
+			}
+			if om&ntfs.Delete == 0 {
+				return errAccessDenied("DELETE on the file it replaces", o.where(to))
+			}
+			if err := removeFileTx(tx, account, share, old); err != nil {
+				return err
+			}
+		}
+		_, err = moveNodeTx(tx, account, share, src, to, parent.ID, f.s.now().UTC())
+		return err
+	})
+}
+
 // Security returns the descriptor of path (READ_CONTROL); SetSecurity replaces it (WRITE_DAC
 // for the DACL, WRITE_OWNER for the owner), and children re-inherit.
 func (f *FS) Security(ctx context.Context, actor Actor, account, share, path string) (*ntfs.SecurityDescriptor, error) {

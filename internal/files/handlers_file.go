@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/cerulean-azure/cerulean/internal/azerr"
 	"github.com/cerulean-azure/cerulean/internal/encryption"
@@ -598,38 +599,8 @@ func (q *request) rename(dir bool) error {
 				return err
 			}
 		}
-		// Move the node and, for a directory, every node under it.
-		moves := []Node{src}
-		if dir {
-			items, err := tx.List(colNodes, nodeKey(q.account.Name, q.share, src.Path)+"/")
-			if err != nil {
-				return err
-			}
-			for _, it := range items {
-				var c Node
-				if err := jsonUnmarshal(it.Value, &c); err != nil {
-					return err
-				}
-				moves = append(moves, c)
-			}
-		}
-		for _, m := range moves {
-			if err := tx.Delete(colNodes, nodeKey(q.account.Name, q.share, m.Path)); err != nil {
-				return err
-			}
-		}
-		for i, m := range moves {
-			m.Path = q.path + m.Path[len(src.Path):]
-			if i == 0 {
-				m.ParentID = parent.ID
-				m.ChangeTime = q.svc.now().UTC()
-				n = m
-			}
-			if err := putNodeTx(tx, q.account.Name, q.share, m); err != nil {
-				return err
-			}
-		}
-		return nil
+		n, err = moveNodeTx(tx, q.account.Name, q.share, src, q.path, parent.ID, q.svc.now().UTC())
+		return err
 	})
 	if err != nil {
 		return err
@@ -637,6 +608,42 @@ func (q *request) rename(dir bool) error {
 	nodeHeaders(q.w, n)
 	q.w.WriteHeader(http.StatusOK)
 	return nil
+}
+
+// moveNodeTx moves src (and, for a directory, every node under it) to path, under the
+// directory with id parentID, and returns it as moved.
+func moveNodeTx(tx store.Tx, account, share string, src Node, path string, parentID uint64, now time.Time) (Node, error) {
+	moves := []Node{src}
+	if src.Dir {
+		items, err := tx.List(colNodes, nodeKey(account, share, src.Path)+"/")
+		if err != nil {
+			return Node{}, err
+		}
+		for _, it := range items {
+			var c Node
+			if err := jsonUnmarshal(it.Value, &c); err != nil {
+				return Node{}, err
+			}
+			moves = append(moves, c)
+		}
+	}
+	for _, m := range moves {
+		if err := tx.Delete(colNodes, nodeKey(account, share, m.Path)); err != nil {
+			return Node{}, err
+		}
+	}
+	var moved Node
+	for i, m := range moves {
+		m.Path = path + m.Path[len(src.Path):]
+		if i == 0 {
+			m.ParentID, m.ChangeTime = parentID, now
+			moved = m
+		}
+		if err := putNodeTx(tx, account, share, m); err != nil {
+			return Node{}, err
+		}
+	}
+	return moved, nil
 }
 
 // removeFileTx deletes a file: its content, its node, and its share of the quota.

@@ -68,6 +68,13 @@ func TestFUSE_SharesByCaller(t *testing.T) {
 			t.Errorf("Reader: %s: %q %v, want permission denied", script, out, err)
 		}
 	}
+	// Renames: the Contributor moves its file and back; the Reader may not.
+	if out, err := as(20001, "mv "+share+"/d/a.txt "+share+"/moved.txt && mv "+share+"/moved.txt "+share+"/d/a.txt && ls "+share+"/d"); err != nil || strings.TrimSpace(out) != "a.txt" {
+		t.Errorf("Contributor renames: %q %v", out, err)
+	}
+	if out, err := as(20002, "mv "+share+"/d/a.txt "+share+"/d/b.txt"); err == nil || !strings.Contains(out, "ermission denied") {
+		t.Errorf("Reader renames: %q %v, want permission denied", out, err)
+	}
 	if out, err := as(20003, "ls "+share); err == nil {
 		t.Errorf("an unknown uid lists the share: %q", out)
 	}

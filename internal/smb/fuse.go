@@ -74,6 +74,7 @@ var (
 	_ fs.NodeSetattrer   = (*node)(nil)
 	_ fs.NodeUnlinker    = (*node)(nil)
 	_ fs.NodeRmdirer     = (*node)(nil)
+	_ fs.NodeRenamer     = (*node)(nil)
 	_ fs.NodeGetxattrer  = (*node)(nil)
 	_ fs.NodeSetxattrer  = (*node)(nil)
 	_ fs.NodeListxattrer = (*node)(nil)
@@ -343,6 +344,24 @@ func (n *node) remove(ctx context.Context, name string) syscall.Errno {
 		return e
 	}
 	return errno(n.f.fs.Remove(ctx, a, n.account, n.share, path.Join(n.path, name)))
+}
+
+// Rename moves within one share (RENAME_NOREPLACE refuses to replace; other flags are not
+// supported).
+func (n *node) Rename(ctx context.Context, name string, newParent fs.InodeEmbedder, newName string, flags uint32) syscall.Errno {
+	to, ok := newParent.(*node)
+	if !ok || n.share == "" || to.share == "" || to.account != n.account || to.share != n.share {
+		return syscall.EXDEV
+	}
+	const noReplace = 1 // RENAME_NOREPLACE
+	if flags&^noReplace != 0 {
+		return syscall.EINVAL
+	}
+	a, e := n.actor(ctx)
+	if e != 0 {
+		return e
+	}
+	return errno(n.f.fs.Rename(ctx, a, n.account, n.share, path.Join(n.path, name), path.Join(to.path, newName), flags&noReplace == 0))
 }
 
 func (n *node) Unlink(ctx context.Context, name string) syscall.Errno { return n.remove(ctx, name) }
