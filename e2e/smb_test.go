@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -183,5 +184,141 @@ func TestSMB_Logins(t *testing.T) {
 	// The file the Contributor made is its own: its SID is the owner.
 	if out, err := exec.Command(binary, "icacls", "//smbone/docs/by-contrib.txt", "--key", keys["smbone"], "--data", s.data).CombinedOutput(); err != nil || !strings.Contains(string(out), "smb-contrib:(I)(F)") {
 		t.Errorf("the Contributor's file does not carry CREATOR OWNER's entry for it: %v\n%s", err, out)
+	}
+}
+
+// startSMBServer starts an own server with --smb, an account "acl<suffix>" with share "docs",
+// and returns it with the SMB port and the account's key.
+func startSMBServer(t *testing.T, account string) (s *ownServer, port int, key string) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port = ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	s = startOwnServer(t, t.TempDir(), "--smb", "127.0.0.1:"+strconv.Itoa(port))
+	t.Cleanup(func() { s.cmd.Process.Signal(os.Interrupt); s.cmd.Wait() })
+	sub := "/subscriptions/" + s.env.SubscriptionID + "/resourceGroups/smb"
+	s.arm(t, "PUT", sub+"?api-version=2021-04-01", `{"location":"westus"}`)
+	id := sub + "/providers/Microsoft.Storage/storageAccounts/" + account
+	s.arm(t, "PUT", id+"?api-version=2023-05-01", `{"location":"westus","kind":"StorageV2","sku":{"name":"Standard_LRS"}}`)
+	s.arm(t, "PUT", id+"/fileServices/default/shares/docs?api-version=2023-05-01", `{}`)
+	var k struct {
+		Keys []struct {
+			Value string `json:"value"`
+		} `json:"keys"`
+	}
+	if err := json.Unmarshal(s.arm(t, "POST", id+"/listKeys?api-version=2023-05-01", ""), &k); err != nil || len(k.Keys) == 0 {
+		t.Fatalf("keys: %v", err)
+	}
+	return s, port, k.Keys[0].Value
+}
+
+// TestSMB_Seed004Table (issue 11 item 3 over SMB): seed 004's table cell by cell with real
+// SMB clients: four directory principals (no role, SMB Share Reader, Contributor, Elevated
+// Contributor) on files whose only ACL entry gives them None, Read, Run & Execute, List
+// Folder, Write, Modify or Full; each cell reads, overwrites and deletes through smbclient.
+// Run and "apply permissions" are covered by the engine's unit test (smbclient cannot run a
+// file, and smbd does not expose ACLs yet).
+func TestSMB_Seed004Table(t *testing.T) {
+	if _, err := exec.LookPath("smbclient"); err != nil {
+		t.Fatal("smbclient is not installed: scripts/install-test-deps installs Debian's samba and smbclient")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("--smb needs root (CI runs as root)")
+	}
+	s, port, key := startSMBServer(t, "smbtable")
+	share := "/subscriptions/" + s.env.SubscriptionID + "/resourceGroups/smb/providers/Microsoft.Storage/storageAccounts/smbtable/fileServices/default/fileshares/docs"
+	type login struct{ name, user, password string }
+	roles := []struct{ name, role string }{{"none", ""}, {"reader", roleSMBShareReader}, {"contrib", roleSMBShareContributor}, {"elevated", roleSMBShareElevated}}
+	var logins []login
+	for _, r := range roles {
+		var sp servicePrincipal
+		out, err := exec.Command(binary, "sp", "create", "cell-"+r.name, "--data", s.data).Output()
+		if err != nil || json.Unmarshal(out, &sp) != nil {
+			t.Fatalf("sp create: %v %s", err, out)
+		}
+		if r.role != "" {
+			s.arm(t, "PUT", share+"/providers/Microsoft.Authorization/roleAssignments/"+uuid.NewString()+"?api-version=2022-04-01",
+				`{"properties":{"roleDefinitionId":"/providers/Microsoft.Authorization/roleDefinitions/`+r.role+`","principalId":"`+sp.ObjectID+`","principalType":"ServicePrincipal"}}`)
+		}
+		var l struct{ User, Password string }
+		out, err = exec.Command(binary, "smb", "login", sp.AppID, "--data", s.data).Output()
+		if err != nil || json.Unmarshal(out, &l) != nil {
+			t.Fatalf("smb login: %v %s", err, out)
+		}
+		logins = append(logins, login{"cell-" + r.name, l.User, l.Password})
+	}
+	rows := []struct {
+		ntfs, perm string
+		want       [4]string // R read, W overwrite, D delete; per role
+	}{
+		{"None", "", [4]string{"", "", "", ""}},
+		{"Read", "R", [4]string{"", "R", "R", "R"}},
+		{"Run & Execute", "RX", [4]string{"", "R", "R", "R"}},
+		{"List Folder", "RX", [4]string{"", "R", "R", "R"}},
+		{"Write", "W", [4]string{"", "", "W", "W"}},
+		{"Modify", "M", [4]string{"", "R", "RWD", "RWD"}},
+		{"Full", "F", [4]string{"", "R", "RWD", "RWD"}},
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "seed.txt"), []byte("seed 004"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// The files, made over SMB with the key, each with an ACL of one row for every principal.
+	var puts []string
+	for i := range rows {
+		for j := range roles {
+			puts = append(puts, fmt.Sprintf("put seed.txt f%d%d.txt", i, j))
+		}
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		out, err := smbclient(t, port, "smbtable.docs", "smbtable", key, strings.Join(puts, "; "), dir)
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("key login: %v\n%s", err, out)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	for i, row := range rows {
+		for j := range roles {
+			args := []string{"icacls", fmt.Sprintf("//smbtable/docs/f%d%d.txt", i, j), "--key", key, "--data", s.data, "/inheritance:r"}
+			if row.perm != "" {
+				for _, l := range logins {
+					args = append(args, "/grant", l.name+":"+row.perm)
+				}
+			}
+			if out, err := exec.Command(binary, args...).CombinedOutput(); err != nil {
+				t.Fatalf("icacls: %v\n%s", err, out)
+			}
+		}
+	}
+	// Wait until the logins are live.
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(500 * time.Millisecond) {
+		if _, err := smbclient(t, port, "smbtable.docs", logins[2].user, logins[2].password, "ls", dir); err == nil || time.Now().After(deadline) {
+			break
+		}
+	}
+	for i, row := range rows {
+		for j, l := range logins {
+			f := fmt.Sprintf("f%d%d.txt", i, j)
+			got := ""
+			if out, err := smbclient(t, port, "smbtable.docs", l.user, l.password, "get "+f+" out-"+f, dir); err == nil && !strings.Contains(out, "NT_STATUS") {
+				got += "R"
+			}
+			if out, err := smbclient(t, port, "smbtable.docs", l.user, l.password, "put seed.txt "+f, dir); err == nil && !strings.Contains(out, "NT_STATUS") {
+				got += "W"
+			}
+			if out, err := smbclient(t, port, "smbtable.docs", l.user, l.password, "rm "+f, dir); err == nil && !strings.Contains(out, "NT_STATUS") {
+				got += "D"
+			}
+			if got != row.want[j] {
+				t.Errorf("NTFS %s × %s over SMB: can %q, want %q", row.ntfs, roles[j].name, got, row.want[j])
+			}
+		}
 	}
 }
