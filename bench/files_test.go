@@ -39,6 +39,21 @@ const filesClients = 4 // concurrent writers in the second run
 
 func startFilesServer(t testing.TB, dir string) (*service.Client, string) {
 	t.Helper()
+	w := startFilesWorld(t, dir)
+	return w.client, w.base
+}
+
+// filesWorld is an in-process server with account "benchfiles" and share "bench".
+type filesWorld struct {
+	client *service.Client
+	base   string
+	in     *instance.Instance
+	srv    *server.Server
+	key    string // the account's key1
+}
+
+func startFilesWorld(t testing.TB, dir string) *filesWorld {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	in, err := instance.Open(ctx, dir)
@@ -105,7 +120,7 @@ func startFilesServer(t testing.TB, dir string) (*service.Client, string) {
 	if _, err := c.NewShareClient("bench").Create(context.Background(), nil); err != nil {
 		t.Fatal(err)
 	}
-	return c, base
+	return &filesWorld{client: c, base: base, in: in, srv: srv, key: keys.Keys[0].Value}
 }
 
 // throughput runs n clients, each writing (then reading) one file of filesMiB in 4 MiB ranges.

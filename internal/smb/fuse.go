@@ -48,8 +48,10 @@ func (f *FileSystem) Mount(dir string) (*fuse.Server, error) {
 		// No kernel caching of names, attributes or pages: a revoked role or key takes effect
 		// on the next call.
 		EntryTimeout: &zero, AttrTimeout: &zero, NegativeTimeout: &zero,
+		// Reads and writes of up to 1 MiB, the File service's chunk: fewer, whole-chunk
+		// transactions.
 		MountOptions: fuse.MountOptions{AllowOther: true, FsName: "cerulean", Name: "cerulean", DirectMount: true,
-			DisableXAttrs: false},
+			MaxWrite: 1 << 20},
 	})
 }
 
