@@ -7,10 +7,12 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -49,6 +51,7 @@ var (
 	serveLog  string // the shared server's stdout and stderr
 	srv       env
 	serverPID int // the process id of `cerulean serve`
+	smbPort   int // the shared server's SMB port (0: not served, e.g. not root)
 )
 
 func TestMain(m *testing.M) {
@@ -83,8 +86,18 @@ func run(m *testing.M) (int, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	serve := exec.CommandContext(ctx, binary, "serve", "--data", dataDir, "--listen", "127.0.0.1:0",
-		"--mi-rate-limit", "1000", "--mi-burst", "1000", "--mi-concurrency", "100", "--cmk-cache-ttl", cmkCacheTTL.String())
+	args := []string{"serve", "--data", dataDir, "--listen", "127.0.0.1:0",
+		"--mi-rate-limit", "1000", "--mi-burst", "1000", "--mi-concurrency", "100", "--cmk-cache-ttl", cmkCacheTTL.String()}
+	// As root (CI), the shared server also serves SMB, so tests can reach any account's
+	// shares over SMB (smbPort).
+	if _, err := exec.LookPath("smbclient"); err == nil && os.Geteuid() == 0 {
+		if ln, err := net.Listen("tcp", "127.0.0.1:0"); err == nil {
+			smbPort = ln.Addr().(*net.TCPAddr).Port
+			ln.Close()
+			args = append(args, "--smb", "127.0.0.1:"+strconv.Itoa(smbPort))
+		}
+	}
+	serve := exec.CommandContext(ctx, binary, args...)
 	serve.Stdout, serve.Stderr = logFile, logFile
 	if err := serve.Start(); err != nil {
 		return 0, fmt.Errorf("start cerulean serve: %w", err)
