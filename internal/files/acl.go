@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/cerulean-azure/cerulean/internal/access"
 	"github.com/cerulean-azure/cerulean/internal/azerr"
@@ -267,7 +268,48 @@ func (r actorRights) on(sd *ntfs.SecurityDescriptor) (uint32, error) {
 	if err != nil {
 		return 0, err
 	}
-	return ntfs.Effective(c, r.tok, r.share), nil
+	return r.onCompiled(c), nil
+}
+
+func (r actorRights) onCompiled(c *ntfs.Compiled) uint32 {
+	if r.share.AccountKey {
+		return ntfs.FileAllAccess | ntfs.AccessSystemSecurity
+	}
+	return ntfs.Effective(c, r.tok, r.share)
+}
+
+// compiledCache holds descriptors compiled for access checks, keyed by their SDDL: the text
+// fully determines the compiled form, so the cache can only ever answer for the same
+// descriptor (it is never more lenient); it is bounded by dropping everything when full.
+type compiledCache struct {
+	mu sync.Mutex
+	m  map[string]*ntfs.Compiled
+}
+
+const compiledCacheMax = 4096
+
+// compiled returns the access-check form of a descriptor's SDDL.
+func (s *Service) compiled(sddl string) (*ntfs.Compiled, error) {
+	s.compiledDescs.mu.Lock()
+	c, ok := s.compiledDescs.m[sddl]
+	s.compiledDescs.mu.Unlock()
+	if ok {
+		return c, nil
+	}
+	sd, err := ntfs.Parse(sddl)
+	if err != nil {
+		return nil, err
+	}
+	if c, err = ntfs.Compile(sd); err != nil {
+		return nil, err
+	}
+	s.compiledDescs.mu.Lock()
+	if s.compiledDescs.m == nil || len(s.compiledDescs.m) >= compiledCacheMax {
+		s.compiledDescs.m = map[string]*ntfs.Compiled{}
+	}
+	s.compiledDescs.m[sddl] = c
+	s.compiledDescs.mu.Unlock()
+	return c, nil
 }
 
 // PathError is one object an ACL change could not be made on.

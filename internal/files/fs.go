@@ -81,11 +81,15 @@ func (f *FS) begin(ctx context.Context, actor Actor, account, share string, need
 
 // rights is what the actor may do on node n.
 func (o *op) rights(tx store.Tx, n Node) (uint32, error) {
-	sd, err := nodeDescriptorTx(tx, o.a.Name, o.share, n)
+	sddl, err := getPermissionTx(tx, o.a.Name, o.share, n.PermissionKey)
 	if err != nil {
 		return 0, err
 	}
-	return o.r.on(sd)
+	c, err := o.f.s.compiled(sddl)
+	if err != nil {
+		return 0, err
+	}
+	return o.r.onCompiled(c), nil
 }
 
 // load returns the node at path and what the actor may do on it.

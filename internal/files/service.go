@@ -64,6 +64,8 @@ type Service struct {
 	// revision is the one it was validated at.
 	keyDeps []string
 
+	compiledDescs compiledCache // descriptors compiled for identity-based access checks
+
 	mu       sync.Mutex
 	dataKeys map[string]cachedKey // account uid → unwrapped data key
 	accounts accountCache
