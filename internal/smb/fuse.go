@@ -11,7 +11,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"net/http"
+	"os"
 	"path"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -44,6 +46,7 @@ func New(view *files.FS, ids Identities) *FileSystem { return &FileSystem{fs: vi
 func (f *FileSystem) Mount(dir string) (*fuse.Server, error) {
 	zero := time.Duration(0)
 	root := &node{f: f}
+	defer closeFUSEOnExec()
 	return fs.Mount(dir, root, &fs.Options{
 		// No kernel caching of names, attributes or pages: a revoked role or key takes effect
 		// on the next call.
@@ -53,6 +56,24 @@ func (f *FileSystem) Mount(dir string) (*fuse.Server, error) {
 		MountOptions: fuse.MountOptions{AllowOther: true, FsName: "cerulean", Name: "cerulean", DirectMount: true,
 			MaxWrite: 1 << 20},
 	})
+}
+
+// closeFUSEOnExec marks this process's /dev/fuse descriptors close-on-exec. A child that
+// inherited one (smbd) would keep the FUSE connection alive after Cerulean dies, and its own
+// I/O on the mount would then wait forever; without it the kernel ends the connection and
+// every pending call fails.
+func closeFUSEOnExec() {
+	entries, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if target, err := os.Readlink("/proc/self/fd/" + e.Name()); err == nil && target == "/dev/fuse" {
+			if fd, err := strconv.Atoi(e.Name()); err == nil {
+				syscall.CloseOnExec(fd)
+			}
+		}
+	}
 }
 
 // node is the root (account ""), an account (share ""), a share's root (path "") or an object.
