@@ -101,6 +101,10 @@ func TestSMB_Logins(t *testing.T) {
 	if err != nil || !strings.Contains(out, "remote.txt") || !strings.Contains(out, "sub") {
 		t.Fatalf("smbclient with the account key: %v\n%s", err, out)
 	}
+	// Over SMB the share's size is its quota.
+	if strings.Contains(out, " 0 blocks of size") || !strings.Contains(out, "blocks of size") {
+		t.Errorf("the share reports no capacity over SMB:\n%s", out)
+	}
 	if b, _ := os.ReadFile(filepath.Join(dir, "back.txt")); string(b) != "written over SMB" {
 		t.Fatalf("read back over SMB: %q", b)
 	}

@@ -498,3 +498,13 @@ func (f *FS) AccountExists(ctx context.Context, account string) bool {
 	_, ok := f.s.Account(ctx, account)
 	return ok
 }
+
+// Usage is a share's quota and the bytes its files take, in bytes.
+func (f *FS) Usage(ctx context.Context, account, share string) (quota, used int64, err error) {
+	err = f.s.st.View(ctx, func(tx store.Tx) error {
+		sh, err := GetShareTx(tx, account, share)
+		quota, used = int64(sh.Quota)<<30, sh.UsedBytes
+		return err
+	})
+	return quota, used, err
+}

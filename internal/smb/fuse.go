@@ -98,6 +98,7 @@ var (
 	_ fs.NodeUnlinker    = (*node)(nil)
 	_ fs.NodeRmdirer     = (*node)(nil)
 	_ fs.NodeRenamer     = (*node)(nil)
+	_ fs.NodeStatfser    = (*node)(nil)
 	_ fs.NodeGetxattrer  = (*node)(nil)
 	_ fs.NodeSetxattrer  = (*node)(nil)
 	_ fs.NodeListxattrer = (*node)(nil)
@@ -225,6 +226,23 @@ func (n *node) Getattr(ctx context.Context, _ fs.FileHandle, out *fuse.AttrOut) 
 		return errno(err)
 	}
 	fillAttr(&out.Attr, st)
+	return 0
+}
+
+// Statfs reports a share's quota as its size and what its files do not take as free space,
+// so SMB clients see the share's capacity.
+func (n *node) Statfs(ctx context.Context, out *fuse.StatfsOut) syscall.Errno {
+	const block = 4096
+	out.Bsize, out.Frsize, out.NameLen = block, block, 255
+	if n.share == "" {
+		return 0
+	}
+	quota, used, err := n.f.fs.Usage(ctx, n.account, n.share)
+	if err != nil {
+		return errno(err)
+	}
+	free := max(quota-used, 0)
+	out.Blocks, out.Bfree, out.Bavail = uint64(quota/block), uint64(free/block), uint64(free/block)
 	return 0
 }
 
