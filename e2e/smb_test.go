@@ -71,18 +71,7 @@ func TestSMB_Logins(t *testing.T) {
 	s.arm(t, "PUT", sub+"?api-version=2021-04-01", `{"location":"westus"}`)
 	keys := map[string]string{}
 	for _, acct := range []string{"smbone", "smbtwo"} {
-		id := sub + "/providers/Microsoft.Storage/storageAccounts/" + acct
-		s.arm(t, "PUT", id+"?api-version=2023-05-01", `{"location":"westus","kind":"StorageV2","sku":{"name":"Standard_LRS"}}`)
-		s.arm(t, "PUT", id+"/fileServices/default/shares/docs?api-version=2023-05-01", `{}`)
-		var k struct {
-			Keys []struct {
-				Value string `json:"value"`
-			} `json:"keys"`
-		}
-		if err := json.Unmarshal(s.arm(t, "POST", id+"/listKeys?api-version=2023-05-01", ""), &k); err != nil || len(k.Keys) == 0 {
-			t.Fatalf("keys of %s: %v", acct, err)
-		}
-		keys[acct] = k.Keys[0].Value
+		keys[acct] = s.accountWithShare(t, "smb", acct, "docs")
 	}
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "local.txt"), []byte("written over SMB"), 0o644); err != nil {
@@ -214,20 +203,26 @@ func startSMBServer(t *testing.T, account string) (s *ownServer, port int, key s
 	ln.Close()
 	s = startOwnServer(t, t.TempDir(), "--smb", "127.0.0.1:"+strconv.Itoa(port))
 	t.Cleanup(func() { s.cmd.Process.Signal(os.Interrupt); s.cmd.Wait() })
-	sub := "/subscriptions/" + s.env.SubscriptionID + "/resourceGroups/smb"
-	s.arm(t, "PUT", sub+"?api-version=2021-04-01", `{"location":"westus"}`)
-	id := sub + "/providers/Microsoft.Storage/storageAccounts/" + account
+	s.arm(t, "PUT", "/subscriptions/"+s.env.SubscriptionID+"/resourceGroups/smb?api-version=2021-04-01", `{"location":"westus"}`)
+	return s, port, s.accountWithShare(t, "smb", account, "docs")
+}
+
+// accountWithShare makes a storage account with one share in resource group rg (which must
+// exist) and returns the account's key1.
+func (s *ownServer) accountWithShare(t *testing.T, rg, account, share string) string {
+	t.Helper()
+	id := "/subscriptions/" + s.env.SubscriptionID + "/resourceGroups/" + rg + "/providers/Microsoft.Storage/storageAccounts/" + account
 	s.arm(t, "PUT", id+"?api-version=2023-05-01", `{"location":"westus","kind":"StorageV2","sku":{"name":"Standard_LRS"}}`)
-	s.arm(t, "PUT", id+"/fileServices/default/shares/docs?api-version=2023-05-01", `{}`)
+	s.arm(t, "PUT", id+"/fileServices/default/shares/"+share+"?api-version=2023-05-01", `{}`)
 	var k struct {
 		Keys []struct {
 			Value string `json:"value"`
 		} `json:"keys"`
 	}
 	if err := json.Unmarshal(s.arm(t, "POST", id+"/listKeys?api-version=2023-05-01", ""), &k); err != nil || len(k.Keys) == 0 {
-		t.Fatalf("keys: %v", err)
+		t.Fatalf("keys of %s: %v", account, err)
 	}
-	return s, port, k.Keys[0].Value
+	return k.Keys[0].Value
 }
 
 // TestSMB_Seed004Table (issue 11 item 3 over SMB): seed 004's table cell by cell with real
