@@ -110,16 +110,12 @@ func explainPath(cmd *cobra.Command, principal, path string, asJSON bool) error 
 	if err != nil {
 		return err
 	}
-	in, err := instance.Open(cmd.Context(), dataDir(cmd))
+	in, srv, err := openServer(cmd)
 	if err != nil {
 		return err
 	}
 	defer in.Close()
 	p, err := resolvePrincipal(cmd, in.Dir, principal)
-	if err != nil {
-		return err
-	}
-	srv, err := server.Build(cmd.Context(), in, server.DefaultSettings(), slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		return err
 	}
@@ -159,4 +155,20 @@ func explainPath(cmd *cobra.Command, principal, path string, asJSON bool) error 
 		return exitStatus("denied")
 	}
 	return nil
+}
+
+// openServer opens the data folder and builds the server's components in this process, for
+// the offline commands that act as the server would (explain --path, icacls); nothing is
+// served. Close the instance when done.
+func openServer(cmd *cobra.Command) (*instance.Instance, *server.Server, error) {
+	in, err := instance.Open(cmd.Context(), dataDir(cmd))
+	if err != nil {
+		return nil, nil, err
+	}
+	srv, err := server.Build(cmd.Context(), in, server.DefaultSettings(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		in.Close()
+		return nil, nil, err
+	}
+	return in, srv, nil
 }

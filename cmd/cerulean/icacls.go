@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"strings"
 
@@ -15,7 +14,6 @@ import (
 	"github.com/cerulean-azure/cerulean/internal/instance"
 	"github.com/cerulean-azure/cerulean/internal/ntfs"
 	"github.com/cerulean-azure/cerulean/internal/providers/authorization"
-	"github.com/cerulean-azure/cerulean/internal/server"
 	"github.com/cerulean-azure/cerulean/internal/store"
 	"github.com/spf13/cobra"
 )
@@ -56,15 +54,11 @@ Exits 1 when any object failed.`,
 			if err != nil {
 				return err
 			}
-			in, err := instance.Open(cmd.Context(), dataDir(cmd))
+			in, srv, err := openServer(cmd)
 			if err != nil {
 				return err
 			}
 			defer in.Close()
-			srv, err := server.Build(cmd.Context(), in, server.DefaultSettings(), slog.New(slog.NewTextHandler(io.Discard, nil)))
-			if err != nil {
-				return err
-			}
 			names := newNameIndex(cmd, in)
 			actor, err := icaclsActor(cmd, in, srv.Files, account, clientID, clientSecret, key)
 			if err != nil {
