@@ -22,6 +22,8 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/storage/armstorage"
 	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azkeys"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azfile/service"
+	"github.com/cerulean-azure/cerulean/internal/directory"
+	"github.com/cerulean-azure/cerulean/internal/ntfs"
 	"github.com/google/uuid"
 )
 
@@ -143,21 +145,8 @@ func TestSMB_Logins(t *testing.T) {
 	// Directory principals log in as themselves: seed 004's share level × ACL over SMB.
 	shareScope := sub + "/providers/Microsoft.Storage/storageAccounts/smbone/fileServices/default/fileshares/docs"
 	login := func(name, role string) (user, password string) {
-		var sp servicePrincipal
-		out, err := exec.Command(binary, "sp", "create", name, "--data", s.data).Output()
-		if err != nil || json.Unmarshal(out, &sp) != nil {
-			t.Fatalf("sp create: %v %s", err, out)
-		}
-		if role != "" {
-			s.arm(t, "PUT", shareScope+"/providers/Microsoft.Authorization/roleAssignments/"+uuid.NewString()+"?api-version=2022-04-01",
-				`{"properties":{"roleDefinitionId":"/providers/Microsoft.Authorization/roleDefinitions/`+role+`","principalId":"`+sp.ObjectID+`","principalType":"ServicePrincipal"}}`)
-		}
-		var l struct{ User, Password string }
-		out, err = exec.Command(binary, "smb", "login", sp.AppID, "--data", s.data).Output()
-		if err != nil || json.Unmarshal(out, &l) != nil {
-			t.Fatalf("smb login: %v %s", err, out)
-		}
-		return l.User, l.Password
+		u := s.smbPrincipal(t, name, role, shareScope)
+		return u.User, u.Password
 	}
 	cu, cp := login("smb-contrib", roleSMBShareContributor)
 	ru, rp := login("smb-reader", roleSMBShareReader)
@@ -182,7 +171,8 @@ func TestSMB_Logins(t *testing.T) {
 	if out, err := smbclient(t, port, "smbone.docs", ru, rp, "rm by-contrib.txt", dir); err == nil && !strings.Contains(out, "NT_STATUS_ACCESS_DENIED") {
 		t.Errorf("SMB Share Reader deletes: %v\n%s", err, out)
 	}
-	if out, err := smbclient(t, port, "smbone.docs", nu, np, "ls", dir); err == nil && !strings.Contains(out, "NT_STATUS_ACCESS_DENIED") {
+	// No share-level role: the share refuses the connection, as Azure refuses the mount.
+	if out, err := smbclient(t, port, "smbone.docs", nu, np, "ls", dir); err == nil || !strings.Contains(out, "NT_STATUS_ACCESS_DENIED") {
 		t.Errorf("a principal with no role lists the share: %v\n%q", err, out)
 	}
 	// The file the Contributor made is its own: its SID is the owner.
@@ -191,16 +181,18 @@ func TestSMB_Logins(t *testing.T) {
 	}
 }
 
-// startSMBServer starts an own server with --smb, an account "acl<suffix>" with share "docs",
-// and returns it with the SMB port and the account's key.
-func startSMBServer(t *testing.T, account string) (s *ownServer, port int, key string) {
+// startSMBServer starts an own server with --smb on port (0: any free one), an account with
+// share "docs", and returns it with the SMB port and the account's key.
+func startSMBServer(t *testing.T, account string, port int) (s *ownServer, _ int, key string) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	if port == 0 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port = ln.Addr().(*net.TCPAddr).Port
+		ln.Close()
 	}
-	port = ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
 	s = startOwnServer(t, t.TempDir(), "--smb", "127.0.0.1:"+strconv.Itoa(port))
 	t.Cleanup(func() { s.cmd.Process.Signal(os.Interrupt); s.cmd.Wait() })
 	s.arm(t, "PUT", "/subscriptions/"+s.env.SubscriptionID+"/resourceGroups/smb?api-version=2021-04-01", `{"location":"westus"}`)
@@ -225,52 +217,100 @@ func (s *ownServer) accountWithShare(t *testing.T, rg, account, share string) st
 	return k.Keys[0].Value
 }
 
+// smbUser is a service principal with an SMB login.
+type smbUser struct {
+	Name, AppID, ObjectID, SID string
+	User, Password             string // the SMB login
+}
+
+// smbPrincipal makes a service principal named name, assigns it role at scope (none for ""),
+// and gives it an SMB login.
+func (s *ownServer) smbPrincipal(t *testing.T, name, role, scope string) smbUser {
+	t.Helper()
+	var sp servicePrincipal
+	out, err := exec.Command(binary, "sp", "create", name, "--data", s.data).Output()
+	if err != nil || json.Unmarshal(out, &sp) != nil {
+		t.Fatalf("sp create: %v %s", err, out)
+	}
+	if role != "" {
+		s.arm(t, "PUT", scope+"/providers/Microsoft.Authorization/roleAssignments/"+uuid.NewString()+"?api-version=2022-04-01",
+			`{"properties":{"roleDefinitionId":"/providers/Microsoft.Authorization/roleDefinitions/`+role+`","principalId":"`+sp.ObjectID+`","principalType":"ServicePrincipal"}}`)
+	}
+	var l struct{ User, Password string }
+	out, err = exec.Command(binary, "smb", "login", sp.AppID, "--data", s.data).Output()
+	if err != nil || json.Unmarshal(out, &l) != nil {
+		t.Fatalf("smb login: %v %s", err, out)
+	}
+	sid, err := directory.SID(sp.ObjectID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return smbUser{Name: name, AppID: sp.AppID, ObjectID: sp.ObjectID, SID: sid, User: l.User, Password: l.Password}
+}
+
+// waitSMB retries smbclient commands as user until they succeed (the SMB server picks new
+// accounts, logins and roles up within its sync interval) and returns the last output.
+func waitSMB(t *testing.T, port int, share, user, password, commands, dir string) string {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		out, err := smbclient(t, port, share, user, password, commands, dir)
+		if err == nil && !strings.Contains(out, "NT_STATUS") {
+			return out
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("smbclient %s as %s: %v\n%s", commands, user, err, out)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+// smbOps runs SMB opens as user through Samba's own client library (python3-samba, which
+// Debian's samba brings): each op is "read", "write", "exec", "delete" or "writedac" and a
+// file name, opened for exactly that access (smbclient opens for read and write together and
+// cannot ask to run a file); the answer for each is "ok", "denied" or an error.
+func smbOps(t *testing.T, share, user, password string, ops []string) []string {
+	t.Helper()
+	cmd := exec.Command("/usr/bin/python3", "smb/ops.py", "127.0.0.1", share, user, password)
+	cmd.Stdin = strings.NewReader(strings.Join(ops, "\n") + "\n")
+	out, err := cmd.CombinedOutput()
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if err != nil || len(lines) != len(ops) {
+		t.Fatalf("smb/ops.py as %s: %v\n%s", user, err, out)
+	}
+	return lines
+}
+
 // TestSMB_Seed004Table (issue 11 item 3 over SMB): seed 004's table cell by cell with real
 // SMB clients: four directory principals (no role, SMB Share Reader, Contributor, Elevated
 // Contributor) on files whose only ACL entry gives them None, Read, Run & Execute, List
-// Folder, Write, Modify or Full; each cell reads, overwrites and deletes through smbclient.
-// Run and "apply permissions" are covered by the engine's unit test (smbclient cannot run a
-// file, and smbd does not expose ACLs yet).
+// Folder, Write, Modify or Full. Each cell reads (smbclient get), runs (an open for execute),
+// writes (an open for write only), applies permissions (smbcacls -a) and deletes (smbclient
+// rm), and 'cerulean access explain --path' must name exactly the rights that worked.
+// "Apply permissions to your own files" is the owner's: an Elevated Contributor owning a file
+// it may Modify applies permissions; a Contributor owning one cannot.
 func TestSMB_Seed004Table(t *testing.T) {
-	if _, err := exec.LookPath("smbclient"); err != nil {
-		t.Fatal("smbclient is not installed: scripts/install-test-deps installs Debian's samba and smbclient")
-	}
-	if os.Geteuid() != 0 {
-		t.Skip("--smb needs root (CI runs as root)")
-	}
-	s, port, key := startSMBServer(t, "smbtable")
+	requireSMB445(t)
+	s, port, key := startSMBServer(t, "smbtable", 445)
 	share := "/subscriptions/" + s.env.SubscriptionID + "/resourceGroups/smb/providers/Microsoft.Storage/storageAccounts/smbtable/fileServices/default/fileshares/docs"
-	type login struct{ name, user, password string }
 	roles := []struct{ name, role string }{{"none", ""}, {"reader", roleSMBShareReader}, {"contrib", roleSMBShareContributor}, {"elevated", roleSMBShareElevated}}
-	var logins []login
+	var logins []smbUser
 	for _, r := range roles {
-		var sp servicePrincipal
-		out, err := exec.Command(binary, "sp", "create", "cell-"+r.name, "--data", s.data).Output()
-		if err != nil || json.Unmarshal(out, &sp) != nil {
-			t.Fatalf("sp create: %v %s", err, out)
-		}
-		if r.role != "" {
-			s.arm(t, "PUT", share+"/providers/Microsoft.Authorization/roleAssignments/"+uuid.NewString()+"?api-version=2022-04-01",
-				`{"properties":{"roleDefinitionId":"/providers/Microsoft.Authorization/roleDefinitions/`+r.role+`","principalId":"`+sp.ObjectID+`","principalType":"ServicePrincipal"}}`)
-		}
-		var l struct{ User, Password string }
-		out, err = exec.Command(binary, "smb", "login", sp.AppID, "--data", s.data).Output()
-		if err != nil || json.Unmarshal(out, &l) != nil {
-			t.Fatalf("smb login: %v %s", err, out)
-		}
-		logins = append(logins, login{"cell-" + r.name, l.User, l.Password})
+		logins = append(logins, s.smbPrincipal(t, "cell-"+r.name, r.role, share))
 	}
 	rows := []struct {
 		ntfs, perm string
-		want       [4]string // R read, W overwrite, D delete; per role
+		want       [4]string // R read, X run, W write, A apply permissions, D delete; per role
 	}{
 		{"None", "", [4]string{"", "", "", ""}},
 		{"Read", "R", [4]string{"", "R", "R", "R"}},
-		{"Run & Execute", "RX", [4]string{"", "R", "R", "R"}},
-		{"List Folder", "RX", [4]string{"", "R", "R", "R"}},
+		{"Run & Execute", "RX", [4]string{"", "RX", "RX", "RX"}},
+		{"List Folder", "RX", [4]string{"", "RX", "RX", "RX"}},
+		// icacls W is write-only: the seed's "Read"/"Run" in this row cannot come from it
+		// (internal/ntfs TestSeed004Table says why).
 		{"Write", "W", [4]string{"", "", "W", "W"}},
-		{"Modify", "M", [4]string{"", "R", "RWD", "RWD"}},
-		{"Full", "F", [4]string{"", "R", "RWD", "RWD"}},
+		{"Modify", "M", [4]string{"", "RX", "RXWD", "RXWD"}},
+		{"Full", "F", [4]string{"", "RX", "RXWD", "RXWAD"}},
 	}
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "seed.txt"), []byte("seed 004"), 0o644); err != nil {
@@ -283,23 +323,13 @@ func TestSMB_Seed004Table(t *testing.T) {
 			puts = append(puts, fmt.Sprintf("put seed.txt f%d%d.txt", i, j))
 		}
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		out, err := smbclient(t, port, "smbtable.docs", "smbtable", key, strings.Join(puts, "; "), dir)
-		if err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("key login: %v\n%s", err, out)
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
+	waitSMB(t, port, "smbtable.docs", "smbtable", key, strings.Join(puts, "; "), dir)
 	for i, row := range rows {
 		for j := range roles {
 			args := []string{"icacls", fmt.Sprintf("//smbtable/docs/f%d%d.txt", i, j), "--key", key, "--data", s.data, "/inheritance:r"}
 			if row.perm != "" {
 				for _, l := range logins {
-					args = append(args, "/grant", l.name+":"+row.perm)
+					args = append(args, "/grant", l.Name+":"+row.perm)
 				}
 			}
 			if out, err := exec.Command(binary, args...).CombinedOutput(); err != nil {
@@ -307,30 +337,96 @@ func TestSMB_Seed004Table(t *testing.T) {
 			}
 		}
 	}
-	// Wait until the logins are live.
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(500 * time.Millisecond) {
-		if _, err := smbclient(t, port, "smbtable.docs", logins[2].user, logins[2].password, "ls", dir); err == nil || time.Now().After(deadline) {
-			break
+	// "Apply permissions to your own files": files the Elevated Contributor and the
+	// Contributor make themselves, each then given Modify only for its owner.
+	waitSMB(t, port, "smbtable.docs", logins[3].User, logins[3].Password, "put seed.txt own-elevated.txt", dir)
+	waitSMB(t, port, "smbtable.docs", logins[2].User, logins[2].Password, "put seed.txt own-contrib.txt", dir)
+	for _, f := range []struct{ file, who string }{{"own-elevated.txt", logins[3].Name}, {"own-contrib.txt", logins[2].Name}} {
+		if out, err := exec.Command(binary, "icacls", "//smbtable/docs/"+f.file, "--key", key, "--data", s.data, "/inheritance:r", "/grant", f.who+":M").CombinedOutput(); err != nil {
+			t.Fatalf("icacls: %v\n%s", err, out)
 		}
 	}
+	type cell struct {
+		file, who, want string
+		l               smbUser
+	}
+	var cells []cell
 	for i, row := range rows {
 		for j, l := range logins {
-			f := fmt.Sprintf("f%d%d.txt", i, j)
-			got := ""
-			if out, err := smbclient(t, port, "smbtable.docs", l.user, l.password, "get "+f+" out-"+f, dir); err == nil && !strings.Contains(out, "NT_STATUS") {
-				got += "R"
-			}
-			if out, err := smbclient(t, port, "smbtable.docs", l.user, l.password, "put seed.txt "+f, dir); err == nil && !strings.Contains(out, "NT_STATUS") {
-				got += "W"
-			}
-			if out, err := smbclient(t, port, "smbtable.docs", l.user, l.password, "rm "+f, dir); err == nil && !strings.Contains(out, "NT_STATUS") {
-				got += "D"
-			}
-			if got != row.want[j] {
-				t.Errorf("NTFS %s × %s over SMB: can %q, want %q", row.ntfs, roles[j].name, got, row.want[j])
-			}
+			cells = append(cells, cell{fmt.Sprintf("f%d%d.txt", i, j), "NTFS " + row.ntfs + " × " + roles[j].name, row.want[j], l})
 		}
 	}
+	cells = append(cells, cell{"own-elevated.txt", "owner with Modify × elevated", "RXWAD", logins[3]},
+		cell{"own-contrib.txt", "owner with Modify × contrib", "RXWD", logins[2]})
+	for _, c := range cells {
+		// What explain says first: every later step may change the file.
+		explained := explainLetters(t, s, c.l.AppID, "//smbtable/docs/"+c.file)
+		got := ""
+		if out, err := smbclient(t, port, "smbtable.docs", c.l.User, c.l.Password, "get "+c.file+" out.txt", dir); err == nil && !strings.Contains(out, "NT_STATUS") {
+			got += "R"
+		}
+		res := smbOps(t, "smbtable.docs", c.l.User, c.l.Password, []string{"exec " + c.file, "write " + c.file})
+		if res[0] == "ok" {
+			got += "X"
+		}
+		if res[1] == "ok" {
+			got += "W"
+		}
+		// Applying permissions: an entry for SYSTEM, whom nobody holds (seed 004), setting the
+		// DACL alone as Windows' icacls does (smbcacls sends the owner too unless told).
+		if out, err := exec.Command("smbcacls", "//127.0.0.1/smbtable.docs", c.file, "-U", c.l.User+"%"+c.l.Password,
+			"--set-security-info=4", "-a", "ACL:S-1-5-18:ALLOWED/0x0/0x00000001").CombinedOutput(); err == nil && !strings.Contains(string(out), "NT_STATUS") {
+			got += "A"
+		}
+		if out, err := smbclient(t, port, "smbtable.docs", c.l.User, c.l.Password, "rm "+c.file, dir); err == nil && !strings.Contains(out, "NT_STATUS") {
+			got += "D"
+		}
+		if got != c.want {
+			t.Errorf("%s over SMB: can %q, want %q", c.who, got, c.want)
+		}
+		if explained != c.want {
+			t.Errorf("%s: explain --path says %q, SMB did %q", c.who, explained, got)
+		}
+	}
+}
+
+// requireSMB445 skips a test that needs SMB on port 445 (smbcacls 4.17 connects to 445 only)
+// unless it runs as root; smbclient and smbcacls must be installed.
+func requireSMB445(t *testing.T) {
+	t.Helper()
+	for _, tool := range []string{"smbclient", "smbcacls"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Fatalf("%s is not installed: scripts/install-test-deps installs Debian's samba and smbclient", tool)
+		}
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("--smb needs root (smbd switches to each user's uid; CI runs as root)")
+	}
+}
+
+// explainLetters is what 'cerulean access explain --path' says principal may do on path, as
+// the letters R (read), X (run), W (write), A (apply permissions), D (delete).
+func explainLetters(t *testing.T, s *ownServer, principal, path string) string {
+	t.Helper()
+	out, err := exec.Command(binary, "access", "explain", "--principal", principal, "--path", path, "--json", "--data", s.data).Output()
+	var a pathAccess
+	if json.Unmarshal(out, &a) != nil {
+		t.Fatalf("explain --path %s: %v %s", path, err, out)
+	}
+	return rightsLetters(a.Mask)
+}
+
+func rightsLetters(m uint32) string {
+	var b strings.Builder
+	for _, c := range []struct {
+		letter string
+		bit    uint32
+	}{{"R", ntfs.FileReadData}, {"X", ntfs.FileExecute}, {"W", ntfs.FileWriteData}, {"A", ntfs.WriteDAC}, {"D", ntfs.Delete}} {
+		if m&c.bit != 0 {
+			b.WriteString(c.letter)
+		}
+	}
+	return b.String()
 }
 
 // TestSMB_CMKRevocation (seed 002 over SMB): "You can immediately block access to encrypted
@@ -423,7 +519,7 @@ func TestSMB_CrashDurability(t *testing.T) {
 		t.Skip("--smb needs root (CI runs as root)")
 	}
 	mountsBefore, _ := os.ReadFile("/proc/mounts")
-	s, port, key := startSMBServer(t, "smbcrash")
+	s, port, key := startSMBServer(t, "smbcrash", 0)
 	dir := t.TempDir()
 	sums := map[string][32]byte{}
 	for i := 0; i < 3; i++ {

@@ -90,13 +90,22 @@ func (s *Service) shareRights(ctx context.Context, p access.Principal, a Account
 
 // tokenFor is the Windows token of a principal: its SID and its groups' SIDs.
 func (s *Service) tokenFor(ctx context.Context, p access.Principal) (*ntfs.Token, error) {
+	sid, gsids, err := s.sids(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	return ntfs.NewToken(sid, gsids...), nil
+}
+
+// sids is a principal's SID and the SIDs of the groups it is in, nested ones too.
+func (s *Service) sids(ctx context.Context, p access.Principal) (string, []string, error) {
 	sid, err := directory.SID(p.ObjectID)
 	if err != nil {
-		return nil, azerr.BadRequest("InvalidPrincipal", "'%s' is not an object id with a SID.", p.ObjectID)
+		return "", nil, azerr.BadRequest("InvalidPrincipal", "'%s' is not an object id with a SID.", p.ObjectID)
 	}
 	groups, err := s.gate.Groups(ctx, p)
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
 	gsids := make([]string, 0, len(groups))
 	for _, g := range groups {
@@ -104,7 +113,7 @@ func (s *Service) tokenFor(ctx context.Context, p access.Principal) (*ntfs.Token
 			gsids = append(gsids, gs)
 		}
 	}
-	return ntfs.NewToken(sid, gsids...), nil
+	return sid, gsids, nil
 }
 
 // AccessFor answers what principal p may do on account/share/path (path "" is the share's

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cerulean-azure/cerulean/internal/access"
 	"github.com/cerulean-azure/cerulean/internal/azerr"
 	"github.com/cerulean-azure/cerulean/internal/ntfs"
 	"github.com/cerulean-azure/cerulean/internal/store"
@@ -427,6 +428,23 @@ func (f *FS) SetSecurity(ctx context.Context, actor Actor, account, share, path 
 		return fails[0].Err
 	}
 	return nil
+}
+
+// SIDs is a principal's SID and the SIDs of the groups it is in (nested ones too): what an
+// SMB server's token for it must hold beside the well-known SIDs.
+func (f *FS) SIDs(ctx context.Context, objectID string) (string, []string, error) {
+	return f.s.sids(ctx, access.Principal{ObjectID: objectID})
+}
+
+// ShareMask is every right a principal's share-level roles allow on a share (none when the
+// account or share does not exist).
+func (f *FS) ShareMask(ctx context.Context, objectID, account, share string) (uint32, error) {
+	a, ok := f.s.Account(ctx, account)
+	if !ok {
+		return 0, nil
+	}
+	r, _, err := f.s.shareRights(ctx, access.Principal{ObjectID: objectID}, a, share)
+	return r.Mask(), err
 }
 
 // SplitPath splits "<share>/<path>" as a file-system view names objects.

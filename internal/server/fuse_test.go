@@ -17,8 +17,8 @@ import (
 
 type uidMap map[uint32]files.Actor
 
-func (m uidMap) Actor(_ context.Context, uid uint32, _ string) (files.Actor, bool) {
-	a, ok := m[uid]
+func (m uidMap) Actor(_ context.Context, c smb.Caller, _ string) (files.Actor, bool) {
+	a, ok := m[c.UID]
 	return a, ok
 }
 

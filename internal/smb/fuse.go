@@ -14,6 +14,8 @@ import (
 	"os"
 	"path"
 	"strconv"
+	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -27,20 +29,46 @@ import (
 // NTACLAttr is the extended attribute Samba's acl_xattr keeps a file's NT ACL in.
 const NTACLAttr = "security.NTACL"
 
-// Identities says who acts for a FUSE caller: the actor for uid on account, or false when
-// the uid may not act there at all.
+// Caller is the process a FUSE call comes from: its uid and its (thread) id.
+type Caller struct{ UID, PID uint32 }
+
+// Identities says who acts for a FUSE caller: the actor for the caller on account, or false
+// when it may not act there at all.
 type Identities interface {
-	Actor(ctx context.Context, uid uint32, account string) (files.Actor, bool)
+	Actor(ctx context.Context, c Caller, account string) (files.Actor, bool)
+}
+
+// SIDTranslator is an Identities that also knows the SIDs the SMB server gives its own users
+// (its local domain's): Translate rewrites them in sd into the principals' SIDs, so that what
+// smbd writes names the same principals Cerulean's descriptors do.
+type SIDTranslator interface {
+	Translate(sd *ntfs.SecurityDescriptor)
 }
 
 // FileSystem is the mounted view of the shares.
 type FileSystem struct {
 	fs  *files.FS
 	ids Identities
+
+	mu    sync.Mutex
+	fresh map[string]freshObject // account/share/path -> just created, not yet given an NT ACL
 }
 
+// freshObject is an object a process has just created. smbd writes the new object's
+// inherited NT ACL right after creating it (as root): that write is the inheritance Cerulean
+// already did when it created the object, so it keeps its own (docs/design/smb.md).
+type freshObject struct {
+	tgid int
+	at   time.Time
+}
+
+// freshFor is how long a created object waits for smbd's inheritance write.
+const freshFor = 10 * time.Second
+
 // New returns the file system over the File service's identity-based view.
-func New(view *files.FS, ids Identities) *FileSystem { return &FileSystem{fs: view, ids: ids} }
+func New(view *files.FS, ids Identities) *FileSystem {
+	return &FileSystem{fs: view, ids: ids, fresh: map[string]freshObject{}}
+}
 
 // Mount mounts the shares at dir; Unmount the returned server to stop.
 func (f *FileSystem) Mount(dir string) (*fuse.Server, error) {
@@ -110,7 +138,7 @@ func (n *node) actor(ctx context.Context) (files.Actor, syscall.Errno) {
 	if !ok {
 		return files.Actor{}, syscall.EACCES
 	}
-	a, ok := n.f.ids.Actor(ctx, c.Uid, n.account)
+	a, ok := n.f.ids.Actor(ctx, Caller{UID: c.Uid, PID: c.Pid}, n.account)
 	if !ok {
 		return files.Actor{}, syscall.EACCES
 	}
@@ -308,6 +336,19 @@ func (n *node) make(ctx context.Context, name string, dir bool, out *fuse.EntryO
 	if err != nil {
 		return nil, errno(err)
 	}
+	if caller, ok := fuse.FromContext(ctx); ok {
+		if tgid, ok := ThreadGroup(caller.Pid); ok {
+			n.f.mu.Lock()
+			now := time.Now()
+			for k, v := range n.f.fresh {
+				if now.Sub(v.at) > freshFor {
+					delete(n.f.fresh, k)
+				}
+			}
+			n.f.fresh[c.key()] = freshObject{tgid: tgid, at: now}
+			n.f.mu.Unlock()
+		}
+	}
 	fillAttr(&out.Attr, st)
 	mode := uint32(fuse.S_IFREG)
 	if dir {
@@ -408,13 +449,20 @@ func (n *node) Rename(ctx context.Context, name string, newParent fs.InodeEmbedd
 func (n *node) Unlink(ctx context.Context, name string) syscall.Errno { return n.remove(ctx, name) }
 func (n *node) Rmdir(ctx context.Context, name string) syscall.Errno  { return n.remove(ctx, name) }
 
+func (n *node) key() string { return n.account + "/" + n.share + "/" + n.path }
+
 // Getxattr answers the NT ACL from the object's descriptor (READ_CONTROL); no other
-// attribute exists.
+// attribute exists. smbd reads descriptors as root to run its own access check for
+// whichever user it serves (docs/design/smb.md): root reads them unchecked (nothing is
+// granted by reading, and root of this machine holds the data folder anyway).
 func (n *node) Getxattr(ctx context.Context, attr string, dest []byte) (uint32, syscall.Errno) {
 	if attr != NTACLAttr || n.share == "" {
 		return 0, syscall.ENODATA
 	}
-	a, e := n.actor(ctx)
+	a, e := files.Actor{AccountKey: true}, syscall.Errno(0)
+	if c, ok := fuse.FromContext(ctx); !ok || c.Uid != 0 {
+		a, e = n.actor(ctx)
+	}
 	if e != 0 {
 		return 0, e
 	}
@@ -432,7 +480,10 @@ func (n *node) Getxattr(ctx context.Context, attr string, dest []byte) (uint32, 
 	return uint32(copy(dest, blob)), 0
 }
 
-// Setxattr replaces the object's descriptor from an NT ACL blob (WRITE_DAC / WRITE_OWNER).
+// Setxattr replaces the object's descriptor from an NT ACL blob (WRITE_DAC / WRITE_OWNER),
+// as whoever the caller acts for. The first NT ACL written for an object its writer's process
+// has just created is that object's inheritance, which Cerulean has already applied: it is
+// taken as done.
 func (n *node) Setxattr(ctx context.Context, attr string, data []byte, _ uint32) syscall.Errno {
 	if attr != NTACLAttr || n.share == "" {
 		return syscall.ENOTSUP
@@ -445,7 +496,39 @@ func (n *node) Setxattr(ctx context.Context, attr string, data []byte, _ uint32)
 	if err != nil {
 		return syscall.EINVAL
 	}
+	if c, ok := fuse.FromContext(ctx); ok {
+		if tgid, ok := ThreadGroup(c.Pid); ok {
+			n.f.mu.Lock()
+			f, fresh := n.f.fresh[n.key()]
+			if fresh {
+				delete(n.f.fresh, n.key())
+			}
+			n.f.mu.Unlock()
+			if fresh && f.tgid == tgid && time.Since(f.at) <= freshFor {
+				return 0
+			}
+		}
+	}
+	if t, ok := n.f.ids.(SIDTranslator); ok {
+		t.Translate(sd)
+	}
 	return errno(n.f.fs.SetSecurity(ctx, a, n.account, n.share, n.path, sd))
+}
+
+// ThreadGroup is the process (thread group) a thread belongs to, from /proc: FUSE names the
+// calling thread, and smbd serves each client connection from one process of many threads.
+func ThreadGroup(tid uint32) (int, bool) {
+	b, err := os.ReadFile("/proc/" + strconv.FormatUint(uint64(tid), 10) + "/status")
+	if err != nil {
+		return 0, false
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "Tgid:"); ok {
+			n, err := strconv.Atoi(strings.TrimSpace(v))
+			return n, err == nil
+		}
+	}
+	return 0, false
 }
 
 func (n *node) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.Errno) {

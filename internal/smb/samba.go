@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/cerulean-azure/cerulean/internal/access"
 	"github.com/cerulean-azure/cerulean/internal/files"
+	"github.com/cerulean-azure/cerulean/internal/ntfs"
 	"github.com/cerulean-azure/cerulean/internal/seal"
 	"github.com/cerulean-azure/cerulean/internal/store"
 	"github.com/hanwen/go-fuse/v2/fuse"
@@ -32,8 +34,16 @@ import (
 // is the account's key1, acting as the account key (the superuser) on that account's shares
 // only; and for each directory principal given an SMB login ('cerulean smb login'), a user
 // acting as that principal on every share, subject to its share-level roles and the ACLs.
-// Shares are named <account>.<share>. smbd maps no NT ACLs yet (nt acl support = no): the
-// ACL × share-RBAC checks are Cerulean's, at the FUSE layer.
+// Shares are named <account>.<share>.
+//
+// Descriptors: smbd's acl_xattr module reads and writes each object's NT ACL through the
+// mount's security.NTACL attribute, which is the object's own descriptor in Cerulean, so
+// smbcacls sees and edits what REST and icacls do. smbd checks those ACLs itself before it
+// calls the mount; Cerulean checks everything again there (share roles, ACL, CMK) as the
+// principal, and is the authority (docs/design/smb.md). For smbd's check to agree, its token
+// for a directory login holds the principal's SID and its groups' SIDs (each mapped to a Unix
+// group of the login), BUILTIN\Users (every login) and the take-ownership privilege, which
+// Cerulean grants only through the share's takeOwnership action.
 type Server struct {
 	view    *files.FS
 	st      store.Store
@@ -43,20 +53,57 @@ type Server struct {
 	addr    string
 	log     *slog.Logger
 
-	mu       sync.Mutex
-	byUID    map[uint32]identity
-	secrets  map[string]string // SMB user -> the password it was set to
-	shares   string            // the share list the config was written for
-	fuse     *fuse.Server
-	smbd     *exec.Cmd
-	smbdDone chan struct{}
+	sessions *sessions
+
+	mu         sync.Mutex
+	byUID      map[uint32]identity
+	secrets    map[string]string // SMB user -> the password it was set to
+	userSIDs   map[string]string // SMB user -> the SID smbd gave it
+	localSIDs  map[string]string // SID smbd gave a directory login -> its principal's SID
+	shareACLs  map[string]string // share -> the share ACL smbd was given
+	mapped     map[string]bool   // SIDs given a Unix group in smbd's group mapping
+	privileged map[string]bool   // SMB users holding the take-ownership privilege
+	shares     string            // the share list the config was written for
+	fuse       *fuse.Server
+	smbd       *exec.Cmd
+	smbdDone   chan struct{}
 }
 
 // NewServer prepares the SMB server for the shares of view, with its state in dir, listening
 // on addr (host:port).
 // The directory logins come from st (opened with barrier).
 func NewServer(view *files.FS, st store.Store, barrier *seal.Barrier, dir, addr string, log *slog.Logger) *Server {
-	return &Server{view: view, st: st, barrier: barrier, dir: dir, addr: addr, log: log, byUID: map[uint32]identity{}, secrets: map[string]string{}}
+	s := &Server{view: view, st: st, barrier: barrier, dir: dir, addr: addr, log: log, byUID: map[uint32]identity{}, secrets: map[string]string{},
+		userSIDs: map[string]string{}, localSIDs: map[string]string{}, shareACLs: map[string]string{}, mapped: map[string]bool{}, privileged: map[string]bool{}}
+	s.sessions = newSessions(func() ([]byte, error) {
+		return s.namespaceOutput("smbstatus", "-s", filepath.Join(s.dir, "smb.conf"), "--json")
+	})
+	return s
+}
+
+// Translate rewrites the SIDs smbd gives directory logins (its local domain's) into their
+// principals' SIDs, in the owner, the group and every ACE.
+func (s *Server) Translate(sd *ntfs.SecurityDescriptor) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	to := func(sid string) string {
+		if p, ok := s.localSIDs[ntfs.CanonicalSID(sid)]; ok {
+			return p
+		}
+		return sid
+	}
+	sd.Owner, sd.Group = to(sd.Owner), to(sd.Group)
+	for i := range sd.DACL {
+		sd.DACL[i].SID = to(sd.DACL[i].SID)
+	}
+}
+
+// sidGroup is the Unix group standing for a principal's or group's SID in smbd's tokens.
+func sidGroup(sid string) (string, uint32) {
+	h := fnv.New32a()
+	h.Write([]byte(strings.ToUpper(sid)))
+	gid := 1100000 + h.Sum32()%800000
+	return "sid" + strconv.FormatUint(uint64(gid), 10), gid
 }
 
 // identity is who an SMB user's uid stands for: an account's key, or a principal.
@@ -66,8 +113,17 @@ type identity struct {
 }
 
 // Actor is the Identities of the mount: a key user acts as the account key on its own
-// account; a directory login acts as its principal anywhere.
-func (s *Server) Actor(_ context.Context, uid uint32, account string) (files.Actor, bool) {
+// account; a directory login acts as its principal anywhere. smbd acts as root for some
+// calls of the user it serves (and for every call of a key user, an admin user of its
+// shares): those are attributed to the SMB session the calling process serves.
+func (s *Server) Actor(_ context.Context, c Caller, account string) (files.Actor, bool) {
+	uid := c.UID
+	if uid == 0 {
+		var ok bool
+		if uid, ok = s.sessions.uidOf(c.PID); !ok {
+			return files.Actor{}, false
+		}
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	id, ok := s.byUID[uid]
@@ -106,6 +162,13 @@ func (s *Server) Start(ctx context.Context) error {
 	if _, _, err := net.SplitHostPort(s.addr); err != nil {
 		return fmt.Errorf("--smb %s: give host:port, e.g. 127.0.0.1:4450: %w", s.addr, err)
 	}
+	// smbd would fail on a taken port only in its log, and answering that port is whoever
+	// holds it.
+	ln, err := net.Listen("tcp", s.addr)
+	if err != nil {
+		return fmt.Errorf("--smb %s: the address is not free (another SMB server, or another 'cerulean serve --smb'?): %w", s.addr, err)
+	}
+	ln.Close()
 	for _, d := range []string{"private", "lock", "state", "cache", "pid", "ncalrpc", "log", "etc"} {
 		if err := os.MkdirAll(filepath.Join(s.dir, d), 0o700); err != nil {
 			return err
@@ -194,24 +257,45 @@ func (s *Server) sync(ctx context.Context, first bool) error {
 		accounts = append(accounts, l.Account)
 	}
 	var members []string
+	principals := map[string]string{}   // user -> principal SID
+	sidMembers := map[string][]string{} // SID -> users whose tokens hold it
 	for _, l := range dirLogins {
 		pw, err := l.OpenPassword(s.barrier)
 		if err != nil {
 			return err
 		}
+		sid, groups, err := s.view.SIDs(ctx, l.ObjectID)
+		if err != nil {
+			s.log.Warn("smb: a login's principal has no SID; it is not served", "user", l.User, "err", err)
+			continue
+		}
 		if addUser(l.User, "principal "+l.ObjectID, identity{objectID: l.ObjectID}, pw) {
 			members = append(members, l.User)
+			principals[l.User] = ntfs.CanonicalSID(sid)
+			for _, g := range append([]string{sid}, groups...) {
+				g = ntfs.CanonicalSID(g)
+				sidMembers[g] = append(sidMembers[g], l.User)
+			}
 		}
 	}
 	fmt.Fprintf(&group, "cerulean-principals:x:%d:%s\n", identitiesGID, strings.Join(members, ","))
+	sids := make([]string, 0, len(sidMembers))
+	for sid := range sidMembers {
+		sids = append(sids, sid)
+	}
+	sort.Strings(sids)
+	for _, sid := range sids {
+		name, gid := sidGroup(sid)
+		fmt.Fprintf(&group, "%s:x:%d:%s\n", name, gid, strings.Join(sidMembers[sid], ","))
+	}
 	for _, acct := range accounts {
 		names, err := s.view.Shares(ctx, acct)
 		if err != nil {
 			return err
 		}
 		for _, sh := range names {
-			fmt.Fprintf(&shares, "[%s.%s]\n    path = %s\n    read only = no\n    valid users = %s @cerulean-principals\n", acct, sh,
-				filepath.Join(s.mnt, acct, sh), acct)
+			fmt.Fprintf(&shares, "[%s.%s]\n    path = %s\n    read only = no\n    valid users = %s @cerulean-principals\n    admin users = %s\n%s", acct, sh,
+				filepath.Join(s.mnt, acct, sh), acct, acct, shareACLConfig)
 		}
 	}
 	s.mu.Lock()
@@ -233,8 +317,16 @@ func (s *Server) sync(ctx context.Context, first bool) error {
 		if err := s.startSMBD(); err != nil {
 			return err
 		}
+		// Every directory login is BUILTIN\Users, as seed 004 has it.
+		s.mapGroup(ntfs.SIDUsers, "cerulean-principals", "builtin")
 	} else if changed {
 		_ = s.inNamespace("smbcontrol", "-s", filepath.Join(s.dir, "smb.conf"), "smbd", "reload-config")
+	}
+	// Each SID a token must hold maps to its Unix group before its users can log in (smbd
+	// builds a token at session setup).
+	for _, sid := range sids {
+		name, _ := sidGroup(sid)
+		s.mapGroup(sid, name, "domain")
 	}
 	for user, pw := range passwords {
 		s.mu.Lock()
@@ -250,6 +342,29 @@ func (s *Server) sync(ctx context.Context, first bool) error {
 		s.secrets[user] = pw
 		s.mu.Unlock()
 	}
+	// What smbd calls each directory login, for Translate; and the take-ownership privilege,
+	// so smbd lets an owner change through to Cerulean, which allows it only with the share's
+	// takeOwnership action (smbd's share ACL, below, says the same).
+	localSIDs := map[string]string{}
+	for user, psid := range principals {
+		local, err := s.userSID(user)
+		if err != nil {
+			return err
+		}
+		localSIDs[local] = psid
+		if !s.privileged[user] {
+			if err := s.inNamespace("net", "-s", filepath.Join(s.dir, "smb.conf"), "sam", "rights", "grant", user, "SeTakeOwnershipPrivilege"); err != nil {
+				return err
+			}
+			s.privileged[user] = true
+		}
+	}
+	s.mu.Lock()
+	s.localSIDs = localSIDs
+	s.mu.Unlock()
+	if err := s.syncShareACLs(ctx, accounts, dirLogins, principals); err != nil {
+		return err
+	}
 	// Logins that went away lose their password too.
 	s.mu.Lock()
 	var gone []string
@@ -263,7 +378,91 @@ func (s *Server) sync(ctx context.Context, first bool) error {
 		_ = s.inNamespace("smbpasswd", "-c", filepath.Join(s.dir, "smb.conf"), "-x", user)
 		s.mu.Lock()
 		delete(s.secrets, user)
+		delete(s.privileged, user)
+		delete(s.userSIDs, user)
 		s.mu.Unlock()
+	}
+	return nil
+}
+
+// shareACLConfig makes smbd keep NT ACLs in the security.NTACL attribute (Cerulean's
+// descriptors) and nowhere else, taking the AI flag as clients send it.
+const shareACLConfig = "    vfs objects = acl_xattr\n    acl_xattr:ignore system acls = yes\n    acl flag inherited canonicalization = no\n"
+
+// mapGroup maps sid to a Unix group in smbd's group mapping, once.
+func (s *Server) mapGroup(sid, group, kind string) {
+	if s.mapped[sid] {
+		return
+	}
+	err := s.inNamespace("net", "-s", filepath.Join(s.dir, "smb.conf"), "groupmap", "add", "sid="+sid, "unixgroup="+group, "type="+kind, "ntgroup="+group)
+	if err != nil && !strings.Contains(err.Error(), "already mapped") {
+		s.log.Warn("smb: group mapping", "sid", sid, "err", err)
+		return
+	}
+	s.mapped[sid] = true
+}
+
+// userSID is the SID smbd gave an SMB user (in its local domain).
+func (s *Server) userSID(user string) (string, error) {
+	if sid, ok := s.userSIDs[user]; ok {
+		return sid, nil
+	}
+	out, err := s.namespaceOutput("pdbedit", "-s", filepath.Join(s.dir, "smb.conf"), "-L", "-v", "-u", user)
+	if err != nil {
+		return "", err
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		if v, ok := strings.CutPrefix(line, "User SID:"); ok {
+			sid := ntfs.CanonicalSID(strings.TrimSpace(v))
+			s.userSIDs[user] = sid
+			return sid, nil
+		}
+	}
+	return "", fmt.Errorf("pdbedit shows no SID for SMB user %s", user)
+}
+
+// syncShareACLs gives each share the share ACL (Samba's share permissions, checked when a
+// client connects and on every open) that says what Cerulean's share level does: for each
+// directory login, the rights of its Storage File Data SMB roles at the share; everything for
+// the account's key user. smbd then refuses what the share level refuses when the client
+// opens a file, as Azure does, not later when Cerulean would (a refused delete-on-close is
+// not reported to the client). Role changes reach smbd within the sync interval and on the
+// client's next connection; Cerulean's own check at the mount applies them at once.
+func (s *Server) syncShareACLs(ctx context.Context, accounts []string, logins []Login, principals map[string]string) error {
+	for _, acct := range accounts {
+		keySID, err := s.userSID(acct)
+		if err != nil {
+			return err
+		}
+		names, err := s.view.Shares(ctx, acct)
+		if err != nil {
+			return err
+		}
+		for _, sh := range names {
+			aces := []string{keySID + ":ALLOWED/0x0/FULL"}
+			for _, l := range logins {
+				psid, ok := principals[l.User]
+				if !ok {
+					continue
+				}
+				mask, err := s.view.ShareMask(ctx, l.ObjectID, acct, sh)
+				if err != nil {
+					return err
+				}
+				if mask != 0 {
+					aces = append(aces, fmt.Sprintf("%s:ALLOWED/0x0/0x%08x", psid, mask))
+				}
+			}
+			name := acct + "." + sh
+			acl := strings.Join(aces, ",")
+			if s.shareACLs[name] == acl {
+				continue
+			}
+			if err := s.inNamespace("sharesec", "-s", filepath.Join(s.dir, "smb.conf"), name, "-R", acl); err != nil {
+				return err
+			}
+			s.shareACLs[name] = acl
+		}
 	}
 	return nil
 }
@@ -308,7 +507,6 @@ func (s *Server) config() string {
 		"    disable spoolss = yes",
 		"    map to guest = never",
 		"    restrict anonymous = 2",
-		"    nt acl support = no",
 		"    store dos attributes = no",
 		"    ea support = no",
 		"    map archive = no",
@@ -360,16 +558,22 @@ func (s *Server) startSMBD() error {
 
 // inNamespace runs a Samba tool inside smbd's mount namespace (it needs the same users).
 func (s *Server) inNamespace(args ...string) error {
+	_, err := s.namespaceOutput(args...)
+	return err
+}
+
+// namespaceOutput runs a Samba tool inside smbd's mount namespace and returns its output.
+func (s *Server) namespaceOutput(args ...string) ([]byte, error) {
 	if s.smbd == nil || s.smbd.Process == nil {
-		return errors.New("smbd is not running")
+		return nil, errors.New("smbd is not running")
 	}
-	pid := s.nsPID()
-	cmd := exec.Command("nsenter", append([]string{"-t", fmt.Sprint(pid), "-m", "--"}, args...)...)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("%s: %v: %s", args[0], err, strings.TrimSpace(string(out)))
+	cmd := exec.Command("nsenter", append([]string{"-t", fmt.Sprint(s.nsPID()), "-m", "--"}, args...)...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		return nil, fmt.Errorf("%s: %v: %s", args[0], err, strings.TrimSpace(errb.String()+out.String()))
 	}
-	return nil
+	return out.Bytes(), nil
 }
 
 // nsPID is a process inside smbd's namespace: smbd itself once the shell has exec'd it.

@@ -1,0 +1,128 @@
+package smb
+
+import (
+	"encoding/json"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+// sessions attributes smbd's calls made as root to the SMB user they are made for.
+//
+// smbd becomes root for some of a user's calls (writing the NT ACL after its own check,
+// retrying a refused delete, every call of an admin user), and the real uid is 0 too, so the
+// caller's uid tells nothing. smbd serves each client connection from a process of its own:
+// the calling thread's process is looked up among the SMB sessions (smbstatus), and a process
+// serving exactly one user acts as that user. Anything else acts as nobody.
+type sessions struct {
+	list func() ([]byte, error) // smbstatus --json
+
+	mu     sync.Mutex
+	byProc map[int]procUser
+}
+
+// procUser is the user an smbd process serves; start tells the process from a later one
+// given the same id.
+type procUser struct {
+	start string
+	uid   uint32
+}
+
+func newSessions(list func() ([]byte, error)) *sessions {
+	return &sessions{list: list, byProc: map[int]procUser{}}
+}
+
+// uidOf is the uid of the one SMB user the process of thread tid serves.
+func (s *sessions) uidOf(tid uint32) (uint32, bool) {
+	if s == nil {
+		return 0, false
+	}
+	tgid, ok := ThreadGroup(tid)
+	if !ok {
+		return 0, false
+	}
+	start, ok := processStart(tgid)
+	if !ok {
+		return 0, false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if p, ok := s.byProc[tgid]; ok && p.start == start {
+		return p.uid, true
+	}
+	out, err := s.list()
+	if err != nil {
+		return 0, false
+	}
+	users, err := sessionUsers(out)
+	if err != nil {
+		return 0, false
+	}
+	// Forget processes that serve nobody any more.
+	for pid := range s.byProc {
+		if _, ok := users[pid]; !ok {
+			delete(s.byProc, pid)
+		}
+	}
+	names := users[tgid]
+	if len(names) != 1 {
+		return 0, false
+	}
+	for name := range names {
+		p := procUser{start: start, uid: uidOf(name)}
+		s.byProc[tgid] = p
+		return p.uid, true
+	}
+	return 0, false
+}
+
+// sessionUsers reads smbstatus's JSON: for each smbd process, the user names of its sessions.
+func sessionUsers(out []byte) (map[int]map[string]bool, error) {
+	var st struct {
+		Sessions map[string]struct {
+			ServerID struct {
+				PID string `json:"pid"`
+			} `json:"server_id"`
+			Username string `json:"username"`
+		} `json:"sessions"`
+	}
+	if err := json.Unmarshal(out, &st); err != nil {
+		return nil, err
+	}
+	users := map[int]map[string]bool{}
+	for _, sess := range st.Sessions {
+		pid, err := strconv.Atoi(sess.ServerID.PID)
+		if err != nil {
+			continue
+		}
+		name := sess.Username
+		if i := strings.LastIndexAny(name, `\/`); i >= 0 {
+			name = name[i+1:]
+		}
+		if users[pid] == nil {
+			users[pid] = map[string]bool{}
+		}
+		users[pid][strings.ToLower(name)] = true
+	}
+	return users, nil
+}
+
+// processStart is when a process started (its start time in clock ticks, from /proc).
+func processStart(pid int) (string, bool) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return "", false
+	}
+	// The command name, in parentheses, may hold spaces: count fields after it.
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 {
+		return "", false
+	}
+	f := strings.Fields(string(b[i+1:]))
+	const startField = 22 - 3 // field 22 of stat; f[0] is field 3
+	if len(f) <= startField {
+		return "", false
+	}
+	return f[startField], true
+}
