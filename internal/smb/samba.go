@@ -76,7 +76,8 @@ func NewServer(view *files.FS, st store.Store, barrier *seal.Barrier, dir, addr 
 	s := &Server{view: view, st: st, barrier: barrier, dir: dir, addr: addr, log: log, byUID: map[uint32]identity{}, secrets: map[string]string{},
 		userSIDs: map[string]string{}, localSIDs: map[string]string{}, shareACLs: map[string]string{}, mapped: map[string]bool{}, privileged: map[string]bool{}}
 	s.sessions = newSessions(func() ([]byte, error) {
-		return s.namespaceOutput("smbstatus", "-s", filepath.Join(s.dir, "smb.conf"), "--json")
+		// Processes only: 4.17's JSON of open files can abort (status_json.c "tomap == 0").
+		return s.namespaceOutput("smbstatus", "-s", filepath.Join(s.dir, "smb.conf"), "--processes", "--json")
 	})
 	return s
 }
@@ -524,8 +525,13 @@ func (s *Server) config() string {
 // files stand in for the host's.
 func (s *Server) startSMBD() error {
 	etc := filepath.Join(s.dir, "etc")
-	script := fmt.Sprintf("mount --bind %s /etc/passwd && mount --bind %s /etc/group && exec smbd --foreground --no-process-group -s %s --debug-stdout -d0",
-		filepath.Join(etc, "passwd"), filepath.Join(etc, "group"), filepath.Join(s.dir, "smb.conf"))
+	// CERULEAN_SMBD_DEBUG (0-10) raises smbd's log level, into <data>/smb/log/smbd.out.
+	level := 0
+	if v, err := strconv.Atoi(os.Getenv("CERULEAN_SMBD_DEBUG")); err == nil && v >= 0 && v <= 10 {
+		level = v
+	}
+	script := fmt.Sprintf("mount --bind %s /etc/passwd && mount --bind %s /etc/group && exec smbd --foreground --no-process-group -s %s --debug-stdout -d%d",
+		filepath.Join(etc, "passwd"), filepath.Join(etc, "group"), filepath.Join(s.dir, "smb.conf"), level)
 	cmd := exec.Command("unshare", "--mount", "--propagation", "private", "/bin/sh", "-c", script)
 	logf, err := os.OpenFile(filepath.Join(s.dir, "log", "smbd.out"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
