@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -61,22 +63,32 @@ func TestSMBThroughput(t *testing.T) {
 		return time.Since(start)
 	}
 	smbc("ls") // the login and the share are ready; connection setup is not measured below
-	login := smbc("ls")
-	wSMB := float64(filesMiB) / (smbc("put big.bin smb.bin") - login).Seconds()
-	rSMB := float64(filesMiB) / (smbc("get smb.bin back.bin") - login).Seconds()
-	if b, err := os.ReadFile(filepath.Join(dir, "back.bin")); err != nil || len(b) != len(data) {
-		t.Fatalf("read back %d bytes: %v", len(b), err)
+	// Three rounds, each path in turn, and the median of each: this machine is shared and
+	// noisy, and a round of one path must not meet a quiet moment the other missed.
+	const rounds = 3
+	var wREST, rREST, wSMB, rSMB []float64
+	for i := range rounds {
+		w, r := throughput(t, w.client, 1, "smbcmp"+strconv.Itoa(i))
+		wREST, rREST = append(wREST, w), append(rREST, r)
+		login := smbc("ls")
+		name := "smb" + strconv.Itoa(i) + ".bin"
+		wSMB = append(wSMB, float64(filesMiB)/(smbc("put big.bin "+name)-login).Seconds())
+		rSMB = append(rSMB, float64(filesMiB)/(smbc("get "+name+" back.bin")-login).Seconds())
+		if b, err := os.ReadFile(filepath.Join(dir, "back.bin")); err != nil || !bytes.Equal(b, data) {
+			t.Fatalf("read back %d bytes over SMB, not what was written: %v", len(b), err)
+		}
 	}
-	wREST, rREST := throughput(t, w.client, 1, "smbcmp")
+	median := func(v []float64) float64 { slices.Sort(v); return v[len(v)/2] }
 	verdict := func(r float64) string {
 		if r >= 0.7 {
 			return "meets the 70% target"
 		}
 		return "BELOW the 70% target"
 	}
-	t.Logf(`Azure Files over SMB (smbclient → Samba → Cerulean's FUSE layer, key login), one %d MiB file, beside REST (HTTPS, 4 MiB ranges) in the same run:
+	t.Logf(`Azure Files over SMB (smbclient → Samba → Cerulean's FUSE layer, key login), one %d MiB file, beside REST (HTTPS, 4 MiB ranges) in the same run, median of %d rounds:
   REST : write %6.1f MB/s   read %6.1f MB/s
   SMB  : write %6.1f MB/s (%3.0f%% of REST, %s)   read %6.1f MB/s (%3.0f%% of REST, %s)
-  (SMB times exclude one login's cost, measured with an 'ls' right before)`,
-		filesMiB, wREST, rREST, wSMB, 100*wSMB/wREST, verdict(wSMB/wREST), rSMB, 100*rSMB/rREST, verdict(rSMB/rREST))
+  (SMB times exclude one login's cost, measured with an 'ls' right before; rounds: REST write %.0f, read %.0f; SMB write %.0f, read %.0f)`,
+		filesMiB, rounds, median(wREST), median(rREST), median(wSMB), 100*median(wSMB)/median(wREST), verdict(median(wSMB)/median(wREST)),
+		median(rSMB), 100*median(rSMB)/median(rREST), verdict(median(rSMB)/median(rREST)), wREST, rREST, wSMB, rSMB)
 }

@@ -262,15 +262,9 @@ func (f *FS) WriteAt(ctx context.Context, actor Actor, account, share, path stri
 		return err
 	}
 	return f.s.st.Update(ctx, func(tx store.Tx) error {
-		n, m, err := o.load(tx, path)
+		n, err := o.writable(tx, path, off, -1)
 		if err != nil {
 			return err
-		}
-		if m&ntfs.FileWriteData == 0 && !(m&ntfs.FileAppendData != 0 && off == n.Size) {
-			return errAccessDenied("FILE_WRITE_DATA", o.where(path))
-		}
-		if n.Dir {
-			return azerr.BadRequest("IsADirectory", "%s is a directory.", o.where(path))
 		}
 		if end := off + int64(len(data)); end > n.Size {
 			if err := f.s.resizeTx(ctx, tx, o.a, share, &n, end); err != nil {
@@ -288,6 +282,38 @@ func (f *FS) WriteAt(ctx context.Context, actor Actor, account, share, path stri
 		now := f.s.now().UTC()
 		n.LastModified, n.ETag, n.LastWriteTime, n.ChangeTime = now, newETag(now), now, now
 		return putNodeTx(tx, account, share, n)
+	})
+}
+
+// writable loads the file at path for a write at off: it needs FILE_WRITE_DATA, or
+// FILE_APPEND_DATA for a write at the file's end (or at end, where writes not yet stored end).
+func (o *op) writable(tx store.Tx, path string, off, end int64) (Node, error) {
+	n, m, err := o.load(tx, path)
+	if err != nil {
+		return n, err
+	}
+	if m&ntfs.FileWriteData == 0 && !(m&ntfs.FileAppendData != 0 && (off == n.Size || off == end)) {
+		return n, errAccessDenied("FILE_WRITE_DATA", o.where(path))
+	}
+	if n.Dir {
+		return n, azerr.BadRequest("IsADirectory", "%s is a directory.", o.where(path))
+	}
+	return n, nil
+}
+
+// CheckWrite answers whether actor may write to the file at path at off now, as WriteAt
+// would, without writing; end is where writes made but not yet stored end (-1: none).
+func (f *FS) CheckWrite(ctx context.Context, actor Actor, account, share, path string, off, end int64) error {
+	if off < 0 || off > MaxFileSize {
+		return azerr.BadRequest("OutOfRangeInput", "The write lies outside 0 to 4 TiB.")
+	}
+	o, err := f.begin(ctx, actor, account, share, true)
+	if err != nil {
+		return err
+	}
+	return f.s.st.View(ctx, func(tx store.Tx) error {
+		_, err := o.writable(tx, path, off, end)
+		return err
 	})
 }
 

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/cerulean-azure/cerulean/internal/directory"
 	"github.com/cerulean-azure/cerulean/internal/files"
@@ -84,6 +85,15 @@ func TestFUSE_SharesByCaller(t *testing.T) {
 	if err != nil || string(buf[:n]) != "hello through FUSE" {
 		t.Errorf("the File service reads %q %v", buf[:n], err)
 	}
+	// Writes through one open file are gathered, yet the file's size and content are what
+	// its writer wrote to anyone who looks before it is closed, and everything is stored at
+	// the close.
+	if out, err := as(20001, "exec 3>"+share+"/d/g.txt; printf aaaa >&3; stat -c %s "+share+"/d/g.txt; cat "+share+"/d/g.txt; echo; printf bbbb >&3; exec 3>&-; cat "+share+"/d/g.txt"); err != nil || out != "4\naaaa\naaaabbbb" {
+		t.Errorf("gathered writes: %q %v", out, err)
+	}
+	if n, err := w.srv.Files.FS().ReadAt(context.Background(), files.Actor{AccountKey: true}, "fsacct", "data", "d/g.txt", 0, buf); err != nil || string(buf[:n]) != "aaaabbbb" {
+		t.Errorf("the File service reads the gathered writes as %q %v", buf[:n], err)
+	}
 	// The NT ACL attribute (as root, which the map makes the account key): alice owns the file.
 	attr := make([]byte, 4096)
 	sz, err := syscall.Getxattr(share+"/d/a.txt", smb.NTACLAttr, attr)
@@ -103,5 +113,60 @@ func TestFUSE_SharesByCaller(t *testing.T) {
 	}
 	if out, err := as(20001, "printf x | tee -a "+share+"/d/a.txt"); err == nil || !strings.Contains(out, "ermission denied") {
 		t.Errorf("alice after the deny: %q %v", out, err)
+	}
+	// A write already open when alice loses the right: the next write is refused at once,
+	// and what she wrote before is stored only if she still may (here: refused at the close).
+	sync := t.TempDir()
+	if err := os.Chmod(sync, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	// (One descriptor throughout, which a shell cannot do: every close of a copy flushes.)
+	if err := syscall.Mkfifo(sync+"/go", 0o666); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("/usr/bin/python3", "-c", `import os, sys
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_APPEND)
+os.write(fd, b"one")
+open(sys.argv[2] + "/ready", "w").close()
+open(sys.argv[2] + "/go").read()
+try:
+    os.write(fd, b"two")
+except PermissionError:
+    print("REFUSED")
+try:
+    os.close(fd)
+except PermissionError:
+    print("CLOSE-REFUSED")
+`, share+"/d/g.txt", sync)
+	cmd.Dir = "/"
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 20001, Gid: 20001}}
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 200; i++ {
+		if _, err := os.Stat(sync + "/ready"); err == nil {
+			break
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	g, err := w.srv.Files.FS().Security(context.Background(), files.Actor{AccountKey: true}, "fsacct", "data", "d/g.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.DACL = append([]ntfs.ACE{{Type: "D", Rights: "0x100116", SID: aliceSID}}, g.DACL...)
+	if err := w.srv.Files.FS().SetSecurity(context.Background(), files.Actor{AccountKey: true}, "fsacct", "data", "d/g.txt", g); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(sync+"/go", []byte("go\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Wait()
+	if out.String() != "REFUSED\nCLOSE-REFUSED\n" {
+		t.Errorf("a write after the deny, through a file opened before it, and its close: %q, want both refused", out.String())
+	}
+	if n, err := w.srv.Files.FS().ReadAt(context.Background(), files.Actor{AccountKey: true}, "fsacct", "data", "d/g.txt", 0, buf); err != nil || string(buf[:n]) != "aaaabbbb" {
+		t.Errorf("after the deny the file holds %q %v, want only what was stored before it", buf[:n], err)
 	}
 }

@@ -51,7 +51,8 @@ type FileSystem struct {
 	ids Identities
 
 	mu    sync.Mutex
-	fresh map[string]freshObject // account/share/path -> just created, not yet given an NT ACL
+	fresh map[string]freshObject      // account/share/path -> just created, not yet given an NT ACL
+	open  map[string]map[*handle]bool // account/share/path -> its open handles
 }
 
 // freshObject is an object a process has just created. smbd writes the new object's
@@ -67,7 +68,7 @@ const freshFor = 10 * time.Second
 
 // New returns the file system over the File service's identity-based view.
 func New(view *files.FS, ids Identities) *FileSystem {
-	return &FileSystem{fs: view, ids: ids, fresh: map[string]freshObject{}}
+	return &FileSystem{fs: view, ids: ids, fresh: map[string]freshObject{}, open: map[string]map[*handle]bool{}}
 }
 
 // Mount mounts the shares at dir; Unmount the returned server to stop.
@@ -82,7 +83,7 @@ func (f *FileSystem) Mount(dir string) (*fuse.Server, error) {
 		// Reads and writes of up to 1 MiB, the File service's chunk: fewer, whole-chunk
 		// transactions.
 		MountOptions: fuse.MountOptions{AllowOther: true, FsName: "cerulean", Name: "cerulean", DirectMount: true,
-			MaxWrite: 1 << 20},
+			MaxWrite: 1 << 20, DisableSplice: true},
 	})
 }
 
@@ -229,6 +230,7 @@ func (n *node) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs
 		return nil, errno(err)
 	}
 	c.dir = st.Dir
+	st.Size = max(st.Size, c.pendingEnd())
 	fillAttr(&out.Attr, st)
 	mode := uint32(fuse.S_IFREG)
 	if st.Dir {
@@ -253,6 +255,7 @@ func (n *node) Getattr(ctx context.Context, _ fs.FileHandle, out *fuse.AttrOut) 
 	if err != nil {
 		return errno(err)
 	}
+	st.Size = max(st.Size, n.pendingEnd())
 	fillAttr(&out.Attr, st)
 	return 0
 }
@@ -359,26 +362,33 @@ func (n *node) make(ctx context.Context, name string, dir bool, out *fuse.EntryO
 
 func (n *node) Create(ctx context.Context, name string, _ uint32, _ uint32, out *fuse.EntryOut) (*fs.Inode, fs.FileHandle, uint32, syscall.Errno) {
 	in, e := n.make(ctx, name, false, out)
-	return in, nil, fuse.FOPEN_DIRECT_IO, e
+	if e != 0 {
+		return nil, nil, 0, e
+	}
+	return in, in.Operations().(*node).newHandle(), fuse.FOPEN_DIRECT_IO, 0
 }
 
 func (n *node) Mkdir(ctx context.Context, name string, _ uint32, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
 	return n.make(ctx, name, true, out)
 }
 
-// Open opens without caching: every read and write reaches the File service, so a revoked
-// role or key stops the next one.
+// Open opens without caching: every read and every write reaches the File service (writes
+// gathered per handle, see handle), so a revoked role or key stops the next one.
 func (n *node) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
 	if flags&syscall.O_TRUNC != 0 {
 		a, e := n.actor(ctx)
 		if e != 0 {
 			return nil, 0, e
 		}
+		n.settle(ctx)
 		if err := n.f.fs.Truncate(ctx, a, n.account, n.share, n.path, 0); err != nil {
 			return nil, 0, errno(err)
 		}
 	}
-	return nil, fuse.FOPEN_DIRECT_IO, 0
+	if flags&syscall.O_ACCMODE == syscall.O_RDONLY {
+		return nil, fuse.FOPEN_DIRECT_IO, 0
+	}
+	return n.newHandle(), fuse.FOPEN_DIRECT_IO, 0
 }
 
 func (n *node) Read(ctx context.Context, _ fs.FileHandle, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
@@ -386,6 +396,7 @@ func (n *node) Read(ctx context.Context, _ fs.FileHandle, dest []byte, off int64
 	if e != 0 {
 		return nil, e
 	}
+	n.settle(ctx)
 	got, err := n.f.fs.ReadAt(ctx, a, n.account, n.share, n.path, off, dest)
 	if err != nil {
 		return nil, errno(err)
@@ -393,10 +404,16 @@ func (n *node) Read(ctx context.Context, _ fs.FileHandle, dest []byte, off int64
 	return fuse.ReadResultData(dest[:got]), 0
 }
 
-func (n *node) Write(ctx context.Context, _ fs.FileHandle, data []byte, off int64) (uint32, syscall.Errno) {
+func (n *node) Write(ctx context.Context, fh fs.FileHandle, data []byte, off int64) (uint32, syscall.Errno) {
 	a, e := n.actor(ctx)
 	if e != 0 {
 		return 0, e
+	}
+	if h, ok := fh.(*handle); ok {
+		if e := h.write(ctx, a, data, off); e != 0 {
+			return 0, e
+		}
+		return uint32(len(data)), 0
 	}
 	if err := n.f.fs.WriteAt(ctx, a, n.account, n.share, n.path, off, data); err != nil {
 		return 0, errno(err)
@@ -410,6 +427,7 @@ func (n *node) Setattr(ctx context.Context, fh fs.FileHandle, in *fuse.SetAttrIn
 		if e != 0 {
 			return e
 		}
+		n.settle(ctx)
 		if err := n.f.fs.Truncate(ctx, a, n.account, n.share, n.path, int64(size)); err != nil {
 			return errno(err)
 		}
@@ -425,6 +443,7 @@ func (n *node) remove(ctx context.Context, name string) syscall.Errno {
 	if e != 0 {
 		return e
 	}
+	n.settleChild(ctx, name)
 	return errno(n.f.fs.Remove(ctx, a, n.account, n.share, path.Join(n.path, name)))
 }
 
@@ -443,6 +462,7 @@ func (n *node) Rename(ctx context.Context, name string, newParent fs.InodeEmbedd
 	if e != 0 {
 		return e
 	}
+	n.settleChild(ctx, name)
 	return errno(n.f.fs.Rename(ctx, a, n.account, n.share, path.Join(n.path, name), path.Join(to.path, newName), flags&noReplace == 0))
 }
 

@@ -50,6 +50,19 @@ var migrations = []string{
 		collection TEXT PRIMARY KEY,
 		revision   INTEGER NOT NULL
 	) WITHOUT ROWID`,
+	// Documents move to a rowid table with its keys in an index of their own. In the table
+	// without rowid above, the values (file chunks of 1 MiB) lay in the key b-tree, and
+	// SQLite read whole values to compare keys on the way to any document.
+	`CREATE TABLE documents_by_rowid (
+		id         INTEGER PRIMARY KEY,
+		collection TEXT NOT NULL,
+		key        TEXT NOT NULL,
+		value      BLOB NOT NULL,
+		UNIQUE (collection, key)
+	)`,
+	`INSERT INTO documents_by_rowid (collection, key, value) SELECT collection, key, value FROM documents ORDER BY collection, key`,
+	`DROP TABLE documents`,
+	`ALTER TABLE documents_by_rowid RENAME TO documents`,
 }
 
 // Open opens (creating if needed) the database at path and applies pending migrations.

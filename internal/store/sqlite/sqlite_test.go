@@ -2,6 +2,7 @@ package sqlite_test
 
 import (
 	"context"
+	"database/sql"
 	"path/filepath"
 	"testing"
 
@@ -43,5 +44,50 @@ func TestOpen_Reopen(t *testing.T) {
 	}
 	if string(got) != "v" {
 		t.Fatalf("got %q, want v", got)
+	}
+}
+
+// A data folder made before documents moved to a rowid table opens with its documents.
+func TestOpen_MigratesDocumentsTable(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "old.db")
+	raw, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY)`,
+		`CREATE TABLE documents (collection TEXT NOT NULL, key TEXT NOT NULL, value BLOB NOT NULL, PRIMARY KEY (collection, key)) WITHOUT ROWID`,
+		`CREATE TABLE revisions (collection TEXT PRIMARY KEY, revision INTEGER NOT NULL) WITHOUT ROWID`,
+		`INSERT INTO schema_migrations VALUES (1), (2)`,
+		`INSERT INTO documents VALUES ('files.chunks', 'a/0', zeroblob(1048576)), ('nodes', 'a', 'node a'), ('nodes', 'b', 'node b')`,
+	} {
+		if _, err := raw.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	raw.Close()
+	db, err := sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.View(ctx, func(tx store.Tx) error {
+		if v, err := tx.Get("nodes", "b"); err != nil || string(v) != "node b" {
+			t.Errorf("nodes/b after the migration: %q %v", v, err)
+		}
+		if v, err := tx.Get("files.chunks", "a/0"); err != nil || len(v) != 1<<20 {
+			t.Errorf("the chunk after the migration: %d bytes, %v", len(v), err)
+		}
+		items, err := tx.List("nodes", "")
+		if err != nil || len(items) != 2 {
+			t.Errorf("list after the migration: %v %v", items, err)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Update(ctx, func(tx store.Tx) error { return tx.Create("nodes", "a", []byte("again")) }); err != store.ErrExists {
+		t.Errorf("the migrated keys are not unique: %v", err)
 	}
 }
