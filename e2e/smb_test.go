@@ -556,23 +556,42 @@ func TestSMB_CrashDurability(t *testing.T) {
 	}
 	s.cmd.Wait()
 	inflight.Wait()
-	// What the dead server leaves: its SMB helpers (killed by the kernel's parent-death
-	// signal, and the RPC helper by its pid file) and its now disconnected FUSE mount.
-	if b, err := os.ReadFile(filepath.Join(s.data, "smb", "pid", "samba-dcerpcd.pid")); err == nil {
-		if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && pid > 1 {
-			syscall.Kill(pid, syscall.SIGKILL)
-		}
-	}
+	// What the dead server leaves: its SMB helpers (smbd killed by the kernel's parent-death
+	// signal; the RPC helper, which detaches itself) and its now disconnected FUSE mount. The
+	// next server clears both.
+	var dead []string
 	if b, err := os.ReadFile("/proc/mounts"); err == nil {
 		for _, line := range strings.Split(string(b), "\n") {
 			if f := strings.Fields(line); len(f) > 1 && strings.Contains(f[1], "cerulean-smb-") && !bytes.Contains(mountsBefore, []byte(f[1])) {
-				exec.Command("umount", "-l", f[1]).Run()
+				dead = append(dead, f[1])
 			}
 		}
 	}
-
-	s2 := startOwnServer(t, s.data)
+	rpcPID := 0
+	if b, err := os.ReadFile(filepath.Join(s.data, "smb", "pid", "samba-dcerpcd.pid")); err == nil {
+		rpcPID, _ = strconv.Atoi(strings.TrimSpace(string(b)))
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port2 := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	s2 := startOwnServer(t, s.data, "--smb", "127.0.0.1:"+strconv.Itoa(port2))
 	defer func() { s2.cmd.Process.Signal(os.Interrupt); s2.cmd.Wait() }()
+	mounts, _ := os.ReadFile("/proc/mounts")
+	for _, m := range dead {
+		if bytes.Contains(mounts, []byte(m+" ")) {
+			t.Errorf("the dead server's mount %s is still there after a restart", m)
+			exec.Command("umount", "-l", m).Run()
+		}
+	}
+	if rpcPID > 1 {
+		if comm, err := os.ReadFile("/proc/" + strconv.Itoa(rpcPID) + "/comm"); err == nil && strings.TrimSpace(string(comm)) == "samba-dcerpcd" {
+			t.Errorf("the dead server's samba-dcerpcd (pid %d) still runs after a restart", rpcPID)
+			syscall.Kill(rpcPID, syscall.SIGKILL)
+		}
+	}
 	cred, _ := service.NewSharedKeyCredential("smbcrash", key)
 	svc, err := service.NewClientWithSharedKeyCredential(s2.env.ResourceManagerEndpoint+"/smbcrash/", cred, &service.ClientOptions{
 		ClientOptions: azcore.ClientOptions{Transport: httpClientFor(t, s2.env.CACertFile), Retry: policy.RetryOptions{MaxRetries: -1}}})

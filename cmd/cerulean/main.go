@@ -116,7 +116,7 @@ Every read and write goes through Cerulean's encryption, customer-key state and 
 	f := cmd.Flags()
 	f.StringVar(&listen, "listen", "127.0.0.1:8443", "address to listen on (port 0 picks a free port)")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
-	f.StringVar(&smbAddr, "smb", "", "also serve the file shares over SMB on this address (e.g. 127.0.0.1:4450; needs root and samba)")
+	f.StringVar(&smbAddr, "smb", "", "also serve the file shares over SMB on this address, e.g. 127.0.0.1:445 (Azure's port, and the only one smbcacls connects to); needs root and Debian's samba; shares are <account>.<share>, the account key logs in as the account, directory principals with 'cerulean smb login'")
 	f.DurationVar(&settings.AppTokenLifetime, "app-token-lifetime", settings.AppTokenLifetime, "lifetime of client-credential tokens")
 	f.DurationVar(&settings.ManagedIdentityTokenLifetime, "mi-token-lifetime", settings.ManagedIdentityTokenLifetime, "lifetime of managed-identity tokens (Azure: about 24h)")
 	f.Float64Var(&settings.ManagedIdentityRate, "mi-rate-limit", settings.ManagedIdentityRate, "managed-identity token requests per second per host (Azure: 20; 0 = unlimited)")

@@ -137,6 +137,7 @@ func writeRangeTx(tx store.Tx, c *encryption.FileCipher, account, share string, 
 		if err := tx.Put(colChunks, chunkKey(account, share, n.ID, index), c.Seal(index, plain)); err != nil {
 			return err
 		}
+		n.Content++
 		offset += int64(take)
 		data = data[take:]
 	}
@@ -188,6 +189,7 @@ func rewriteEdgeTx(tx store.Tx, c *encryption.FileCipher, account, share string,
 	if err != nil || !stored {
 		return err
 	}
+	n.Content++
 	return tx.Put(colChunks, chunkKey(account, share, n.ID, index), c.Seal(index, plain))
 }
 

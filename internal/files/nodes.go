@@ -22,10 +22,13 @@ type Node struct {
 	// Size, Ranges and Generation are for files: Ranges are the written [start, end) byte
 	// ranges, merged; Generation changes whenever the file is (re)created, and is bound into
 	// every chunk's associated data.
-	Size       int64             `json:"size"`
-	Ranges     [][2]int64        `json:"ranges,omitempty"`
-	Generation uint64            `json:"generation"`
-	Metadata   map[string]string `json:"metadata,omitempty"`
+	Size       int64      `json:"size"`
+	Ranges     [][2]int64 `json:"ranges,omitempty"`
+	Generation uint64     `json:"generation"`
+	// Content counts the writes of the file's stored chunks: with ID, Generation, Size and
+	// Ranges it tells whether bytes read earlier are still the file's (ReadWindow).
+	Content  uint64            `json:"content,omitempty"`
+	Metadata map[string]string `json:"metadata,omitempty"`
 	// HTTP headers of a file.
 	ContentType        string `json:"contentType,omitempty"`
 	ContentEncoding    string `json:"contentEncoding,omitempty"`

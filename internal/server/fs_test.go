@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/json"
@@ -196,5 +197,82 @@ func TestFS_IdentityBasedAccess(t *testing.T) {
 	}
 	if list, err := fs.List(ctx, key, "fsacct", "data", ""); err != nil || len(list) != 1 || list[0].Name != "k.txt" {
 		t.Errorf("the root lists %v %v", list, err)
+	}
+}
+
+// TestFS_ReadWindow: a reader's window gives the file's current bytes at every offset, also
+// across its 4 MiB edge; it never answers after the file changed (written, cleared by a
+// truncation, recreated) and never for a reader whose access went away.
+func TestFS_ReadWindow(t *testing.T) {
+	w := newFSWorld(t)
+	ctx := context.Background()
+	fs := w.srv.Files.FS()
+	alice, bob := w.principal("alice", roleSMBContributor), w.principal("bob", roleSMBReader)
+	const name = "win.bin"
+	if _, err := fs.Create(ctx, alice, "fsacct", "data", name, false); err != nil {
+		t.Fatal(err)
+	}
+	want := make([]byte, 9<<20+123)
+	for i := range want {
+		want[i] = byte(i * 7 / 5)
+	}
+	if err := fs.WriteAt(ctx, alice, "fsacct", "data", name, 0, want); err != nil {
+		t.Fatal(err)
+	}
+	var win files.ReadWindow
+	check := func(what string, off int64, size int) {
+		t.Helper()
+		buf := make([]byte, size)
+		n, err := fs.ReadAtCached(ctx, bob, "fsacct", "data", name, off, buf, &win)
+		end := min(int(off)+size, len(want))
+		if err != nil || n != end-int(off) || !bytes.Equal(buf[:n], want[off:end]) {
+			t.Errorf("%s: read %d at %d: got %d bytes (%v), not the file's", what, size, off, n, err)
+		}
+	}
+	for _, off := range []int64{0, 1<<20 - 112, 2<<20 - 112, 4<<20 - 112, 4 << 20, 9 << 20} {
+		check("first reads", off, 1<<20)
+	}
+	// Written meanwhile (by someone else): the window must not answer the old bytes.
+	check("the window over the first 4 MiB", 1<<20-112, 1<<20)
+	copy(want[1<<20:], bytes.Repeat([]byte{0xAB}, 4096))
+	if err := fs.WriteAt(ctx, alice, "fsacct", "data", name, 1<<20, want[1<<20:1<<20+4096]); err != nil {
+		t.Fatal(err)
+	}
+	check("after a write", 1<<20-112, 1<<20)
+	// Shrunk and grown again: what lay past the cut reads as zeros.
+	if err := fs.Truncate(ctx, alice, "fsacct", "data", name, 3<<20); err != nil {
+		t.Fatal(err)
+	}
+	if err := fs.Truncate(ctx, alice, "fsacct", "data", name, int64(len(want))); err != nil {
+		t.Fatal(err)
+	}
+	clear(want[3<<20:])
+	check("after a truncation", 3<<20-112, 1<<20)
+	check("the window over the first 4 MiB", 0, 100)
+	// Recreated with other content at the same path.
+	if err := fs.Remove(ctx, alice, "fsacct", "data", name); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fs.Create(ctx, alice, "fsacct", "data", name, false); err != nil {
+		t.Fatal(err)
+	}
+	want = bytes.Repeat([]byte("new "), 1<<18)
+	if err := fs.WriteAt(ctx, alice, "fsacct", "data", name, 0, want); err != nil {
+		t.Fatal(err)
+	}
+	check("after a recreation", 0, 1<<20)
+	check("the window over the first 4 MiB", 0, 100)
+	// Bob loses his read right: the window answers nothing.
+	sd, err := fs.Security(ctx, files.Actor{AccountKey: true}, "fsacct", "data", name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bobSID, _ := directory.SID(bob.Principal.ObjectID)
+	sd.DACL = append([]ntfs.ACE{{Type: "D", Rights: "0x1", SID: bobSID}}, sd.DACL...)
+	if err := fs.SetSecurity(ctx, files.Actor{AccountKey: true}, "fsacct", "data", name, sd); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fs.ReadAtCached(ctx, bob, "fsacct", "data", name, 0, make([]byte, 100), &win); !files.IsAccessDenied(err) {
+		t.Errorf("a denied reader read through its window: %v", err)
 	}
 }

@@ -385,19 +385,20 @@ func (n *node) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, s
 			return nil, 0, errno(err)
 		}
 	}
-	if flags&syscall.O_ACCMODE == syscall.O_RDONLY {
-		return nil, fuse.FOPEN_DIRECT_IO, 0
-	}
 	return n.newHandle(), fuse.FOPEN_DIRECT_IO, 0
 }
 
-func (n *node) Read(ctx context.Context, _ fs.FileHandle, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+func (n *node) Read(ctx context.Context, fh fs.FileHandle, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
 	a, e := n.actor(ctx)
 	if e != 0 {
 		return nil, e
 	}
 	n.settle(ctx)
-	got, err := n.f.fs.ReadAt(ctx, a, n.account, n.share, n.path, off, dest)
+	var window *files.ReadWindow
+	if h, ok := fh.(*handle); ok {
+		window = &h.window
+	}
+	got, err := n.f.fs.ReadAtCached(ctx, a, n.account, n.share, n.path, off, dest, window)
 	if err != nil {
 		return nil, errno(err)
 	}

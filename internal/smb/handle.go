@@ -31,6 +31,8 @@ type handle struct {
 	spare  []byte  // the buffer of the run last stored, for the next
 	flight *flight // the run being stored in the background
 	err    syscall.Errno
+
+	window files.ReadWindow // what reads through the handle decrypted last
 }
 
 // flight is a run being stored in the background.

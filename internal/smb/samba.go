@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -54,6 +55,7 @@ type Server struct {
 	log     *slog.Logger
 
 	sessions *sessions
+	stopping atomic.Bool
 
 	mu         sync.Mutex
 	byUID      map[uint32]identity
@@ -120,8 +122,9 @@ type identity struct {
 func (s *Server) Actor(_ context.Context, c Caller, account string) (files.Actor, bool) {
 	uid := c.UID
 	if uid == 0 {
-		var ok bool
-		if uid, ok = s.sessions.uidOf(c.PID); !ok {
+		var err error
+		if uid, err = s.sessions.uidOf(c.PID); err != nil {
+			s.log.Warn("smb: a call smbd made as root acts for no one", "pid", c.PID, "why", err)
 			return files.Actor{}, false
 		}
 	}
@@ -175,6 +178,8 @@ func (s *Server) Start(ctx context.Context) error {
 			return err
 		}
 	}
+	cleanStaleMounts(s.log)
+	s.stopRPCHelper() // one a killed server left behind
 	// The data folder is 0700; the mount lives outside it so that smbd, acting as each SMB
 	// user's uid, can reach it (every access inside is Cerulean's to allow).
 	mnt, err := os.MkdirTemp("", "cerulean-smb-")
@@ -207,7 +212,9 @@ func (s *Server) loop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-s.smbdDone:
-			s.log.Error("smbd exited; SMB is no longer served (see " + filepath.Join(s.dir, "log") + ")")
+			if ctx.Err() == nil && !s.stopping.Load() {
+				s.log.Error("smbd exited; SMB is no longer served (see " + filepath.Join(s.dir, "log") + ")")
+			}
 			return
 		case <-t.C:
 			if err := s.sync(ctx, false); err != nil {
@@ -304,14 +311,16 @@ func (s *Server) sync(ctx context.Context, first bool) error {
 	changed := shares.String() != s.shares
 	s.shares = shares.String()
 	s.mu.Unlock()
-	// The files are rewritten in place: smbd's namespace bind-mounts them by inode.
+	// Files are written only when they change, as smbd and its new connections read them at
+	// any time. passwd and group in place (smbd's namespace bind-mounts them by inode), new
+	// content first, so they never read empty; smb.conf replaced whole.
 	if err := writeInPlace(filepath.Join(s.dir, "etc", "passwd"), passwd.Bytes()); err != nil {
 		return err
 	}
 	if err := writeInPlace(filepath.Join(s.dir, "etc", "group"), group.Bytes()); err != nil {
 		return err
 	}
-	if err := writeInPlace(filepath.Join(s.dir, "smb.conf"), []byte(s.config()+shares.String())); err != nil {
+	if err := replaceFile(filepath.Join(s.dir, "smb.conf"), []byte(s.config()+shares.String())); err != nil {
 		return err
 	}
 	if first {
@@ -468,17 +477,73 @@ func (s *Server) syncShareACLs(ctx context.Context, accounts []string, logins []
 	return nil
 }
 
+// stopRPCHelper stops the samba-dcerpcd smbd started on demand: it detaches itself and
+// would outlive smbd (docs/design/smb.md).
+func (s *Server) stopRPCHelper() {
+	b, err := os.ReadFile(filepath.Join(s.dir, "pid", "samba-dcerpcd.pid"))
+	if err != nil {
+		return
+	}
+	var pid int
+	if _, err := fmt.Sscan(string(b), &pid); err != nil || pid <= 1 {
+		return
+	}
+	if comm, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/comm"); err == nil && strings.TrimSpace(string(comm)) == "samba-dcerpcd" {
+		_ = syscall.Kill(pid, syscall.SIGTERM)
+	}
+}
+
+// cleanStaleMounts unmounts the share mounts of servers that died without unmounting
+// (kill -9): their FUSE connection is gone, and any access to them fails with ENOTCONN.
+// Live mounts, another server's, are left alone.
+func cleanStaleMounts(log *slog.Logger) {
+	b, err := os.ReadFile("/proc/self/mounts")
+	if err != nil {
+		return
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 3 || f[0] != "cerulean" || !strings.HasPrefix(f[2], "fuse") || !strings.Contains(filepath.Base(f[1]), "cerulean-smb-") {
+			continue
+		}
+		var st syscall.Stat_t
+		if err := syscall.Stat(f[1], &st); !errors.Is(err, syscall.ENOTCONN) {
+			continue
+		}
+		if err := syscall.Unmount(f[1], syscall.MNT_DETACH); err != nil {
+			log.Warn("smb: a dead server's mount could not be removed", "mount", f[1], "err", err)
+			continue
+		}
+		_ = os.Remove(f[1])
+		log.Info("smb: removed the mount of a server that died", "mount", f[1])
+	}
+}
+
 func writeInPlace(path string, b []byte) error {
+	if cur, err := os.ReadFile(path); err == nil && bytes.Equal(cur, b) {
+		return nil
+	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE, 0o644)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	if err := f.Truncate(0); err != nil {
+	if _, err := f.WriteAt(b, 0); err != nil {
 		return err
 	}
-	_, err = f.WriteAt(b, 0)
-	return err
+	return f.Truncate(int64(len(b)))
+}
+
+// replaceFile replaces path with b (through a new file renamed over it) when it differs.
+func replaceFile(path string, b []byte) error {
+	if cur, err := os.ReadFile(path); err == nil && bytes.Equal(cur, b) {
+		return nil
+	}
+	tmp := path + ".new"
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
 }
 
 func (s *Server) config() string {
@@ -596,6 +661,7 @@ func (s *Server) setPassword(user, password string) error {
 
 // Stop stops smbd (and the RPC helper it starts) and unmounts the shares.
 func (s *Server) Stop() {
+	s.stopping.Store(true)
 	if s.smbd != nil && s.smbd.Process != nil {
 		_ = syscall.Kill(-s.smbd.Process.Pid, syscall.SIGTERM)
 		select {
@@ -604,12 +670,7 @@ func (s *Server) Stop() {
 			_ = syscall.Kill(-s.smbd.Process.Pid, syscall.SIGKILL)
 		}
 	}
-	if b, err := os.ReadFile(filepath.Join(s.dir, "pid", "samba-dcerpcd.pid")); err == nil {
-		var pid int
-		if _, err := fmt.Sscan(string(b), &pid); err == nil && pid > 1 {
-			_ = syscall.Kill(pid, syscall.SIGTERM)
-		}
-	}
+	s.stopRPCHelper()
 	if s.fuse != nil {
 		if err := s.fuse.Unmount(); err != nil {
 			_ = exec.Command("umount", "-l", s.mnt).Run()

@@ -2,6 +2,8 @@ package smb
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
 	"os"
 	"strconv"
 	"strings"
@@ -33,31 +35,31 @@ func newSessions(list func() ([]byte, error)) *sessions {
 	return &sessions{list: list, byProc: map[int]procUser{}}
 }
 
-// uidOf is the uid of the one SMB user the process of thread tid serves.
-func (s *sessions) uidOf(tid uint32) (uint32, bool) {
+// uidOf is the uid of the one SMB user the process of thread tid serves, or why none.
+func (s *sessions) uidOf(tid uint32) (uint32, error) {
 	if s == nil {
-		return 0, false
+		return 0, errors.New("no SMB sessions are known")
 	}
 	tgid, ok := ThreadGroup(tid)
 	if !ok {
-		return 0, false
+		return 0, fmt.Errorf("thread %d is gone", tid)
 	}
 	start, ok := processStart(tgid)
 	if !ok {
-		return 0, false
+		return 0, fmt.Errorf("process %d is gone", tgid)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if p, ok := s.byProc[tgid]; ok && p.start == start {
-		return p.uid, true
+		return p.uid, nil
 	}
 	out, err := s.list()
 	if err != nil {
-		return 0, false
+		return 0, err
 	}
 	users, err := sessionUsers(out)
 	if err != nil {
-		return 0, false
+		return 0, fmt.Errorf("smbstatus: %w", err)
 	}
 	// Forget processes that serve nobody any more.
 	for pid := range s.byProc {
@@ -67,14 +69,14 @@ func (s *sessions) uidOf(tid uint32) (uint32, bool) {
 	}
 	names := users[tgid]
 	if len(names) != 1 {
-		return 0, false
+		return 0, fmt.Errorf("process %d serves %d SMB users", tgid, len(names))
 	}
 	for name := range names {
 		p := procUser{start: start, uid: uidOf(name)}
 		s.byProc[tgid] = p
-		return p.uid, true
+		return p.uid, nil
 	}
-	return 0, false
+	panic("unreachable")
 }
 
 // sessionUsers reads smbstatus's JSON: for each smbd process, the user names of its sessions.

@@ -45,13 +45,13 @@ func TestSessionAttribution(t *testing.T) {
 		{"smbstatus fails", ``, errors.New("exit status 1"), false},
 	} {
 		s := newSessions(func() ([]byte, error) { return []byte(c.out), c.err })
-		uid, ok := s.uidOf(self)
-		if ok != c.ok || (ok && uid != uidOf("alice")) {
+		uid, err := s.uidOf(self)
+		if ok := err == nil; ok != c.ok || (ok && uid != uidOf("alice")) {
 			t.Errorf("%s: uid %d, %v", c.name, uid, ok)
 		}
 	}
 	var none *sessions
-	if _, ok := none.uidOf(self); ok {
+	if _, err := none.uidOf(self); err == nil {
 		t.Error("no session table attributed a call")
 	}
 }
