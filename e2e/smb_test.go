@@ -171,6 +171,12 @@ func TestSMB_Logins(t *testing.T) {
 	if out, err := smbclient(t, port, "smbone.docs", ru, rp, "rm by-contrib.txt", dir); err == nil && !strings.Contains(out, "NT_STATUS_ACCESS_DENIED") {
 		t.Errorf("SMB Share Reader deletes: %v\n%s", err, out)
 	}
+	// A wrong password and an unknown user are refused alike: nothing tells which was wrong.
+	for _, who := range [][2]string{{cu, cp + "x"}, {"no-such-user", cp}} {
+		if out, err := smbclient(t, port, "smbone.docs", who[0], who[1], "ls", dir); err == nil || !strings.Contains(out, "NT_STATUS_LOGON_FAILURE") {
+			t.Errorf("login as %s with a wrong password: %v\n%s", who[0], err, out)
+		}
+	}
 	// No share-level role: the share refuses the connection, as Azure refuses the mount.
 	if out, err := smbclient(t, port, "smbone.docs", nu, np, "ls", dir); err == nil || !strings.Contains(out, "NT_STATUS_ACCESS_DENIED") {
 		t.Errorf("a principal with no role lists the share: %v\n%q", err, out)
