@@ -121,6 +121,9 @@ type identity struct {
 // shares): those are attributed to the SMB session the calling process serves.
 func (s *Server) Actor(_ context.Context, c Caller, account string) (files.Actor, bool) {
 	uid := c.UID
+	if uid != 0 {
+		s.sessions.note(c.PID, uid)
+	}
 	if uid == 0 {
 		var err error
 		if uid, err = s.sessions.uidOf(c.PID); err != nil {

@@ -17,11 +17,16 @@ import (
 // caller's uid tells nothing. smbd serves each client connection from a process of its own:
 // the calling thread's process is looked up among the SMB sessions (smbstatus), and a process
 // serving exactly one user acts as that user. Anything else acts as nobody.
+//
+// The answer is kept per process (and start time). A client may log one session off and
+// another on over the same connection: the new user's own calls, made under its uid, show
+// the switch, and the process is looked up again.
 type sessions struct {
 	list func() ([]byte, error) // smbstatus --json
 
 	mu     sync.Mutex
 	byProc map[int]procUser
+	seen   map[int]procUser // the uid each process last called with, not being root
 }
 
 // procUser is the user an smbd process serves; start tells the process from a later one
@@ -32,7 +37,7 @@ type procUser struct {
 }
 
 func newSessions(list func() ([]byte, error)) *sessions {
-	return &sessions{list: list, byProc: map[int]procUser{}}
+	return &sessions{list: list, byProc: map[int]procUser{}, seen: map[int]procUser{}}
 }
 
 // uidOf is the uid of the one SMB user the process of thread tid serves, or why none.
@@ -51,7 +56,9 @@ func (s *sessions) uidOf(tid uint32) (uint32, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if p, ok := s.byProc[tgid]; ok && p.start == start {
-		return p.uid, nil
+		if last, ok := s.seen[tgid]; !ok || last.start != start || last.uid == p.uid {
+			return p.uid, nil
+		}
 	}
 	out, err := s.list()
 	if err != nil {
@@ -67,6 +74,11 @@ func (s *sessions) uidOf(tid uint32) (uint32, error) {
 			delete(s.byProc, pid)
 		}
 	}
+	for pid := range s.seen {
+		if _, ok := users[pid]; !ok {
+			delete(s.seen, pid)
+		}
+	}
 	names := users[tgid]
 	if len(names) != 1 {
 		return 0, fmt.Errorf("process %d serves %d SMB users", tgid, len(names))
@@ -77,6 +89,24 @@ func (s *sessions) uidOf(tid uint32) (uint32, error) {
 		return p.uid, nil
 	}
 	panic("unreachable")
+}
+
+// note records that thread tid called as uid (not root).
+func (s *sessions) note(tid, uid uint32) {
+	if s == nil {
+		return
+	}
+	tgid, ok := ThreadGroup(tid)
+	if !ok {
+		return
+	}
+	start, ok := processStart(tgid)
+	if !ok {
+		return
+	}
+	s.mu.Lock()
+	s.seen[tgid] = procUser{start: start, uid: uid}
+	s.mu.Unlock()
 }
 
 // sessionUsers reads smbstatus's JSON: for each smbd process, the user names of its sessions.

@@ -55,3 +55,21 @@ func TestSessionAttribution(t *testing.T) {
 		t.Error("no session table attributed a call")
 	}
 }
+
+// A process whose client logged one user off and another on is looked up again as soon as
+// the new user calls under its own uid: root calls then act for the new user, not the old.
+func TestSessionSwitch(t *testing.T) {
+	self := uint32(os.Getpid())
+	user := "alice"
+	s := newSessions(func() ([]byte, error) {
+		return []byte(`{"sessions": {"1": {"server_id": {"pid": "` + strconv.FormatUint(uint64(self), 10) + `"}, "username": "` + user + `"}}}`), nil
+	})
+	if uid, err := s.uidOf(self); err != nil || uid != uidOf("alice") {
+		t.Fatalf("alice: %d %v", uid, err)
+	}
+	user = "bob" // alice logs off, bob logs on over the same connection
+	s.note(self, uidOf("bob"))
+	if uid, err := s.uidOf(self); err != nil || uid != uidOf("bob") {
+		t.Errorf("after the switch root calls act for %d (%v), want bob's %d", uid, err, uidOf("bob"))
+	}
+}
