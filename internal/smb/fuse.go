@@ -146,6 +146,15 @@ func (n *node) actor(ctx context.Context) (files.Actor, syscall.Errno) {
 	return a, 0
 }
 
+// present tells the identities who is calling even where nothing is authorized (the walk to a
+// share when a client connects), so that a new user on an old connection shows up before any
+// call smbd makes as root for it (see sessions).
+func (n *node) present(ctx context.Context) {
+	if c, ok := fuse.FromContext(ctx); ok && c.Uid != 0 {
+		n.f.ids.Actor(ctx, Caller{UID: c.Uid, PID: c.Pid}, n.account)
+	}
+}
+
 // errno maps the File service's errors to the file system's.
 func errno(err error) syscall.Errno {
 	if err == nil {
@@ -206,6 +215,9 @@ func fillAttr(out *fuse.Attr, e files.Entry) {
 func dirAttr(out *fuse.Attr) { out.Mode, out.Nlink = fuse.S_IFDIR|0o555, 2 }
 
 func (n *node) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
+	if n.share == "" {
+		n.present(ctx)
+	}
 	switch {
 	case n.account == "":
 		if !n.f.fs.AccountExists(ctx, name) {
@@ -243,6 +255,7 @@ func (n *node) Getattr(ctx context.Context, _ fs.FileHandle, out *fuse.AttrOut) 
 	if n.path == "" {
 		// The mount's top levels and a share's root are plain directories to look at (smbd
 		// checks a share's path as root when a client connects); what is in them is not.
+		n.present(ctx)
 		dirAttr(&out.Attr)
 		out.Mode |= 0o777
 		return 0
