@@ -123,19 +123,7 @@ func ceruleanStatus(t *testing.T, args ...string) (string, int) {
 // putARM sends a PUT to Resource Manager as the admin and fails the test on a non-2xx answer.
 func putARM(t *testing.T, path, body string) {
 	t.Helper()
-	tok, err := adminCredential(t).GetToken(ctxT(t), policy.TokenRequestOptions{Scopes: []string{armScope}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	req, _ := http.NewRequest(http.MethodPut, srv.ResourceManagerEndpoint+path, strings.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+tok.Token)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := httpClient(t).Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode >= 300 {
-		t.Fatalf("PUT %s: %s", path, resp.Status)
+	if status, _, out := rawARM(t, http.MethodPut, path, body); status >= 300 {
+		t.Fatalf("PUT %s: %d %s", path, status, out)
 	}
 }

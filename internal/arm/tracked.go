@@ -78,6 +78,23 @@ func errResourceNotFound(id string) error {
 		parsed.FullType(), parsed.Name(), parsed.ResourceGroup)
 }
 
+// ListResourcesTx lists the tracked resources whose ids start with prefix (in Key form).
+func ListResourcesTx(tx store.Tx, prefix string) ([]Resource, error) {
+	items, err := tx.List(colResources, Key(prefix))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Resource, 0, len(items))
+	for _, it := range items {
+		var r Resource
+		if err := json.Unmarshal(it.Value, &r); err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
 // PutResourceTx stores a tracked resource as it is (for providers updating read-only
 // properties outside a request).
 func PutResourceTx(tx store.Tx, r Resource) error { return putResourceTx(tx, r) }
@@ -109,6 +126,12 @@ func (s *Service) listTracked(ctx context.Context, prefix, fullType string) ([]R
 		return nil
 	})
 	return out, err
+}
+
+// Wrapper is a Handler that serves through another (a provider's long-running-operation
+// shape around a TrackedType, say): deleting a resource still runs the wrapped type's hooks.
+type Wrapper interface {
+	Unwrap() Handler
 }
 
 // TrackedType is a resource provider's description of a tracked resource type; it serves
@@ -367,7 +390,15 @@ func (t *TrackedType) delete(c *Call) (int, any, error) {
 // soft-deleted, and its child resources go with it.
 func (s *Service) deleteResourceTx(tx store.Tx, r *Resource) error {
 	if reg, ok := s.types[strings.ToLower(r.Type)]; ok {
-		if t, ok := reg.h.(*TrackedType); ok && t.OnDelete != nil {
+		h := reg.h
+		for {
+			w, ok := h.(Wrapper)
+			if !ok {
+				break
+			}
+			h = w.Unwrap()
+		}
+		if t, ok := h.(*TrackedType); ok && t.OnDelete != nil {
 			if err := t.OnDelete(s, tx, r); err != nil {
 				return err
 			}

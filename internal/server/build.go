@@ -20,6 +20,7 @@ import (
 	"github.com/cerulean-azure/cerulean/internal/providers/insights"
 	"github.com/cerulean-azure/cerulean/internal/providers/msi"
 	"github.com/cerulean-azure/cerulean/internal/providers/storage"
+	"github.com/cerulean-azure/cerulean/internal/providers/storagesync"
 	"github.com/cerulean-azure/cerulean/internal/providers/vaults"
 	"github.com/cerulean-azure/cerulean/internal/seal"
 	"github.com/cerulean-azure/cerulean/internal/sts"
@@ -36,6 +37,9 @@ type Settings struct {
 	// RBACPropagation delays role-assignment, custom-role and group changes for tokens
 	// issued before them (0: immediate). See access.Gate.SetPropagation.
 	RBACPropagation time.Duration
+	// FileSyncIdentitySwitch is how long a registered server takes to start using its
+	// managed identity once configured to (Azure: up to 15 minutes; 0: at once).
+	FileSyncIdentitySwitch time.Duration
 }
 
 // DefaultSettings are Azure's documented behaviour.
@@ -44,8 +48,9 @@ func DefaultSettings() Settings {
 }
 
 // registerProviders adds every resource provider to Resource Manager.
-func registerProviders(svc *arm.Service, barrier *seal.Barrier, cmk *encryption.KeyVault, paths authorization.PathExplainer) *storage.Provider {
+func registerProviders(svc *arm.Service, barrier *seal.Barrier, cmk *encryption.KeyVault, paths authorization.PathExplainer, identitySwitch time.Duration) *storage.Provider {
 	msi.Register(svc)
+	storagesync.Register(svc, identitySwitch)
 	compute.Register(svc)
 	insights.Register(svc)
 	authorization.Register(svc, paths)
@@ -57,7 +62,7 @@ func registerProviders(svc *arm.Service, barrier *seal.Barrier, cmk *encryption.
 // method declares (tests enumerate them; nothing is opened or served).
 func ARMRoutes() []arm.Route {
 	svc := arm.NewCatalog()
-	registerProviders(svc, nil, nil, nil)
+	registerProviders(svc, nil, nil, nil, 0)
 	return svc.Routes()
 }
 
@@ -87,7 +92,7 @@ func Build(ctx context.Context, in *instance.Instance, settings Settings, log *s
 	paths := func(ctx context.Context, p access.Principal, account, share, path string) (any, error) {
 		return fs.AccessFor(ctx, p, account, share, path)
 	}
-	st := registerProviders(svc, in.Barrier, cmk, paths)
+	st := registerProviders(svc, in.Barrier, cmk, paths, settings.FileSyncIdentitySwitch)
 	kv := keyvault.New(in.Store, in.Barrier, tokens, gate, in.Dir.Now, settings.KeyVault)
 	tokens.SetHostResolver(svc)
 	if err := svc.EnsureSubscription(ctx, in.Tenant.SubscriptionID, in.Tenant.ID, "Cerulean Subscription"); err != nil {
