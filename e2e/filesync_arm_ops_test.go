@@ -39,8 +39,31 @@ func syncFactory(t *testing.T, cred azcore.TokenCredential) *armstoragesync.Clie
 	return f
 }
 
+// accountWithShares creates a storage account with shares (armstorage, as the admin).
+func accountWithShares(t *testing.T, rg, name string, shares ...string) armstorage.Account {
+	t.Helper()
+	a := createAccount(t, rg, name)
+	c, err := armstorage.NewFileSharesClient(srv.SubscriptionID, adminCredential(t), armOptions(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sh := range shares {
+		if _, err := c.Create(ctxT(t), rg, name, sh, armstorage.FileShare{}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return a
+}
+
 // serverCertificate is a self-signed certificate as a registering agent sends it (base64 DER).
 func serverCertificate(t *testing.T, name string) string {
+	t.Helper()
+	cert, _ := serverCredential(t, name)
+	return cert
+}
+
+// serverCredential is a server's certificate (base64 DER) and its private key.
+func serverCredential(t *testing.T, name string) (string, *ecdsa.PrivateKey) {
 	t.Helper()
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: name},
@@ -49,7 +72,7 @@ func serverCertificate(t *testing.T, name string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return base64.StdEncoding.EncodeToString(der)
+	return base64.StdEncoding.EncodeToString(der), key
 }
 
 func respStatus(err error) int {
@@ -75,16 +98,7 @@ func TestFileSync_ControlPlane(t *testing.T) {
 		t.Fatal(err)
 	}
 	acct := newAccountName()
-	a := createAccount(t, rg, acct)
-	shares, err := armstorage.NewFileSharesClient(srv.SubscriptionID, admin, armOptions(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, sh := range []string{"data", "other"} {
-		if _, err := shares.Create(ctxT(t), rg, acct, sh, armstorage.FileShare{}, nil); err != nil {
-			t.Fatal(err)
-		}
-	}
+	a := accountWithShares(t, rg, acct, "data", "other")
 	f := syncFactory(t, admin)
 	ctx := ctxT(t)
 

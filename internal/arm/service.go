@@ -146,6 +146,9 @@ func (s *Service) Directory() *directory.Directory { return s.dir }
 // Store is the store resources live in.
 func (s *Service) Store() store.Store { return s.st }
 
+// Tokens is the token service that verifies bearer tokens (for providers' own endpoints).
+func (s *Service) Tokens() *sts.Service { return s.sts }
+
 // Call is one authenticated ARM request, handed to a provider's handler.
 type Call struct {
 	Ctx        context.Context

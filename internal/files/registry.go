@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cerulean-azure/cerulean/internal/azerr"
 	"github.com/cerulean-azure/cerulean/internal/encryption"
 	"github.com/cerulean-azure/cerulean/internal/seal"
 	"github.com/cerulean-azure/cerulean/internal/store"
@@ -171,4 +172,21 @@ func DeleteAccountTx(tx store.Tx, name string) error {
 		return nil
 	}
 	return err
+}
+
+// KeyTx is one of an account's keys ("key1" or "key2"), opened.
+func (s *Service) KeyTx(tx store.Tx, account, name string) (string, error) {
+	a, err := GetAccountTx(tx, account)
+	if err != nil {
+		return "", err
+	}
+	keys, err := AccountKeys(s.barrier, a)
+	if err != nil {
+		return "", err
+	}
+	k, ok := keys[name]
+	if !ok {
+		return "", azerr.NotFound("KeyNotFound", "The account '%s' has no key '%s'.", account, name)
+	}
+	return k, nil
 }

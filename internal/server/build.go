@@ -48,21 +48,21 @@ func DefaultSettings() Settings {
 }
 
 // registerProviders adds every resource provider to Resource Manager.
-func registerProviders(svc *arm.Service, barrier *seal.Barrier, cmk *encryption.KeyVault, paths authorization.PathExplainer, identitySwitch time.Duration) *storage.Provider {
+func registerProviders(svc *arm.Service, barrier *seal.Barrier, cmk *encryption.KeyVault, paths authorization.PathExplainer, identitySwitch time.Duration) (*storage.Provider, *storagesync.Provider) {
 	msi.Register(svc)
-	storagesync.Register(svc, identitySwitch)
+	sync := storagesync.Register(svc, identitySwitch)
 	compute.Register(svc)
 	insights.Register(svc)
 	authorization.Register(svc, paths)
 	vaults.Register(svc)
-	return storage.Register(svc, barrier, cmk)
+	return storage.Register(svc, barrier, cmk), sync
 }
 
 // ARMRoutes lists every Resource Manager route the server registers, with the action each
 // method declares (tests enumerate them; nothing is opened or served).
 func ARMRoutes() []arm.Route {
 	svc := arm.NewCatalog()
-	registerProviders(svc, nil, nil, nil, 0)
+	_, _ = registerProviders(svc, nil, nil, nil, 0)
 	return svc.Routes()
 }
 
@@ -92,7 +92,7 @@ func Build(ctx context.Context, in *instance.Instance, settings Settings, log *s
 	paths := func(ctx context.Context, p access.Principal, account, share, path string) (any, error) {
 		return fs.AccessFor(ctx, p, account, share, path)
 	}
-	st := registerProviders(svc, in.Barrier, cmk, paths, settings.FileSyncIdentitySwitch)
+	st, sync := registerProviders(svc, in.Barrier, cmk, paths, settings.FileSyncIdentitySwitch)
 	kv := keyvault.New(in.Store, in.Barrier, tokens, gate, in.Dir.Now, settings.KeyVault)
 	tokens.SetHostResolver(svc)
 	if err := svc.EnsureSubscription(ctx, in.Tenant.SubscriptionID, in.Tenant.ID, "Cerulean Subscription"); err != nil {
@@ -104,7 +104,7 @@ func Build(ctx context.Context, in *instance.Instance, settings Settings, log *s
 	fs.SetKeyDependencies(append(append(keyvault.KeyCollections(), access.DecisionCollections()...), directory.PrincipalsCollection)...)
 	srv := &Server{ARM: svc, STS: tokens, KeyVault: kv, Files: fs,
 		Graph: graph.New(in.Dir, tokens), CA: in.CA, Log: log,
-		Storage: st, KeyPollInterval: settings.KeyPollInterval, KeyPollNow: make(chan struct{}, 1)}
+		Storage: st, Sync: sync, KeyPollInterval: settings.KeyPollInterval, KeyPollNow: make(chan struct{}, 1)}
 	cmk.SetHandler(srv) // storage reaches customer keys through the server, like any client
 	return srv, nil
 }

@@ -30,6 +30,8 @@ import (
 	"github.com/cerulean-azure/cerulean/internal/keyvault"
 	"github.com/cerulean-azure/cerulean/internal/pki"
 	"github.com/cerulean-azure/cerulean/internal/providers/storage"
+	"github.com/cerulean-azure/cerulean/internal/providers/storagesync"
+	"github.com/cerulean-azure/cerulean/internal/store"
 	"github.com/cerulean-azure/cerulean/internal/sts"
 	"github.com/google/uuid"
 )
@@ -41,6 +43,7 @@ type Server struct {
 	KeyVault *keyvault.Service
 	Files    *files.Service
 	Storage  *storage.Provider
+	Sync     *storagesync.Provider
 	// KeyPollInterval and KeyPollNow drive automatic customer-key version updating.
 	KeyPollInterval time.Duration
 	KeyPollNow      chan struct{}
@@ -252,6 +255,11 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 		s.STS.ServeAppService(w, r)
 	case strings.HasPrefix(strings.ToLower(p), "/msi/host/"):
 		s.STS.ServeCloudShell(w, r, strings.Trim(p[len("/msi/host/"):], "/"))
+	case strings.HasPrefix(strings.ToLower(p), storagesync.ManagementPath+"/"):
+		// A registered server's agent (Azure File Sync's management endpoint).
+		if requireTLS(w, r, false) {
+			s.Sync.ServeAgent(w, r, base, s.accountKey1)
+		}
 	case s.isAccountPath(r, p):
 		// Path-style Azure Files on Cerulean's own address: /<account>/<share>/...
 		name, rest, _ := strings.Cut(strings.TrimPrefix(p, "/"), "/")
@@ -444,4 +452,10 @@ func (s *Server) PollKeysNow() {
 	case s.KeyPollNow <- struct{}{}:
 	default:
 	}
+}
+
+// accountKey1 is a storage account's key1, which the sync service gives registered servers
+// that authenticate with certificates.
+func (s *Server) accountKey1(tx store.Tx, account string) (string, error) {
+	return s.Files.KeyTx(tx, account, "key1")
 }

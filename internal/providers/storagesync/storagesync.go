@@ -66,7 +66,7 @@ const (
 	cloudEndpointWorkflow                = "ICreateCloudEndpointWorkflow"
 	serverEndpointWorkflow               = "ICreateServerEndpointWorkflow"
 	serviceWorkflow                      = "ICreateStorageSyncServiceWorkflow"
-	managementPath                       = "/storagesync/agent"
+	managementPath                       = "/_storagesync/agent"
 	defaultVolumeFreeSpacePercent        = 20
 	defaultInitialDownloadPolicy         = "NamespaceThenModifiedFiles"
 	defaultLocalCacheMode                = "UpdateLocallyCachedFiles"
