@@ -57,6 +57,8 @@ type AgentEndpoint struct {
 	StorageAccount        string `json:"storageAccount"`
 	StorageAccountID      string `json:"storageAccountResourceId"`
 	Share                 string `json:"share"`
+	// FileEndpoint is the account's File service endpoint, as the account lists it.
+	FileEndpoint string `json:"fileEndpoint"`
 	// ShareAuth is how the server reaches the share: SharedKey (AccountKey given) while it
 	// authenticates with its certificate, ManagedIdentity (its own token, backup intent) once
 	// it uses its identity.
@@ -88,7 +90,7 @@ func (p *Provider) ServeAgent(w http.ResponseWriter, r *http.Request, base strin
 	case op == "heartbeat" && r.Method == http.MethodPost:
 		out, err = p.heartbeat(r, server)
 	case op == "config" && r.Method == http.MethodGet:
-		out, err = p.config(r, server, keys)
+		out, err = p.config(r, server, keys, base)
 	case strings.HasPrefix(op, "status/") && r.Method == http.MethodPost:
 		err = p.report(r, server, "/"+strings.TrimPrefix(op, "status/"))
 	default:
@@ -217,7 +219,7 @@ func (p *Provider) heartbeat(r *http.Request, server Child) (any, error) {
 }
 
 // config lists the server's endpoints and how to reach each share.
-func (p *Provider) config(r *http.Request, server Child, keys KeyLookup) (any, error) {
+func (p *Provider) config(r *http.Request, server Child, keys KeyLookup, base string) (any, error) {
 	var rs RegisteredServerProps
 	_ = json.Unmarshal(server.Properties, &rs)
 	mode, app := p.ServerAuth(rs)
@@ -242,7 +244,7 @@ func (p *Provider) config(r *http.Request, server Child, keys KeyLookup) (any, e
 			ae := AgentEndpoint{ID: ep.ID, SyncGroup: ep.Group.Name, ServerLocalPath: ep.Props.ServerLocalPath,
 				InitialUploadPolicy: ep.Props.InitialUploadPolicy, InitialDownloadPolicy: ep.Props.InitialDownloadPolicy,
 				LocalCacheMode: ep.Props.LocalCacheMode, StorageAccount: acct, StorageAccountID: ce.StorageAccountResourceID,
-				Share: ce.AzureFileShareName, ShareAuth: mode}
+				Share: ce.AzureFileShareName, ShareAuth: mode, FileEndpoint: fileEndpoint(base, acct)}
 			if mode != activeAuthManagedIdentity {
 				ae.ShareAuth = "SharedKey"
 				if ae.AccountKey, err = keys(tx, acct); err != nil {
@@ -275,4 +277,14 @@ func (p *Provider) report(r *http.Request, server Child, endpointID string) erro
 		}
 		return PutStatusTx(tx, endpointID, st)
 	})
+}
+
+// fileEndpoint is an account's File endpoint as seen from base: path-style on Cerulean's own
+// loopback address, the account's host name otherwise (as the account's primaryEndpoints).
+func fileEndpoint(base, account string) string {
+	host := strings.TrimPrefix(strings.TrimPrefix(base, "https://"), "http://")
+	if strings.HasPrefix(host, "127.0.0.1") || strings.HasPrefix(host, "localhost") || strings.HasPrefix(host, "[::1]") {
+		return base + "/" + account + "/"
+	}
+	return "https://" + account + ".file.core.windows.net/"
 }

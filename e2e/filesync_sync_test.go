@@ -1,0 +1,302 @@
+package e2e
+
+import (
+	"crypto/rand"
+	"encoding/json"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/resources/armresources"
+	"github.com/cerulean-azure/cerulean/internal/ntfs"
+	"github.com/google/uuid"
+)
+
+// syncTopology is a Storage Sync Service with one sync group whose cloud endpoint is share
+// "data" of a new account.
+type syncTopology struct {
+	rg, account, service, group string
+	key                         string
+}
+
+func newSyncTopology(t *testing.T) syncTopology {
+	t.Helper()
+	admin := adminCredential(t)
+	tp := syncTopology{rg: "afss-" + uuid.NewString()[:8], account: newAccountName()}
+	if err := createGroup(t, admin, tp.rg); err != nil {
+		t.Fatal(err)
+	}
+	a := accountWithShares(t, tp.rg, tp.account, "data")
+	keys, err := accountsClient(t, admin).ListKeys(ctxT(t), tp.rg, tp.account, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp.key = *keys.Keys[0].Value
+	tp.service = "/subscriptions/" + srv.SubscriptionID + "/resourceGroups/" + tp.rg + "/providers/Microsoft.StorageSync/storageSyncServices/sync"
+	tp.group = tp.service + "/syncGroups/g"
+	for _, put := range [][2]string{{tp.service, `{"location":"westus","properties":{}}`}, {tp.group, `{"properties":{}}`},
+		{tp.group + "/cloudEndpoints/c", `{"properties":{"storageAccountResourceId":"` + *a.ID + `","azureFileShareName":"data"}}`}} {
+		if st, _, out := rawARM(t, http.MethodPut, put[0]+"?api-version=2022-09-01", put[1]); st >= 300 {
+			t.Fatalf("PUT %s: %d %s", put[0], st, out)
+		}
+	}
+	return tp
+}
+
+// syncServer is a machine running 'cerulean agent': its state folder, the folder its
+// server endpoint syncs, and its environment (its managed identity's endpoint, when the
+// machine has one).
+type syncServer struct {
+	name, state, folder, resourceID string
+	env                             []string
+}
+
+// agentEnv is a child's environment without credentials or proxies of the test's own.
+func agentEnv(extra ...string) []string {
+	var out []string
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		switch strings.ToUpper(k) {
+		case "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "IDENTITY_ENDPOINT", "IDENTITY_HEADER", "MSI_ENDPOINT", "MSI_SECRET", "IMDS_ENDPOINT",
+			"AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET", "AZURE_TENANT_ID", "AZURE_AUTHORITY_HOST", "SSL_CERT_FILE", "CERULEAN_ARM_ENDPOINT":
+			continue
+		}
+		out = append(out, kv)
+	}
+	return append(append(out, "SSL_CERT_FILE="+srv.CACertFile), extra...)
+}
+
+// newSyncServer registers a server named name with the topology's service, as the admin,
+// on a machine with vm's managed identity ("" for a machine without one), and gives it a
+// server endpoint.
+func newSyncServer(t *testing.T, tp syncTopology, name, vm string) syncServer {
+	t.Helper()
+	s := syncServer{name: name, state: filepath.Join(t.TempDir(), "state"), folder: filepath.Join(t.TempDir(), name)}
+	if vm != "" {
+		e, err := ceruleanEnv(vm)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.env = []string{"IDENTITY_ENDPOINT=" + e.IdentityEndpoint, "IDENTITY_HEADER=" + e.IdentityHeader}
+	}
+	cmd := exec.Command(binary, "agent", "register", "--service", tp.service, "--name", name, "--state", s.state)
+	cmd.Env = agentEnv(append([]string{"CERULEAN_ARM_ENDPOINT=" + srv.ResourceManagerEndpoint, "AZURE_AUTHORITY_HOST=" + srv.AuthorityHost,
+		"AZURE_TENANT_ID=" + srv.TenantID, "AZURE_CLIENT_ID=" + srv.AdminClientID, "AZURE_CLIENT_SECRET=" + srv.AdminClientSecret}, s.env...)...)
+	out, err := cmd.Output()
+	var reg struct{ ResourceID string }
+	if err != nil || json.Unmarshal(out, &reg) != nil {
+		t.Fatalf("agent register %s: %v %s %s", name, err, out, stderrOf(err))
+	}
+	s.resourceID = reg.ResourceID
+	if st, _, out := rawARM(t, http.MethodPut, tp.group+"/serverEndpoints/"+name+"?api-version=2022-09-01",
+		`{"properties":{"serverLocalPath":"`+s.folder+`","serverResourceId":"`+s.resourceID+`"}}`); st >= 300 {
+		t.Fatalf("server endpoint of %s: %d %s", name, st, out)
+	}
+	return s
+}
+
+func stderrOf(err error) string {
+	if ee, ok := err.(*exec.ExitError); ok {
+		return string(ee.Stderr)
+	}
+	return ""
+}
+
+// sync runs the server's agent once; it fails the test when the run fails.
+func (s syncServer) sync(t *testing.T) string {
+	t.Helper()
+	out, err := s.syncMay(t)
+	if err != nil {
+		t.Fatalf("agent run --once on %s: %v\n%s", s.name, err, out)
+	}
+	return out
+}
+
+func (s syncServer) syncMay(t *testing.T) (string, error) {
+	t.Helper()
+	cmd := exec.Command(binary, "agent", "run", "--once", "--state", s.state)
+	cmd.Env = agentEnv(s.env...)
+	out, err := cmd.CombinedOutput()
+	t.Logf("%s: %s", s.name, out)
+	return string(out), err
+}
+
+func writeFile(t *testing.T, p string, b []byte) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// tree reads a folder as path → content.
+func tree(t *testing.T, root string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	_ = filepath.Walk(root, func(p string, fi os.FileInfo, err error) error {
+		if err == nil && !fi.IsDir() {
+			rel, _ := filepath.Rel(root, p)
+			b, _ := os.ReadFile(p)
+			out[filepath.ToSlash(rel)] = string(b)
+		}
+		return nil
+	})
+	return out
+}
+
+func sameTree(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+func treeNames(m map[string]string) []string {
+	var out []string
+	for k, v := range m {
+		out = append(out, k+"("+itoa(len(v))+")")
+	}
+	return out
+}
+
+func itoa(n int) string { b, _ := json.Marshal(n); return string(b) }
+
+// TestFileSync_TwoServers (issue 12 item 2, seed 000): two registered servers, one on a VM
+// with a system-assigned identity and one without, sync their folders through the share
+// with 'cerulean agent': registration reports the VM's identity as latestApplicationId
+// (the other has none); files made on either server (a large one in ranges too) reach the
+// other; concurrent edits keep both versions, the server's named <name>-<server>.<ext>;
+// deletions travel; a security descriptor set on one server arrives on the share and on the
+// other server; names Azure Files refuses are reported, not skipped silently. Then the VM's
+// server is configured to use its identity: without Storage File Data Privileged
+// Contributor on the share its sync is refused (nothing lost), with it the server syncs as
+// its identity while the other keeps the key.
+func TestFileSync_TwoServers(t *testing.T) {
+	tp := newSyncTopology(t)
+	vm, ident := createHost(t, tp.rg, "Microsoft.Compute/virtualMachines", "afs-server-a", &armresources.Identity{Type: to.Ptr(armresources.ResourceIdentityTypeSystemAssigned)})
+	a := newSyncServer(t, tp, "srv-a", vm)
+	b := newSyncServer(t, tp, "srv-b", "")
+	props := func(s syncServer) map[string]any {
+		_, _, body := rawARM(t, http.MethodGet, s.resourceID+"?api-version=2022-09-01", "")
+		var v struct{ Properties map[string]any }
+		_ = json.Unmarshal([]byte(body), &v)
+		return v.Properties
+	}
+	if p := props(a); p["latestApplicationId"] != *ident.PrincipalID || p["activeAuthType"] != "Certificate" {
+		t.Errorf("the VM's server after registering: %v", p)
+	}
+	if p := props(b); p["latestApplicationId"] != "" || p["agentVersion"] != "20.0.0.0" {
+		t.Errorf("the server without an identity after registering: %v", p)
+	}
+
+	big := make([]byte, 9<<20+321)
+	rand.Read(big)
+	writeFile(t, filepath.Join(a.folder, "a.txt"), []byte("from a"))
+	writeFile(t, filepath.Join(a.folder, "dir", "nested", "b.txt"), []byte("nested from a"))
+	writeFile(t, filepath.Join(a.folder, "big.bin"), big)
+	writeFile(t, filepath.Join(b.folder, "c.txt"), []byte("from b"))
+	a.sync(t)
+	b.sync(t)
+	a.sync(t)
+	want := map[string]string{"a.txt": "from a", "dir/nested/b.txt": "nested from a", "big.bin": string(big), "c.txt": "from b"}
+	for _, s := range []syncServer{a, b} {
+		if got := tree(t, s.folder); !sameTree(got, want) {
+			t.Fatalf("%s after syncing: %v", s.name, treeNames(got))
+		}
+	}
+
+	// Concurrent edits: the share's version keeps the name, the other is kept beside it.
+	writeFile(t, filepath.Join(a.folder, "a.txt"), []byte("edited on a"))
+	writeFile(t, filepath.Join(b.folder, "a.txt"), []byte("edited on b"))
+	a.sync(t)
+	b.sync(t)
+	a.sync(t)
+	want["a.txt"], want["a-srv-b.txt"] = "edited on a", "edited on b"
+	for _, s := range []syncServer{a, b} {
+		if got := tree(t, s.folder); !sameTree(got, want) {
+			t.Errorf("%s after a conflict: %v", s.name, treeNames(got))
+		}
+	}
+
+	// Deletions travel.
+	if err := os.Remove(filepath.Join(b.folder, "dir", "nested", "b.txt")); err != nil {
+		t.Fatal(err)
+	}
+	b.sync(t)
+	a.sync(t)
+	delete(want, "dir/nested/b.txt")
+	if got := tree(t, a.folder); !sameTree(got, want) {
+		t.Errorf("a after b deleted a file: %v", treeNames(got))
+	}
+
+	// A security descriptor travels server → share → server.
+	const sddl = "O:BAG:SYD:P(A;;FA;;;BA)(A;;0x1200a9;;;AU)"
+	secure := filepath.Join(a.folder, "secure.txt")
+	writeFile(t, secure, []byte("guarded"))
+	if err := syscall.Setxattr(secure, "user.cerulean.sddl", []byte(sddl), 0); err != nil {
+		t.Fatalf("setxattr: %v", err)
+	}
+	a.sync(t)
+	b.sync(t)
+	buf := make([]byte, 4096)
+	n, err := syscall.Getxattr(filepath.Join(b.folder, "secure.txt"), "user.cerulean.sddl", buf)
+	if err != nil {
+		t.Fatalf("the descriptor on b: %v", err)
+	}
+	got, err1 := ntfs.Parse(string(buf[:n]))
+	exp, err2 := ntfs.Parse(sddl)
+	if err1 != nil || err2 != nil || got.String() != exp.String() {
+		t.Errorf("the descriptor set on a arrives on b as %q, want %q", buf[:n], sddl)
+	}
+
+	// A name Azure Files refuses is reported.
+	writeFile(t, filepath.Join(a.folder, "what?.txt"), []byte("?"))
+	out := a.sync(t)
+	if !strings.Contains(out, "errors 1") {
+		t.Errorf("a name Azure Files refuses: %s", out)
+	}
+	st, _ := exec.Command(binary, "agent", "status", "--state", a.state).CombinedOutput()
+	if !strings.Contains(string(st), "what?.txt") || !strings.Contains(string(st), "does not allow") {
+		t.Errorf("agent status does not report the refused name:\n%s", st)
+	}
+	if err := os.Remove(filepath.Join(a.folder, "what?.txt")); err != nil {
+		t.Fatal(err)
+	}
+
+	// The VM's server uses its identity: refused without a role on the share, nothing lost;
+	// with Storage File Data Privileged Contributor it syncs as itself.
+	if st, _, body := rawARM(t, http.MethodPatch, a.resourceID+"?api-version=2022-09-01", `{"properties":{"identity":true}}`); st != http.StatusAccepted {
+		t.Fatalf("PATCH identity: %d %s", st, body)
+	}
+	writeFile(t, filepath.Join(a.folder, "with-identity.txt"), []byte("as the VM"))
+	if out, err := a.syncMay(t); err == nil || !strings.Contains(out, "ManagedIdentity") {
+		t.Errorf("the identity without a role on the share synced: %v\n%s", err, out)
+	}
+	shareScope := "/subscriptions/" + srv.SubscriptionID + "/resourceGroups/" + tp.rg + "/providers/Microsoft.Storage/storageAccounts/" + tp.account + "/fileServices/default/fileshares/data"
+	if err := assignRole(t, adminCredential(t), shareScope, "69566ab7-960f-475b-8e7c-b3118f30c6bd", *ident.PrincipalID); err != nil {
+		t.Fatal(err)
+	}
+	if out := a.sync(t); !strings.Contains(out, "(ManagedIdentity)") || !strings.Contains(out, "up 1") {
+		t.Errorf("the identity with its role: %s", out)
+	}
+	if out := b.sync(t); !strings.Contains(out, "(Certificate)") {
+		t.Errorf("the server without an identity keeps its certificate and the key: %s", out)
+	}
+	want["secure.txt"], want["with-identity.txt"] = "guarded", "as the VM"
+	if got := tree(t, b.folder); !sameTree(got, want) {
+		t.Errorf("b after a synced with its identity: %v", treeNames(got))
+	}
+
+}

@@ -1,0 +1,665 @@
+package agent
+
+import (
+	"bytes"
+	"context"
+	"crypto/md5"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/streaming"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azfile/directory"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azfile/file"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azfile/fileerror"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azfile/share"
+	"github.com/cerulean-azure/cerulean/internal/providers/storagesync"
+	"github.com/cerulean-azure/cerulean/internal/store"
+)
+
+// SDAttr is the extended attribute a local file's Windows security descriptor (SDDL) is
+// kept in: uploaded as the share's x-ms-file-permission, written back on download, so ACLs
+// travel server → share → server.
+const SDAttr = "user.cerulean.sddl"
+
+// rangeSize is the largest range uploaded at once (the File service's maximum).
+const rangeSize = 4 << 20
+
+// tmpPrefix names the agent's own temporary files, never synced.
+const tmpPrefix = ".cerulean-sync-"
+
+// Syncer syncs one server endpoint's folder with its cloud endpoint's share.
+type Syncer struct {
+	Endpoint storagesync.AgentEndpoint
+	Server   string // the server's name, which conflict copies carry
+	Share    *share.Client
+	Journal  store.Store
+	// Progress, when set, hears how far a run is.
+	Progress func(done, total int)
+}
+
+// side is one side's state of a path, as last synced (journal) or now.
+type side struct {
+	Exists bool   `json:"exists"`
+	Dir    bool   `json:"dir,omitempty"`
+	Size   int64  `json:"size,omitempty"`
+	Mtime  int64  `json:"mtime,omitempty"` // local: nanoseconds
+	Ino    uint64 `json:"ino,omitempty"`   // local
+	ETag   string `json:"etag,omitempty"`  // remote
+}
+
+// entry is a path's journal record: both sides as last synced, and an operation under way
+// (written before it starts, so that a crash is resumed, not mistaken for a conflict).
+type entry struct {
+	Local         side   `json:"local"`
+	Remote        side   `json:"remote"`
+	Pending       string `json:"pending,omitempty"` // "upload" or "download"
+	PendingLocal  side   `json:"pendingLocal,omitzero"`
+	PendingRemote side   `json:"pendingRemote,omitzero"`
+}
+
+// ItemError is a path that did not sync, and why.
+type ItemError struct {
+	Path  string `json:"path"`
+	Error string `json:"error"`
+}
+
+// Result is what a run did.
+type Result struct {
+	Uploaded, Downloaded, DeletedRemote, DeletedLocal, Conflicts int
+	Errors                                                       []ItemError
+	Pending                                                      int
+}
+
+func (s *Syncer) col() string { return "journal/" + strings.ToLower(s.Endpoint.ID) }
+
+func sameLocal(a, b side) bool {
+	return a.Exists == b.Exists && (!a.Exists || (a.Dir == b.Dir && (a.Dir || (a.Size == b.Size && a.Mtime == b.Mtime && a.Ino == b.Ino))))
+}
+
+func sameRemote(a, b side) bool {
+	return a.Exists == b.Exists && (!a.Exists || (a.Dir == b.Dir && (a.Dir || a.ETag == b.ETag)))
+}
+
+// Run syncs once: both sides are listed, compared with the journal, and each path's change
+// is carried to the other side (conflicts kept as both versions). Per-item failures are in
+// the result; an error means the run could not proceed (the share unreachable, refused).
+func (s *Syncer) Run(ctx context.Context) (Result, error) {
+	var res Result
+	remote, err := s.listRemote(ctx)
+	if err != nil {
+		return res, err
+	}
+	local, localErrs := s.listLocal()
+	res.Errors = append(res.Errors, localErrs...)
+	journal := map[string]entry{}
+	if err := s.Journal.View(ctx, func(tx store.Tx) error {
+		items, err := tx.List(s.col(), "")
+		for _, it := range items {
+			var e entry
+			if json.Unmarshal(it.Value, &e) == nil {
+				journal[it.Key] = e
+			}
+		}
+		return err
+	}); err != nil {
+		return res, err
+	}
+	first := len(journal) == 0
+	paths := map[string]bool{}
+	for p := range remote {
+		paths[p] = true
+	}
+	for p := range local {
+		paths[p] = true
+	}
+	for p := range journal {
+		paths[p] = true
+	}
+	// Creations and updates parents first; deletions children first.
+	ordered := make([]string, 0, len(paths))
+	for p := range paths {
+		ordered = append(ordered, p)
+	}
+	sort.Strings(ordered)
+	var deletes []string
+	for i, p := range ordered {
+		if s.Progress != nil && i%100 == 0 {
+			s.Progress(i, len(ordered))
+		}
+		if err := ctx.Err(); err != nil {
+			return res, err
+		}
+		l, r := local[p], remote[p]
+		j, known := journal[p]
+		del, err := s.reconcile(ctx, p, l, r, j, known, first, &res)
+		if del {
+			deletes = append(deletes, p)
+			continue
+		}
+		if err != nil {
+			if fatal(err) {
+				return res, err
+			}
+			res.Errors = append(res.Errors, ItemError{Path: p, Error: err.Error()})
+		}
+	}
+	sort.Sort(sort.Reverse(sort.StringSlice(deletes)))
+	for _, p := range deletes {
+		l, r := local[p], remote[p]
+		j := journal[p]
+		if err := s.delete(ctx, p, l, r, j, &res); err != nil {
+			if fatal(err) {
+				return res, err
+			}
+			res.Errors = append(res.Errors, ItemError{Path: p, Error: err.Error()})
+		}
+	}
+	if s.Progress != nil {
+		s.Progress(len(ordered), len(ordered))
+	}
+	res.Pending = len(res.Errors)
+	return res, nil
+}
+
+// fatal tells an error that stops the run (authorization, the account's key, the service)
+// from one about an item.
+func fatal(err error) bool {
+	return fileerror.HasCode(err, fileerror.AuthenticationFailed, fileerror.AuthorizationFailure,
+		fileerror.AuthorizationPermissionMismatch, fileerror.InsufficientAccountPermissions, fileerror.ShareNotFound) || strings.Contains(err.Error(), "KeyVault") || errors.Is(err, context.Canceled)
+}
+
+// reconcile carries a path's change across, or says it is a deletion to make later.
+func (s *Syncer) reconcile(ctx context.Context, p string, l, r side, j entry, known, first bool, res *Result) (bool, error) {
+	lc, rc := l.Exists, r.Exists
+	if known {
+		lc, rc = !sameLocal(l, j.Local), !sameRemote(r, j.Remote)
+		switch j.Pending {
+		case "upload":
+			if sameLocal(l, j.PendingLocal) {
+				rc = false // the remote change is our own upload, cut short
+			}
+		case "download":
+			if sameRemote(r, j.PendingRemote) && sameLocal(l, j.PendingLocal) {
+				return false, s.record(ctx, p, entry{Local: l, Remote: r}) // it finished; only the journal did not
+			}
+		}
+	}
+	switch {
+	case !lc && !rc:
+		if known && j.Pending != "" {
+			return false, s.record(ctx, p, entry{Local: l, Remote: r})
+		}
+		return false, nil
+	case lc && !rc:
+		if !l.Exists {
+			return r.Exists, s.forget(ctx, p, r.Exists)
+		}
+		return false, s.push(ctx, p, l, r, res)
+	case !lc && rc:
+		if !r.Exists {
+			return l.Exists, s.forget(ctx, p, l.Exists)
+		}
+		return false, s.pull(ctx, p, l, r, res)
+	}
+	// Both sides changed.
+	switch {
+	case !l.Exists && !r.Exists:
+		return false, s.forget(ctx, p, false)
+	case l.Exists && !r.Exists:
+		return false, s.push(ctx, p, l, r, res)
+	case !l.Exists && r.Exists:
+		if first && s.Endpoint.InitialUploadPolicy == "ServerAuthoritative" {
+			return true, nil // the server's namespace wins: what it lacks goes
+		}
+		return false, s.pull(ctx, p, l, r, res)
+	case l.Dir && r.Dir:
+		return false, s.record(ctx, p, entry{Local: l, Remote: r})
+	}
+	if !l.Dir && !r.Dir && l.Size == r.Size {
+		if same, err := s.sameContent(ctx, p); err == nil && same {
+			return false, s.record(ctx, p, entry{Local: l, Remote: r})
+		}
+	}
+	if !known && first && s.Endpoint.InitialUploadPolicy == "ServerAuthoritative" {
+		return false, s.push(ctx, p, l, r, res)
+	}
+	return false, s.conflict(ctx, p, l, r, res)
+}
+
+// forget drops a path's journal entry (when the other side must still be deleted, the
+// deletion records it).
+func (s *Syncer) forget(ctx context.Context, p string, later bool) error {
+	if later {
+		return nil
+	}
+	return s.Journal.Update(ctx, func(tx store.Tx) error {
+		err := tx.Delete(s.col(), p)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
+		return err
+	})
+}
+
+func (s *Syncer) record(ctx context.Context, p string, e entry) error {
+	b, err := json.Marshal(e)
+	if err != nil {
+		return err
+	}
+	return s.Journal.Update(ctx, func(tx store.Tx) error { return tx.Put(s.col(), p, b) })
+}
+
+func (s *Syncer) local(p string) string {
+	return filepath.Join(s.Endpoint.ServerLocalPath, filepath.FromSlash(p))
+}
+
+// push makes the share's copy of p the local one.
+func (s *Syncer) push(ctx context.Context, p string, l, r side, res *Result) error {
+	if err := validName(p); err != nil {
+		return err
+	}
+	if r.Exists && r.Dir != l.Dir {
+		if err := s.removeRemote(ctx, p, r); err != nil {
+			return err
+		}
+	}
+	if l.Dir {
+		if err := s.mkdirRemote(ctx, p); err != nil {
+			return err
+		}
+		got, err := s.statRemote(ctx, p, true)
+		if err != nil {
+			return err
+		}
+		return s.record(ctx, p, entry{Local: l, Remote: got})
+	}
+	if err := s.record(ctx, p, entry{Remote: r, Pending: "upload", PendingLocal: l}); err != nil {
+		return err
+	}
+	if err := s.upload(ctx, p); err != nil {
+		return err
+	}
+	got, err := s.statRemote(ctx, p, false)
+	if err != nil {
+		return err
+	}
+	res.Uploaded++
+	return s.record(ctx, p, entry{Local: l, Remote: got})
+}
+
+// pull makes the local copy of p the share's.
+func (s *Syncer) pull(ctx context.Context, p string, l, r side, res *Result) error {
+	dst := s.local(p)
+	if l.Exists && l.Dir != r.Dir {
+		if err := os.RemoveAll(dst); err != nil {
+			return err
+		}
+	}
+	if r.Dir {
+		if err := os.MkdirAll(dst, 0o755); err != nil {
+			return err
+		}
+		got, err := statLocal(dst)
+		if err != nil {
+			return err
+		}
+		return s.record(ctx, p, entry{Local: got, Remote: r})
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return err
+	}
+	tmp, etag, err := s.download(ctx, p)
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp)
+	if etag != r.ETag {
+		return fmt.Errorf("the share's copy changed while it was read; it is taken at the next sync")
+	}
+	got, err := statLocal(tmp)
+	if err != nil {
+		return err
+	}
+	// The local file must still be what was listed: a change made meanwhile is a conflict
+	// the next run sees.
+	if now, _ := statLocal(dst); !sameLocal(now, l) {
+		return fmt.Errorf("the local file changed while the share's copy was read; it is compared again at the next sync")
+	}
+	// Until the file is in place the share's side counts as unknown (side{}): a crash before
+	// the rename downloads again; after it, the pending record tells it is done.
+	if err := s.record(ctx, p, entry{Local: l, Pending: "download", PendingLocal: got, PendingRemote: r}); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, dst); err != nil {
+		return err
+	}
+	res.Downloaded++
+	return s.record(ctx, p, entry{Local: got, Remote: r})
+}
+
+// conflict keeps both versions: the share's keeps the name, the server's is renamed
+// <name>-<server>[-N].<ext> on both sides.
+func (s *Syncer) conflict(ctx context.Context, p string, l, r side, res *Result) error {
+	if l.Dir || r.Dir {
+		return s.pull(ctx, p, l, r, res) // a folder against a file: the share's wins, the file is kept below
+	}
+	name := s.conflictName(ctx, p)
+	if err := os.Rename(s.local(p), s.local(name)); err != nil {
+		return err
+	}
+	moved, err := statLocal(s.local(name))
+	if err != nil {
+		return err
+	}
+	res.Conflicts++
+	if err := s.push(ctx, name, moved, side{}, res); err != nil {
+		return err
+	}
+	return s.pull(ctx, p, side{}, r, res)
+}
+
+func (s *Syncer) conflictName(ctx context.Context, p string) string {
+	dir, base := path.Split(p)
+	ext := path.Ext(base)
+	stem := strings.TrimSuffix(base, ext)
+	for n := 0; ; n++ {
+		cand := stem + "-" + s.Server
+		if n > 0 {
+			cand += fmt.Sprintf("-%d", n)
+		}
+		cand = dir + cand + ext
+		if _, err := os.Lstat(s.local(cand)); err == nil {
+			continue
+		}
+		if _, err := s.Share.NewRootDirectoryClient().NewFileClient(cand).GetProperties(ctx, nil); err == nil {
+			continue
+		}
+		return cand
+	}
+}
+
+// delete removes p from the side where it still is, the other side having deleted it.
+func (s *Syncer) delete(ctx context.Context, p string, l, r side, j entry, res *Result) error {
+	if l.Exists {
+		if l.Dir {
+			if err := os.Remove(s.local(p)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return fmt.Errorf("the folder was deleted on the share, but here it holds new items: %w", err)
+			}
+		} else if err := os.Remove(s.local(p)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		res.DeletedLocal++
+	} else if r.Exists {
+		if err := s.removeRemote(ctx, p, r); err != nil {
+			return err
+		}
+		res.DeletedRemote++
+	}
+	return s.forget(ctx, p, false)
+}
+
+func (s *Syncer) removeRemote(ctx context.Context, p string, r side) error {
+	root := s.Share.NewRootDirectoryClient()
+	var err error
+	if r.Dir {
+		_, err = root.NewSubdirectoryClient(p).Delete(ctx, nil)
+	} else {
+		_, err = root.NewFileClient(p).Delete(ctx, nil)
+	}
+	if fileerror.HasCode(err, fileerror.ResourceNotFound, fileerror.ParentNotFound) {
+		return nil
+	}
+	return err
+}
+
+func (s *Syncer) mkdirRemote(ctx context.Context, p string) error {
+	parts := strings.Split(p, "/")
+	for i := range parts {
+		_, err := s.Share.NewRootDirectoryClient().NewSubdirectoryClient(strings.Join(parts[:i+1], "/")).Create(ctx, nil)
+		if err != nil && !fileerror.HasCode(err, fileerror.ResourceAlreadyExists) {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Syncer) statRemote(ctx context.Context, p string, dir bool) (side, error) {
+	root := s.Share.NewRootDirectoryClient()
+	if dir {
+		if _, err := root.NewSubdirectoryClient(p).GetProperties(ctx, nil); err != nil {
+			return side{}, err
+		}
+		return side{Exists: true, Dir: true}, nil
+	}
+	props, err := root.NewFileClient(p).GetProperties(ctx, nil)
+	if err != nil {
+		return side{}, err
+	}
+	return side{Exists: true, Size: *props.ContentLength, ETag: string(*props.ETag)}, nil
+}
+
+// upload writes the local file p to the share in ranges, with its security descriptor.
+func (s *Syncer) upload(ctx context.Context, p string) error {
+	if dir := path.Dir(p); dir != "." {
+		if err := s.mkdirRemote(ctx, dir); err != nil {
+			return err
+		}
+	}
+	f, err := os.Open(s.local(p))
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	fc := s.Share.NewRootDirectoryClient().NewFileClient(p)
+	opts := &file.CreateOptions{}
+	if sddl, ok := readSD(s.local(p)); ok {
+		opts.Permissions = &file.Permissions{Permission: &sddl}
+	}
+	if _, err := fc.Create(ctx, st.Size(), opts); err != nil {
+		return err
+	}
+	h := md5.New()
+	buf := make([]byte, rangeSize)
+	for off := int64(0); off < st.Size(); {
+		n, err := io.ReadFull(f, buf)
+		if n > 0 {
+			h.Write(buf[:n])
+			if _, err := fc.UploadRange(ctx, off, streaming.NopCloser(bytes.NewReader(buf[:n])), nil); err != nil {
+				return err
+			}
+			off += int64(n)
+		}
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			break
+		}
+		if err != nil {
+			return err
+		}
+	}
+	_, err = fc.SetHTTPHeaders(ctx, &file.SetHTTPHeadersOptions{HTTPHeaders: &file.HTTPHeaders{ContentMD5: h.Sum(nil)}})
+	return err
+}
+
+// download reads the share's p into a temporary file beside its place, with its security
+// descriptor, and returns it with the ETag it was read at.
+func (s *Syncer) download(ctx context.Context, p string) (string, string, error) {
+	fc := s.Share.NewRootDirectoryClient().NewFileClient(p)
+	resp, err := fc.DownloadStream(ctx, nil)
+	if err != nil {
+		return "", "", err
+	}
+	defer resp.Body.Close()
+	tmp, err := os.CreateTemp(filepath.Dir(s.local(p)), tmpPrefix)
+	if err != nil {
+		return "", "", err
+	}
+	if _, err := io.Copy(tmp, resp.Body); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return "", "", err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return "", "", err
+	}
+	tmp.Close()
+	if resp.FilePermissionKey != nil {
+		if perm, err := s.Share.GetPermission(ctx, *resp.FilePermissionKey, nil); err == nil && perm.Permission != nil {
+			writeSD(tmp.Name(), *perm.Permission)
+		}
+	}
+	return tmp.Name(), string(*resp.ETag), nil
+}
+
+// sameContent compares the local and share copies of p by MD5 (the share's as uploaded).
+func (s *Syncer) sameContent(ctx context.Context, p string) (bool, error) {
+	props, err := s.Share.NewRootDirectoryClient().NewFileClient(p).GetProperties(ctx, nil)
+	if err != nil || len(props.ContentMD5) == 0 {
+		return false, err
+	}
+	f, err := os.Open(s.local(p))
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	h := md5.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return false, err
+	}
+	return bytes.Equal(h.Sum(nil), props.ContentMD5), nil
+}
+
+// listRemote lists the whole share.
+func (s *Syncer) listRemote(ctx context.Context) (map[string]side, error) {
+	out := map[string]side{}
+	queue := []string{""}
+	for len(queue) > 0 {
+		dir := queue[0]
+		queue = queue[1:]
+		dc := s.Share.NewRootDirectoryClient()
+		if dir != "" {
+			dc = dc.NewSubdirectoryClient(dir)
+		}
+		pager := dc.NewListFilesAndDirectoriesPager(&directory.ListFilesAndDirectoriesOptions{Include: directory.ListFilesInclude{ETag: true, Timestamps: true}})
+		for pager.More() {
+			page, err := pager.NextPage(ctx)
+			if err != nil {
+				return nil, err
+			}
+			for _, d := range page.Segment.Directories {
+				p := path.Join(dir, *d.Name)
+				out[p] = side{Exists: true, Dir: true}
+				queue = append(queue, p)
+			}
+			for _, f := range page.Segment.Files {
+				e := side{Exists: true}
+				if f.Properties != nil {
+					if f.Properties.ContentLength != nil {
+						e.Size = *f.Properties.ContentLength
+					}
+					if f.Properties.ETag != nil {
+						e.ETag = string(*f.Properties.ETag)
+					}
+				}
+				out[path.Join(dir, *f.Name)] = e
+			}
+		}
+	}
+	return out, nil
+}
+
+// listLocal lists the endpoint's folder (its own temporary files aside).
+func (s *Syncer) listLocal() (map[string]side, []ItemError) {
+	out := map[string]side{}
+	var errs []ItemError
+	root := s.Endpoint.ServerLocalPath
+	_ = filepath.WalkDir(root, func(full string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if full != root {
+				errs = append(errs, ItemError{Path: full, Error: err.Error()})
+			}
+			return nil
+		}
+		if full == root {
+			return nil
+		}
+		rel, _ := filepath.Rel(root, full)
+		rel = filepath.ToSlash(rel)
+		if strings.HasPrefix(d.Name(), tmpPrefix) {
+			return nil
+		}
+		if d.Type()&fs.ModeSymlink != 0 {
+			errs = append(errs, ItemError{Path: rel, Error: "symbolic links are not synced (Azure Files has no equivalent)"})
+			return nil
+		}
+		st, err := statLocal(full)
+		if err != nil {
+			errs = append(errs, ItemError{Path: rel, Error: err.Error()})
+			return nil
+		}
+		out[rel] = st
+		return nil
+	})
+	return out, errs
+}
+
+func statLocal(p string) (side, error) {
+	fi, err := os.Lstat(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return side{}, nil
+	}
+	if err != nil {
+		return side{}, err
+	}
+	st := side{Exists: true, Dir: fi.IsDir()}
+	if !st.Dir {
+		st.Size, st.Mtime = fi.Size(), fi.ModTime().UnixNano()
+		if sys, ok := fi.Sys().(*syscall.Stat_t); ok {
+			st.Ino = sys.Ino
+		}
+	}
+	return st, nil
+}
+
+// validName refuses names the File service does not take, before anything is sent.
+func validName(p string) error {
+	for _, seg := range strings.Split(p, "/") {
+		if len(seg) > 255 {
+			return fmt.Errorf("'%s' is longer than Azure Files' 255 characters: rename it to sync it", seg)
+		}
+		if strings.HasSuffix(seg, ".") || strings.HasSuffix(seg, " ") {
+			return fmt.Errorf("'%s' ends with a dot or a space, which Azure Files does not allow: rename it to sync it", seg)
+		}
+		for _, r := range seg {
+			if r < 0x20 || strings.ContainsRune(`"\:|<>*?`, r) {
+				return fmt.Errorf("'%s' holds %q, which Azure Files does not allow in names: rename it to sync it", seg, r)
+			}
+		}
+	}
+	return nil
+}
+
+func readSD(p string) (string, bool) {
+	buf := make([]byte, 64<<10)
+	n, err := syscall.Getxattr(p, SDAttr, buf)
+	if err != nil || n == 0 {
+		return "", false
+	}
+	return string(buf[:n]), true
+}
+
+func writeSD(p, sddl string) { _ = syscall.Setxattr(p, SDAttr, []byte(sddl), 0) }
