@@ -50,9 +50,9 @@ that identity (the service shows it as latestApplicationId).`,
 			if base == "" {
 				return errors.New("no Resource Manager endpoint: eval \"$(cerulean env)\" first, or give --arm-endpoint")
 			}
-			cred, err := azidentity.NewEnvironmentCredential(&azidentity.EnvironmentCredentialOptions{ClientOptions: azcore.ClientOptions{Transport: http.DefaultClient}, DisableInstanceDiscovery: true})
+			cred, err := signedInCaller()
 			if err != nil {
-				return fmt.Errorf("sign in first (eval \"$(cerulean env)\" sets AZURE_CLIENT_ID and AZURE_CLIENT_SECRET): %w", err)
+				return err
 			}
 			hc := http.DefaultClient
 			st, err := agent.Register(cmd.Context(), hc, strings.TrimRight(base, "/"), cred, service, name, state, agent.MachineIdentity(cmd.Context(), hc))
@@ -176,4 +176,15 @@ func withAgent(state *string, fn func(*cobra.Command, *agent.Agent) error) func(
 		defer a.Close()
 		return fn(cmd, a)
 	}
+}
+
+// signedInCaller is the caller 'cerulean env' signs in (AZURE_CLIENT_ID, AZURE_CLIENT_SECRET,
+// AZURE_TENANT_ID, AZURE_AUTHORITY_HOST), for commands that act through Resource Manager.
+func signedInCaller() (azcore.TokenCredential, error) {
+	cred, err := azidentity.NewEnvironmentCredential(&azidentity.EnvironmentCredentialOptions{
+		ClientOptions: azcore.ClientOptions{Transport: http.DefaultClient}, DisableInstanceDiscovery: true})
+	if err != nil {
+		return nil, fmt.Errorf("sign in first (eval \"$(cerulean env)\" sets AZURE_CLIENT_ID and AZURE_CLIENT_SECRET): %w", err)
+	}
+	return cred, nil
 }

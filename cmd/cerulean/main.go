@@ -67,7 +67,7 @@ Start it with 'cerulean serve', then load its settings into a shell with
 		}
 		return nil
 	}
-	root.AddCommand(serveCmd(), envCmd(), identityCmd(), spCmd(), signingKeyCmd(), rootKeyCmd(), storageCmd(), accessCmd(), icaclsCmd(), smbCmd(), groupCmd(), activityCmd(), agentCmd())
+	root.AddCommand(serveCmd(), envCmd(), identityCmd(), spCmd(), signingKeyCmd(), rootKeyCmd(), storageCmd(), accessCmd(), icaclsCmd(), smbCmd(), groupCmd(), activityCmd(), agentCmd(), storageSyncCmd())
 	return root
 }
 
