@@ -41,13 +41,13 @@ func TestFileSync_JS(t *testing.T) {
 		t.Fatalf("node e2e/js/storagesync.mjs: %v\nstdout:\n%s\nstderr:\n%s", err, stdout.String(), stderr.String())
 	}
 	var got struct {
-		Service  struct{ UID, State, Traffic string }
-		Group    struct{ UniqueID string }
-		Cloud    struct{ Share, PartnershipID string }
-		Server   struct{ Name, AgentVersion string }
-		Endpoint struct{ Path, Tiering, ServerName string }
+		Service                struct{ UID, State, Traffic string }
+		Group                  struct{ UniqueID string }
+		Cloud                  struct{ Share, PartnershipID string }
+		Server                 struct{ Name, AgentVersion string }
+		Endpoint               struct{ Path, Tiering, ServerName string }
 		Endpoints, AfterDelete []string
-		Refused  *struct {
+		Refused                *struct {
 			StatusCode int
 			Code       string
 		}
