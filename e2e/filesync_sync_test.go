@@ -27,12 +27,24 @@ type syncTopology struct {
 
 func newSyncTopology(t *testing.T) syncTopology {
 	t.Helper()
-	admin := adminCredential(t)
-	tp := syncTopology{rg: "afss-" + uuid.NewString()[:8], account: newAccountName()}
-	if err := createGroup(t, admin, tp.rg); err != nil {
+	rg := "afss-" + uuid.NewString()[:8]
+	if err := createGroup(t, adminCredential(t), rg); err != nil {
 		t.Fatal(err)
 	}
-	a := accountWithShares(t, tp.rg, tp.account, "data")
+	name := newAccountName()
+	accountWithShares(t, rg, name, "data")
+	return syncTopologyOn(t, rg, name)
+}
+
+// syncTopologyOn builds the topology on an existing account (with share "data") of rg.
+func syncTopologyOn(t *testing.T, rg, account string) syncTopology {
+	t.Helper()
+	admin := adminCredential(t)
+	tp := syncTopology{rg: rg, account: account}
+	a, err := accountsClient(t, admin).GetProperties(ctxT(t), rg, account, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	keys, err := accountsClient(t, admin).ListKeys(ctxT(t), tp.rg, tp.account, nil)
 	if err != nil {
 		t.Fatal(err)
