@@ -46,6 +46,8 @@ func startFilesServer(t testing.TB, dir string) (*service.Client, string) {
 // filesWorld is an in-process server with account "benchfiles" and share "bench".
 type filesWorld struct {
 	client *service.Client
+	hc     *http.Client // trusts the server's CA
+	token  string       // the administrator's ARM token
 	base   string
 	in     *instance.Instance
 	srv    *server.Server
@@ -120,7 +122,7 @@ func startFilesWorld(t testing.TB, dir string) *filesWorld {
 	if _, err := c.NewShareClient("bench").Create(context.Background(), nil); err != nil {
 		t.Fatal(err)
 	}
-	return &filesWorld{client: c, base: base, in: in, srv: srv, key: keys.Keys[0].Value}
+	return &filesWorld{client: c, hc: hc, token: tok.AccessToken, base: base, in: in, srv: srv, key: keys.Keys[0].Value}
 }
 
 // throughput runs n clients, each writing (then reading) one file of filesMiB in 4 MiB ranges.

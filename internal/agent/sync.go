@@ -14,9 +14,12 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/streaming"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azfile/directory"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azfile/file"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azfile/fileerror"
@@ -44,6 +47,10 @@ type Syncer struct {
 	Journal  store.Store
 	// Progress, when set, hears how far a run is.
 	Progress func(done, total int)
+
+	mu    sync.Mutex
+	batch map[string][]byte // journal records not yet written
+	perms map[string]string // permission key -> SDDL, this run's
 }
 
 // side is one side's state of a path, as last synced (journal) or now.
@@ -77,6 +84,20 @@ type Result struct {
 	Uploaded, Downloaded, DeletedRemote, DeletedLocal, Conflicts int
 	Errors                                                       []ItemError
 	Pending                                                      int
+}
+
+// workers is how many files sync at once.
+const workers = 8
+
+// journalBatch is how many journal records are written in one transaction.
+const journalBatch = 256
+
+func (r *Result) add(o Result) {
+	r.Uploaded += o.Uploaded
+	r.Downloaded += o.Downloaded
+	r.DeletedRemote += o.DeletedRemote
+	r.DeletedLocal += o.DeletedLocal
+	r.Conflicts += o.Conflicts
 }
 
 func (s *Syncer) col() string { return "journal/" + strings.ToLower(s.Endpoint.ID) }
@@ -131,32 +152,87 @@ func (s *Syncer) Run(ctx context.Context) (Result, error) {
 	}
 	sort.Strings(ordered)
 	var deletes []string
-	for i, p := range ordered {
-		if s.Progress != nil && i%100 == 0 {
-			s.Progress(i, len(ordered))
+	isDir := func(p string) bool {
+		j := journal[p]
+		return local[p].Dir || remote[p].Dir || j.Local.Dir || j.Remote.Dir
+	}
+	var mu sync.Mutex
+	var fatalErr error
+	do := func(p string) {
+		l, r := local[p], remote[p]
+		j, known := journal[p]
+		var one Result
+		del, err := s.reconcile(ctx, p, l, r, j, known, first, &one)
+		mu.Lock()
+		defer mu.Unlock()
+		res.add(one)
+		switch {
+		case del:
+			deletes = append(deletes, p)
+		case err != nil && fatal(err):
+			if fatalErr == nil {
+				fatalErr = err
+			}
+		case err != nil:
+			res.Errors = append(res.Errors, ItemError{Path: p, Error: err.Error()})
+		}
+	}
+	// Folders first, in order (parents before children); then files, several at once.
+	var filePaths []string
+	for _, p := range ordered {
+		if !isDir(p) {
+			filePaths = append(filePaths, p)
+			continue
 		}
 		if err := ctx.Err(); err != nil {
 			return res, err
 		}
-		l, r := local[p], remote[p]
-		j, known := journal[p]
-		del, err := s.reconcile(ctx, p, l, r, j, known, first, &res)
-		if del {
-			deletes = append(deletes, p)
-			continue
+		do(p)
+		if fatalErr != nil {
+			return res, fatalErr
 		}
-		if err != nil {
-			if fatal(err) {
-				return res, err
+	}
+	work := make(chan string)
+	var wg sync.WaitGroup
+	var done atomic.Int64
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for p := range work {
+				do(p)
+				if n := done.Add(1); s.Progress != nil && n%100 == 0 {
+					s.Progress(int(n), len(filePaths))
+				}
 			}
-			res.Errors = append(res.Errors, ItemError{Path: p, Error: err.Error()})
+		}()
+	}
+	for _, p := range filePaths {
+		mu.Lock()
+		stop := fatalErr != nil
+		mu.Unlock()
+		if stop || ctx.Err() != nil {
+			break
 		}
+		work <- p
+	}
+	close(work)
+	wg.Wait()
+	if err := s.flush(ctx); err != nil {
+		return res, err
+	}
+	if fatalErr != nil {
+		return res, fatalErr
+	}
+	if err := ctx.Err(); err != nil {
+		return res, err
 	}
 	sort.Sort(sort.Reverse(sort.StringSlice(deletes)))
 	for _, p := range deletes {
 		l, r := local[p], remote[p]
 		j := journal[p]
 		if err := s.delete(ctx, p, l, r, j, &res); err != nil {
+			_ = s.flush(ctx)
 			if fatal(err) {
 				return res, err
 			}
@@ -164,10 +240,10 @@ func (s *Syncer) Run(ctx context.Context) (Result, error) {
 		}
 	}
 	if s.Progress != nil {
-		s.Progress(len(ordered), len(ordered))
+		s.Progress(len(filePaths), len(filePaths))
 	}
 	res.Pending = len(res.Errors)
-	return res, nil
+	return res, s.flush(ctx)
 }
 
 // fatal tells an error that stops the run (authorization, the account's key, the service)
@@ -241,6 +317,9 @@ func (s *Syncer) forget(ctx context.Context, p string, later bool) error {
 	if later {
 		return nil
 	}
+	s.mu.Lock()
+	delete(s.batch, p)
+	s.mu.Unlock()
 	return s.Journal.Update(ctx, func(tx store.Tx) error {
 		err := tx.Delete(s.col(), p)
 		if errors.Is(err, store.ErrNotFound) {
@@ -255,7 +334,46 @@ func (s *Syncer) record(ctx context.Context, p string, e entry) error {
 	if err != nil {
 		return err
 	}
-	return s.Journal.Update(ctx, func(tx store.Tx) error { return tx.Put(s.col(), p, b) })
+	s.mu.Lock()
+	if s.batch == nil {
+		s.batch = map[string][]byte{}
+	}
+	s.batch[p] = b
+	full := len(s.batch) >= journalBatch
+	s.mu.Unlock()
+	if full {
+		return s.flush(ctx)
+	}
+	return nil
+}
+
+// recordNow writes a journal record at once (with those batched before it): a pending
+// operation must be on disk before the operation starts.
+func (s *Syncer) recordNow(ctx context.Context, p string, e entry) error {
+	if err := s.record(ctx, p, e); err != nil {
+		return err
+	}
+	return s.flush(ctx)
+}
+
+// flush writes the batched journal records. Records lost to a crash before it cost a
+// comparison (the copies are found equal by their MD5), never a wrong conflict.
+func (s *Syncer) flush(ctx context.Context) error {
+	s.mu.Lock()
+	batch := s.batch
+	s.batch = nil
+	s.mu.Unlock()
+	if len(batch) == 0 {
+		return nil
+	}
+	return s.Journal.Update(ctx, func(tx store.Tx) error {
+		for p, b := range batch {
+			if err := tx.Put(s.col(), p, b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 func (s *Syncer) local(p string) string {
@@ -282,18 +400,24 @@ func (s *Syncer) push(ctx context.Context, p string, l, r side, res *Result) err
 		}
 		return s.record(ctx, p, entry{Local: l, Remote: got})
 	}
-	if err := s.record(ctx, p, entry{Remote: r, Pending: "upload", PendingLocal: l}); err != nil {
-		return err
+	// The share may already hold these bytes (an upload whose journal record a crash lost).
+	if r.Exists && !r.Dir && r.Size == l.Size {
+		if same, err := s.sameContent(ctx, p); err == nil && same {
+			return s.record(ctx, p, entry{Local: l, Remote: r})
+		}
 	}
-	if err := s.upload(ctx, p); err != nil {
-		return err
+	if l.Size > rangeSize {
+		// Several requests: the pending record lets a crash resume the upload.
+		if err := s.recordNow(ctx, p, entry{Remote: r, Pending: "upload", PendingLocal: l}); err != nil {
+			return err
+		}
 	}
-	got, err := s.statRemote(ctx, p, false)
+	etag, err := s.upload(ctx, p)
 	if err != nil {
 		return err
 	}
 	res.Uploaded++
-	return s.record(ctx, p, entry{Local: l, Remote: got})
+	return s.record(ctx, p, entry{Local: l, Remote: side{Exists: true, Size: l.Size, ETag: etag}})
 }
 
 // pull makes the local copy of p the share's.
@@ -334,11 +458,8 @@ func (s *Syncer) pull(ctx context.Context, p string, l, r side, res *Result) err
 	if now, _ := statLocal(dst); !sameLocal(now, l) {
 		return fmt.Errorf("the local file changed while the share's copy was read; it is compared again at the next sync")
 	}
-	// Until the file is in place the share's side counts as unknown (side{}): a crash before
-	// the rename downloads again; after it, the pending record tells it is done.
-	if err := s.record(ctx, p, entry{Local: l, Pending: "download", PendingLocal: got, PendingRemote: r}); err != nil {
-		return err
-	}
+	// A crash after the rename and before the journal is written finds both copies equal
+	// (push compares them) rather than a change to send back.
 	if err := os.Rename(tmp, dst); err != nil {
 		return err
 	}
@@ -447,29 +568,56 @@ func (s *Syncer) statRemote(ctx context.Context, p string, dir bool) (side, erro
 	return side{Exists: true, Size: *props.ContentLength, ETag: string(*props.ETag)}, nil
 }
 
-// upload writes the local file p to the share in ranges, with its security descriptor.
-func (s *Syncer) upload(ctx context.Context, p string) error {
-	if dir := path.Dir(p); dir != "." {
-		if err := s.mkdirRemote(ctx, dir); err != nil {
-			return err
+// upload writes the local file p to the share with its security descriptor and MD5: in
+// one request up to 4 MiB, in 4 MiB ranges beyond. It returns the share copy's ETag.
+func (s *Syncer) upload(ctx context.Context, p string) (string, error) {
+	etag, err := s.uploadOnce(ctx, p)
+	if fileerror.HasCode(err, fileerror.ParentNotFound) {
+		// Its folder went from the share meanwhile (folders are made before files).
+		if err := s.mkdirRemote(ctx, path.Dir(p)); err != nil {
+			return "", err
 		}
+		etag, err = s.uploadOnce(ctx, p)
 	}
+	return etag, err
+}
+
+func (s *Syncer) uploadOnce(ctx context.Context, p string) (string, error) {
 	f, err := os.Open(s.local(p))
 	if err != nil {
-		return err
+		return "", err
 	}
 	defer f.Close()
 	st, err := f.Stat()
 	if err != nil {
-		return err
+		return "", err
 	}
 	fc := s.Share.NewRootDirectoryClient().NewFileClient(p)
 	opts := &file.CreateOptions{}
 	if sddl, ok := readSD(s.local(p)); ok {
 		opts.Permissions = &file.Permissions{Permission: &sddl}
 	}
+	if st.Size() <= rangeSize {
+		b, err := io.ReadAll(io.LimitReader(f, rangeSize+1))
+		if err != nil {
+			return "", err
+		}
+		if int64(len(b)) != st.Size() {
+			return "", fmt.Errorf("the file changed while it was read; it is sent at the next sync")
+		}
+		sum := md5.Sum(b)
+		opts.HTTPHeaders = &file.HTTPHeaders{ContentMD5: sum[:]}
+		if len(b) > 0 {
+			opts.OptionalBody, opts.ContentLength = streaming.NopCloser(bytes.NewReader(b)), to.Ptr(int64(len(b)))
+		}
+		resp, err := fc.Create(ctx, st.Size(), opts)
+		if err != nil {
+			return "", err
+		}
+		return string(*resp.ETag), nil
+	}
 	if _, err := fc.Create(ctx, st.Size(), opts); err != nil {
-		return err
+		return "", err
 	}
 	h := md5.New()
 	buf := make([]byte, rangeSize)
@@ -478,7 +626,7 @@ func (s *Syncer) upload(ctx context.Context, p string) error {
 		if n > 0 {
 			h.Write(buf[:n])
 			if _, err := fc.UploadRange(ctx, off, streaming.NopCloser(bytes.NewReader(buf[:n])), nil); err != nil {
-				return err
+				return "", err
 			}
 			off += int64(n)
 		}
@@ -486,11 +634,14 @@ func (s *Syncer) upload(ctx context.Context, p string) error {
 			break
 		}
 		if err != nil {
-			return err
+			return "", err
 		}
 	}
-	_, err = fc.SetHTTPHeaders(ctx, &file.SetHTTPHeadersOptions{HTTPHeaders: &file.HTTPHeaders{ContentMD5: h.Sum(nil)}})
-	return err
+	resp, err := fc.SetHTTPHeaders(ctx, &file.SetHTTPHeadersOptions{HTTPHeaders: &file.HTTPHeaders{ContentMD5: h.Sum(nil)}})
+	if err != nil {
+		return "", err
+	}
+	return string(*resp.ETag), nil
 }
 
 // download reads the share's p into a temporary file beside its place, with its security
@@ -518,11 +669,32 @@ func (s *Syncer) download(ctx context.Context, p string) (string, string, error)
 	}
 	tmp.Close()
 	if resp.FilePermissionKey != nil {
-		if perm, err := s.Share.GetPermission(ctx, *resp.FilePermissionKey, nil); err == nil && perm.Permission != nil {
-			writeSD(tmp.Name(), *perm.Permission)
+		if sddl, ok := s.permission(ctx, *resp.FilePermissionKey); ok {
+			writeSD(tmp.Name(), sddl)
 		}
 	}
 	return tmp.Name(), string(*resp.ETag), nil
+}
+
+// permission is the SDDL of a share permission key (asked once per run).
+func (s *Syncer) permission(ctx context.Context, key string) (string, bool) {
+	s.mu.Lock()
+	sddl, ok := s.perms[key]
+	s.mu.Unlock()
+	if ok {
+		return sddl, true
+	}
+	perm, err := s.Share.GetPermission(ctx, key, nil)
+	if err != nil || perm.Permission == nil {
+		return "", false
+	}
+	s.mu.Lock()
+	if s.perms == nil {
+		s.perms = map[string]string{}
+	}
+	s.perms[key] = *perm.Permission
+	s.mu.Unlock()
+	return *perm.Permission, true
 }
 
 // sameContent compares the local and share copies of p by MD5 (the share's as uploaded).
