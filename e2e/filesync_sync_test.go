@@ -357,3 +357,39 @@ func TestFileSync_AgentCrash(t *testing.T) {
 		t.Errorf("another server after the crashes: %d files, want %d (no duplicates, no conflict copies)", len(got), len(want))
 	}
 }
+
+// TestFileSync_ChangeEvents (issue 12 item 2): a running agent hears a change in its folder
+// (file-system events) and syncs it within seconds, long before its next scan (an hour).
+func TestFileSync_ChangeEvents(t *testing.T) {
+	tp := newSyncTopology(t)
+	a := newSyncServer(t, tp, "events-a", "")
+	cmd := exec.Command(binary, "agent", "run", "--interval", "1h", "--state", a.state)
+	cmd.Env = agentEnv(a.env...)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() }()
+	fc := sharedKeyService(t, tp.rg, tp.account).NewShareClient("data").NewRootDirectoryClient()
+	// The first sync (at start) is over once it left its status; then a file appears in a
+	// new subfolder.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if out, err := exec.Command(binary, "agent", "status", "--json", "--state", a.state).Output(); err == nil && strings.Contains(string(out), "lastSuccess") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the agent's first sync did not end")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	writeFile(t, filepath.Join(a.folder, "new", "event.txt"), []byte("heard"))
+	for {
+		if _, err := fc.NewSubdirectoryClient("new").NewFileClient("event.txt").GetProperties(ctxT(t), nil); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("a file written in the folder did not reach the share within 20 s (the next scan is an hour away)")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"github.com/cerulean-azure/cerulean/internal/providers/storagesync"
 	"github.com/cerulean-azure/cerulean/internal/store"
 	"github.com/cerulean-azure/cerulean/internal/store/sqlite"
+	"github.com/fsnotify/fsnotify"
 )
 
 // Agent runs a registered server: heartbeats, its endpoints' sync, status reports.
@@ -177,9 +178,17 @@ func (a *Agent) LastStatus(ctx context.Context) (Status, error) {
 	return st, err
 }
 
-// Run syncs until ctx ends: every interval, and at once after a failure with a growing
-// wait (up to a minute), so that a share coming back is picked up without losing anything.
+// Run syncs until ctx ends: at once when a server endpoint's folder changes (file-system
+// events), every interval otherwise (the share's changes, and any event missed), and after a
+// failure with a growing wait (up to a minute), so that a share coming back is picked up
+// without losing anything.
 func (a *Agent) Run(ctx context.Context, interval time.Duration, report func(Status, error)) error {
+	w, err := newWatcher()
+	var events chan fsnotify.Event
+	if err == nil {
+		defer w.close()
+		events = w.w.Events
+	}
 	wait := interval
 	for {
 		st, err := a.RunOnce(ctx)
@@ -189,16 +198,58 @@ func (a *Agent) Run(ctx context.Context, interval time.Duration, report func(Sta
 		failed := err != nil
 		for _, e := range st.Endpoints {
 			failed = failed || e.Error != ""
+			if w != nil {
+				w.add(e.Path)
+			}
 		}
 		if failed {
 			wait = min(max(2*wait, time.Second), time.Minute)
 		} else {
 			wait = interval
 		}
+		if err := a.waitForChange(ctx, wait, w, events); err != nil {
+			return err
+		}
+	}
+}
+
+// settle is how long changes are gathered after the first one before syncing them.
+const settle = 300 * time.Millisecond
+
+// waitForChange returns after wait, or soon after a change to a watched folder.
+func (a *Agent) waitForChange(ctx context.Context, wait time.Duration, w *watcher, events chan fsnotify.Event) error {
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	for {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(wait):
+		case <-timer.C:
+			return nil
+		case ev, ok := <-events:
+			if !ok {
+				events = nil
+				continue
+			}
+			if !w.changed(ev) {
+				continue
+			}
+			quiet := time.NewTimer(settle)
+			for {
+				select {
+				case <-ctx.Done():
+					quiet.Stop()
+					return ctx.Err()
+				case ev, ok := <-events:
+					if !ok {
+						events = nil
+						continue
+					}
+					w.changed(ev)
+				case <-quiet.C:
+					return nil
+				}
+			}
 		}
 	}
 }
