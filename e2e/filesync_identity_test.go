@@ -15,9 +15,14 @@ import (
 // enableIdentity runs 'cerulean storagesync enable-identity' as the service principal sp.
 func enableIdentity(t *testing.T, tp syncTopology, sp servicePrincipal) (string, error) {
 	t.Helper()
+	return enableIdentityAs(t, tp, sp.AppID, sp.Password)
+}
+
+func enableIdentityAs(t *testing.T, tp syncTopology, clientID, secret string) (string, error) {
+	t.Helper()
 	cmd := exec.Command(binary, "storagesync", "enable-identity", "-g", tp.rg, "-n", "sync")
 	cmd.Env = agentEnv("CERULEAN_ARM_ENDPOINT="+srv.ResourceManagerEndpoint, "AZURE_AUTHORITY_HOST="+srv.AuthorityHost,
-		"AZURE_TENANT_ID="+srv.TenantID, "AZURE_CLIENT_ID="+sp.AppID, "AZURE_CLIENT_SECRET="+sp.Password, "AZURE_SUBSCRIPTION_ID="+srv.SubscriptionID)
+		"AZURE_TENANT_ID="+srv.TenantID, "AZURE_CLIENT_ID="+clientID, "AZURE_CLIENT_SECRET="+secret, "AZURE_SUBSCRIPTION_ID="+srv.SubscriptionID)
 	out, err := cmd.CombinedOutput()
 	return string(out), err
 }

@@ -96,6 +96,9 @@ func newSyncServer(t *testing.T, tp syncTopology, name, vm string) syncServer {
 			t.Fatal(err)
 		}
 		s.env = []string{"IDENTITY_ENDPOINT=" + e.IdentityEndpoint, "IDENTITY_HEADER=" + e.IdentityHeader}
+		if e.ArcIdentityEndpoint != "" { // an Arc machine's own endpoint, with its secret-file challenge
+			s.env = []string{"IDENTITY_ENDPOINT=" + e.ArcIdentityEndpoint, "IMDS_ENDPOINT=" + e.ArcIMDSEndpoint}
+		}
 	}
 	cmd := exec.Command(binary, "agent", "register", "--service", tp.service, "--name", name, "--state", s.state)
 	cmd.Env = agentEnv(append([]string{"CERULEAN_ARM_ENDPOINT=" + srv.ResourceManagerEndpoint, "AZURE_AUTHORITY_HOST=" + srv.AuthorityHost,
@@ -391,5 +394,35 @@ func TestFileSync_ChangeEvents(t *testing.T) {
 			t.Fatal("a file written in the folder did not reach the share within 20 s (the next scan is an hour away)")
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// TestFileSync_ArcServer (issue 12 item 2): a server that is an Azure Arc-enabled machine
+// reaches its identity through Arc's local endpoint (a 401 naming a secret file in
+// /var/opt/azcmagent/tokens that only root reads, then the secret): the agent reports that
+// identity, enable-identity configures it, and the server syncs as itself.
+func TestFileSync_ArcServer(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("Arc's identity endpoint writes its secret in /var/opt/azcmagent/tokens: needs root (CI runs as root)")
+	}
+	tp := newSyncTopology(t)
+	arc, ident := createHost(t, tp.rg, "Microsoft.HybridCompute/machines", "afs-arc", &armresources.Identity{Type: to.Ptr(armresources.ResourceIdentityTypeSystemAssigned)})
+	a := newSyncServer(t, tp, "arc-a", arc)
+	_, _, body := rawARM(t, http.MethodGet, a.resourceID+"?api-version=2022-09-01", "")
+	if !strings.Contains(body, `"latestApplicationId":"`+*ident.PrincipalID+`"`) {
+		t.Fatalf("the Arc server did not report its identity: %s", body)
+	}
+	if out, err := enableIdentityAs(t, tp, srv.AdminClientID, srv.AdminClientSecret); err != nil {
+		t.Fatalf("enable-identity: %v\n%s", err, out)
+	}
+	writeFile(t, filepath.Join(a.folder, "from-arc.txt"), []byte("via Arc's endpoint"))
+	if out := a.sync(t); !strings.Contains(out, "(ManagedIdentity)") || !strings.Contains(out, "up 1") {
+		t.Errorf("the Arc server after enable-identity: %s", out)
+	}
+	left, _ := filepath.Glob("/var/opt/azcmagent/tokens/*.key")
+	for _, f := range left {
+		if st, err := os.Stat(f); err == nil && st.Mode().Perm() != 0o600 {
+			t.Errorf("a secret file others can read: %s %v", f, st.Mode())
+		}
 	}
 }

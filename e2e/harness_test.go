@@ -39,6 +39,8 @@ type env struct {
 	IdentityHeader          string `json:"identityHeader"`
 	MSIEndpoint             string `json:"msiEndpoint"`
 	ResourceProxy           string `json:"resourceProxy"`
+	ArcIdentityEndpoint     string `json:"arcIdentityEndpoint"`
+	ArcIMDSEndpoint         string `json:"arcImdsEndpoint"`
 }
 
 // cmkCacheTTL is the server's --cmk-cache-ttl: the longest a customer-key unwrap is reused.

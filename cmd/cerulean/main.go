@@ -203,6 +203,10 @@ type envVars struct {
 	MSIEndpoint      string `json:"msiEndpoint,omitempty"`
 	ResourceProxy    string `json:"resourceProxy,omitempty"`
 	AppServiceIDEndp string `json:"appServiceIdentityEndpoint,omitempty"`
+	// An Azure Arc-enabled server's local identity endpoint (IDENTITY_ENDPOINT with
+	// IMDS_ENDPOINT, the 401 challenge with a secret file).
+	ArcIdentityEndpoint string `json:"arcIdentityEndpoint,omitempty"`
+	ArcIMDSEndpoint     string `json:"arcImdsEndpoint,omitempty"`
 }
 
 func envCmd() *cobra.Command {
@@ -218,7 +222,9 @@ administrator's client id and secret (AZURE_CLIENT_ID, AZURE_CLIENT_SECRET), ten
 subscription.
 
 With --resource <ARM id of a VM or Arc machine> it prints what code on that machine has
-instead: IDENTITY_ENDPOINT and IDENTITY_HEADER (App Service-style), MSI_ENDPOINT (Cloud
+instead: IDENTITY_ENDPOINT and IDENTITY_HEADER (App Service-style; for an Arc machine its
+local endpoint, IDENTITY_ENDPOINT and IMDS_ENDPOINT, which answers 401 with a secret file in
+/var/opt/azcmagent/tokens to read, as Arc's does: serve as root for it), MSI_ENDPOINT (Cloud
 Shell-style, what 'az login --identity' uses), proxy credentials that make IMDS calls come
 from that host, the CA and the endpoints, and no administrator credentials: the export lines
 unset AZURE_CLIENT_ID, AZURE_CLIENT_SECRET, AZURE_TENANT_ID and the other credential
@@ -263,6 +269,10 @@ identity (run 'eval "$(cerulean env)"' again to be the administrator).`,
 				v.MSIEndpoint = "http://" + st.Address + "/msi/host/" + secret
 				name := resource[strings.LastIndex(resource, "/")+1:]
 				v.ResourceProxy = "http://" + url.PathEscape(name) + ":" + secret + "@" + st.Address
+				if strings.Contains(strings.ToLower(resource), "/providers/microsoft.hybridcompute/machines/") {
+					v.ArcIMDSEndpoint = "http://" + st.Address + "/arc/" + secret
+					v.ArcIdentityEndpoint = v.ArcIMDSEndpoint + "/metadata/identity/oauth2/token"
+				}
 			}
 			if asJSON {
 				enc := json.NewEncoder(cmd.OutOrStdout())
@@ -331,7 +341,13 @@ func printExports(cmd *cobra.Command, v envVars) {
 		{"CERULEAN_ARM_ENDPOINT", v.ResourceManagerEndpoint}, {"CERULEAN_AD_ENDPOINT", v.ActiveDirectoryEndpoint},
 		{"CERULEAN_KEYVAULT_URL_PREFIX", v.KeyVaultURLPrefix}, {"CERULEAN_AZ_CLOUD_CONFIG", v.AzCloudConfigFile},
 	}...)
-	if v.Resource != "" {
+	switch {
+	case v.ArcIdentityEndpoint != "":
+		// An Arc machine: its local identity endpoint, as the Connected Machine agent sets it.
+		fmt.Fprintln(out, "unset IDENTITY_HEADER")
+		lines = append(lines, [2]string{"IDENTITY_ENDPOINT", v.ArcIdentityEndpoint}, [2]string{"IMDS_ENDPOINT", v.ArcIMDSEndpoint},
+			[2]string{"MSI_ENDPOINT", v.MSIEndpoint})
+	case v.Resource != "":
 		lines = append(lines, [2]string{"IDENTITY_ENDPOINT", v.AppServiceIDEndp}, [2]string{"IDENTITY_HEADER", v.IdentityHeader},
 			[2]string{"MSI_ENDPOINT", v.MSIEndpoint})
 	}

@@ -253,6 +253,14 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 		s.KeyVault.ServeVault(w, r, name, base+"/vaults/"+name, "/"+rest)
 	case strings.EqualFold(strings.TrimSuffix(p, "/"), "/msi/token"):
 		s.STS.ServeAppService(w, r)
+	case strings.HasPrefix(strings.ToLower(p), "/arc/"):
+		// An Arc-enabled server's identity endpoint: /arc/<host secret>/metadata/identity/oauth2/token.
+		secret, rest, _ := strings.Cut(p[len("/arc/"):], "/")
+		if !strings.EqualFold(strings.TrimSuffix(rest, "/"), "metadata/identity/oauth2/token") {
+			azerr.WriteOAuth(w, azerr.NotFound("not_found", "An Arc identity endpoint serves only /arc/<host>/metadata/identity/oauth2/token."))
+			return
+		}
+		s.STS.ServeArc(w, r, secret)
 	case strings.HasPrefix(strings.ToLower(p), "/msi/host/"):
 		s.STS.ServeCloudShell(w, r, strings.Trim(p[len("/msi/host/"):], "/"))
 	case strings.HasPrefix(strings.ToLower(p), storagesync.ManagementPath+"/"):

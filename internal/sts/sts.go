@@ -74,6 +74,7 @@ type Service struct {
 	cache    map[cacheKey]cachedToken
 	verified verifiedCache
 	limits   *hostLimiter
+	arc      arcChallenges
 }
 
 // New creates the service, loading (or creating) its signing keys.
