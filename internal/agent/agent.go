@@ -41,7 +41,24 @@ func Open(ctx context.Context, dir string, hc *http.Client) (*Agent, error) {
 		return nil, err
 	}
 	mi := MachineIdentity(ctx, hc)
-	return &Agent{State: st, Client: NewClient(st, hc, mi), hc: hc, mi: mi, journal: j}, nil
+	return &Agent{State: st, Client: NewClient(st, hc, mi), hc: pooled(hc), mi: mi, journal: j}, nil
+}
+
+// pooled is hc keeping enough idle connections for the sync's workers: Go's default of two
+// per host would make most requests a new TLS handshake.
+func pooled(hc *http.Client) *http.Client {
+	base, ok := hc.Transport.(*http.Transport)
+	if hc.Transport == nil {
+		base, ok = http.DefaultTransport.(*http.Transport)
+	}
+	if !ok {
+		return hc
+	}
+	t := base.Clone()
+	t.MaxIdleConnsPerHost = 4 * workers
+	c := *hc
+	c.Transport = t
+	return &c
 }
 
 // Close closes the journal.

@@ -114,8 +114,22 @@ func readChunk(tx store.Tx, c *encryption.FileCipher, account, share string, n N
 	if err != nil {
 		return nil, false, err
 	}
+	if len(plain) < chunkSize { // the file's last chunk, stored as far as the file went
+		plain = append(plain, make([]byte, chunkSize-len(plain))...)
+	}
 	maskChunk(plain, index, n.Ranges)
 	return plain, true, nil
+}
+
+// trimChunk is the part of chunk index's plaintext within a file of size bytes: a file's
+// last chunk is stored only as far as the file goes (a 1 KiB file stores 1 KiB, not 1 MiB),
+// and reads fill the rest with zeros.
+func trimChunk(plain []byte, index uint64, size int64) []byte {
+	lo, _ := chunkSpan(index)
+	if end := size - lo; end >= 0 && end < int64(len(plain)) {
+		return plain[:end]
+	}
+	return plain
 }
 
 // writeRangeTx writes data at offset (within the file's size), read-modify-writing the
@@ -134,7 +148,7 @@ func writeRangeTx(tx store.Tx, c *encryption.FileCipher, account, share string, 
 			copy(old[within:], data[:take])
 			plain = old
 		}
-		if err := tx.Put(colChunks, chunkKey(account, share, n.ID, index), c.Seal(index, plain)); err != nil {
+		if err := tx.Put(colChunks, chunkKey(account, share, n.ID, index), c.Seal(index, trimChunk(plain, index, n.Size))); err != nil {
 			return err
 		}
 		n.Content++
@@ -190,7 +204,7 @@ func rewriteEdgeTx(tx store.Tx, c *encryption.FileCipher, account, share string,
 		return err
 	}
 	n.Content++
-	return tx.Put(colChunks, chunkKey(account, share, n.ID, index), c.Seal(index, plain))
+	return tx.Put(colChunks, chunkKey(account, share, n.ID, index), c.Seal(index, trimChunk(plain, index, n.Size)))
 }
 
 // clearRangeTx zeroes [start, end): the range leaves n.Ranges, the chunks at its edges are

@@ -1,6 +1,7 @@
 // Package sqlite is the embedded Store: one SQLite database file in the data folder, in WAL
-// mode with full synchronous commits, so an acknowledged write survives kill -9. It is the
-// default store of `cerulean serve`.
+// mode with full synchronous commits, so an acknowledged write survives kill -9 (and power
+// loss). Concurrent updates are committed in groups sharing one sync (group commit). It is
+// the default store of `cerulean serve`.
 package sqlite
 
 import (
@@ -29,7 +30,23 @@ type DB struct {
 
 	revMu    sync.Mutex
 	revMulti map[int]*sql.Stmt // revision sums over n collections, prepared on first use
+
+	// Writes are committed in groups: updates waiting while one commits share the next
+	// transaction (each in a savepoint of its own) and its one sync (see writer).
+	writes chan *writeReq
+	quit   chan struct{}
+	wg     sync.WaitGroup
 }
+
+// writeReq is an Update waiting for the writer.
+type writeReq struct {
+	ctx  context.Context
+	fn   func(store.Tx) error
+	done chan error
+}
+
+// maxGroup is the most updates one commit carries.
+const maxGroup = 64
 
 const (
 	getSQL      = `SELECT value FROM documents WHERE collection = ? AND key = ?`
@@ -90,7 +107,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
 	read.SetMaxOpenConns(8)
-	db := &DB{read: read, write: write}
+	db := &DB{read: read, write: write, writes: make(chan *writeReq), quit: make(chan struct{})}
 	if err := db.migrate(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -105,6 +122,8 @@ func Open(ctx context.Context, path string) (*DB, error) {
 			return nil, fmt.Errorf("prepare %q: %w", p.sql, err)
 		}
 	}
+	db.wg.Add(1)
+	go db.writer()
 	return db, nil
 }
 
@@ -150,9 +169,12 @@ func (db *DB) migrate(ctx context.Context) error {
 	return tx.Commit()
 }
 
-// Close closes the database.
+// Close closes the database (after the updates already taken).
 func (db *DB) Close() error {
-	db.closed.Store(true)
+	if !db.closed.Swap(true) {
+		close(db.quit)
+		db.wg.Wait()
+	}
 	return errors.Join(db.read.Close(), db.write.Close())
 }
 
@@ -161,9 +183,126 @@ func (db *DB) View(ctx context.Context, fn func(store.Tx) error) error {
 	return db.run(ctx, db.read, true, fn)
 }
 
-// Update implements store.Store.
+// Update implements store.Store: fn runs in a transaction of its own as far as it can tell
+// (a savepoint the writer rolls back when fn fails), committed, possibly with other
+// updates, before Update returns.
 func (db *DB) Update(ctx context.Context, fn func(store.Tx) error) error {
-	return db.run(ctx, db.write, false, fn)
+	if db.closed.Load() {
+		return store.ErrClosed
+	}
+	req := &writeReq{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	select {
+	case db.writes <- req:
+	case <-db.quit:
+		return store.ErrClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return <-req.done
+}
+
+// writer commits updates in groups: it takes one, then every other already waiting (up to
+// maxGroup), runs each in a savepoint of one transaction and commits them with one sync.
+// Under load the updates that arrive while a group commits form the next: one fsync serves
+// many writers instead of one.
+func (db *DB) writer() {
+	defer db.wg.Done()
+	for {
+		var first *writeReq
+		select {
+		case first = <-db.writes:
+		case <-db.quit:
+			return
+		}
+		group := []*writeReq{first}
+	more:
+		for len(group) < maxGroup {
+			select {
+			case r := <-db.writes:
+				group = append(group, r)
+			default:
+				break more
+			}
+		}
+		db.commitGroup(group)
+	}
+}
+
+func (db *DB) commitGroup(group []*writeReq) {
+	results := make([]error, len(group))
+	finish := func(commitErr error) {
+		for i, r := range group {
+			if results[i] == nil {
+				results[i] = commitErr
+			}
+			r.done <- results[i]
+		}
+	}
+	// The transaction outlives any one request: a caller giving up must not interrupt it.
+	sqlTx, err := db.write.BeginTx(context.Background(), nil)
+	if err != nil {
+		finish(fmt.Errorf("begin transaction: %w", err))
+		return
+	}
+	ran := 0
+	for i, r := range group {
+		if err := r.ctx.Err(); err != nil {
+			results[i] = err
+			continue
+		}
+		results[i] = db.runSavepoint(sqlTx, i, r)
+		if results[i] == nil {
+			ran++
+		}
+	}
+	if ran == 0 {
+		sqlTx.Rollback()
+		finish(nil)
+		return
+	}
+	if err := sqlTx.Commit(); err != nil {
+		// Nothing of the group was written.
+		for i := range results {
+			if results[i] == nil {
+				results[i] = fmt.Errorf("commit: %w", err)
+			}
+		}
+	}
+	finish(nil)
+}
+
+// runSavepoint runs one update in its own savepoint: its writes and revision bumps stay
+// when it succeeds and are undone when it fails (or panics).
+func (db *DB) runSavepoint(sqlTx *sql.Tx, i int, r *writeReq) (err error) {
+	ctx := context.WithoutCancel(r.ctx)
+	sp := fmt.Sprintf("u%d", i)
+	if _, err := sqlTx.ExecContext(ctx, "SAVEPOINT "+sp); err != nil {
+		return fmt.Errorf("savepoint: %w", err)
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("store: the update panicked: %v", p)
+		}
+		if err != nil {
+			sqlTx.ExecContext(ctx, "ROLLBACK TO "+sp)
+		}
+		sqlTx.ExecContext(ctx, "RELEASE "+sp)
+	}()
+	t := &tx{ctx: ctx, tx: sqlTx, touched: map[string]bool{}, get: db.writeGet}
+	if err := r.fn(t); err != nil {
+		return err
+	}
+	return bumpRevisions(ctx, sqlTx, t.touched)
+}
+
+func bumpRevisions(ctx context.Context, sqlTx *sql.Tx, touched map[string]bool) error {
+	for c := range touched {
+		if _, err := sqlTx.ExecContext(ctx, `INSERT INTO revisions (collection, revision) VALUES (?, 1)
+			ON CONFLICT(collection) DO UPDATE SET revision = revision + 1`, c); err != nil {
+			return fmt.Errorf("bump revision of %s: %w", c, err)
+		}
+	}
+	return nil
 }
 
 func (db *DB) run(ctx context.Context, pool *sql.DB, readOnly bool, fn func(store.Tx) error) error {
@@ -186,12 +325,9 @@ func (db *DB) run(ctx context.Context, pool *sql.DB, readOnly bool, fn func(stor
 	if readOnly {
 		return sqlTx.Rollback()
 	}
-	for c := range t.touched {
-		if _, err := sqlTx.ExecContext(ctx, `INSERT INTO revisions (collection, revision) VALUES (?, 1)
-			ON CONFLICT(collection) DO UPDATE SET revision = revision + 1`, c); err != nil {
-			sqlTx.Rollback()
-			return fmt.Errorf("bump revision of %s: %w", c, err)
-		}
+	if err := bumpRevisions(ctx, sqlTx, t.touched); err != nil {
+		sqlTx.Rollback()
+		return err
 	}
 	if err := sqlTx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)

@@ -3,7 +3,10 @@ package sqlite_test
 import (
 	"context"
 	"database/sql"
+	"errors"
+	"fmt"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	"github.com/cerulean-azure/cerulean/internal/store"
@@ -89,5 +92,64 @@ func TestOpen_MigratesDocumentsTable(t *testing.T) {
 	}
 	if err := db.Update(ctx, func(tx store.Tx) error { return tx.Create("nodes", "a", []byte("again")) }); err != store.ErrExists {
 		t.Errorf("the migrated keys are not unique: %v", err)
+	}
+}
+
+// Updates committed together stay each in its own transaction: one that fails (or panics)
+// leaves nothing, its neighbours everything, and revisions count only what was written.
+func TestUpdate_GroupCommitIsolation(t *testing.T) {
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "g.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	before, _ := db.Revision(ctx, "bad")
+	var wg sync.WaitGroup
+	errs := make([]error, 60)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = db.Update(ctx, func(tx store.Tx) error {
+				switch {
+				case i%10 == 3:
+					if err := tx.Put("bad", fmt.Sprint(i), []byte("x")); err != nil {
+						return err
+					}
+					return errors.New("refused")
+				case i%10 == 7:
+					_ = tx.Put("bad", fmt.Sprint(i), []byte("x"))
+					panic("boom")
+				}
+				return tx.Put("good", fmt.Sprint(i), []byte(fmt.Sprint(i)))
+			})
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if bad := i%10 == 3 || i%10 == 7; bad != (err != nil) {
+			t.Errorf("update %d: %v", i, err)
+		}
+	}
+	if err := db.View(ctx, func(tx store.Tx) error {
+		good, err := tx.List("good", "")
+		if err != nil {
+			return err
+		}
+		bad, err := tx.List("bad", "")
+		if len(good) != 48 || len(bad) != 0 {
+			t.Errorf("%d good and %d bad documents, want 48 and 0", len(good), len(bad))
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if after, _ := db.Revision(ctx, "bad"); after != before {
+		t.Errorf("the failed updates bumped the revision: %d -> %d", before, after)
+	}
+	// Still usable, and closing waits for nothing left.
+	if err := db.Update(ctx, func(tx store.Tx) error { return tx.Put("good", "last", []byte("1")) }); err != nil {
+		t.Fatal(err)
 	}
 }
