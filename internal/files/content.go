@@ -140,7 +140,11 @@ func writeRangeTx(tx store.Tx, c *encryption.FileCipher, account, share string, 
 		within := int(offset % chunkSize)
 		take := min(chunkSize-within, len(data))
 		plain := data[:take]
-		if within != 0 || take != chunkSize {
+		lo, _ := chunkSpan(index)
+		// A write from a chunk's start to the file's end replaces all the chunk holds: no
+		// need to read (a new small file, or the last piece of a sequential write).
+		whole := within == 0 && (take == chunkSize || lo+int64(take) >= n.Size)
+		if !whole {
 			old, _, err := readChunk(tx, c, account, share, *n, index)
 			if err != nil {
 				return err

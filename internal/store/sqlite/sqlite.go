@@ -31,6 +31,9 @@ type DB struct {
 	revMu    sync.Mutex
 	revMulti map[int]*sql.Stmt // revision sums over n collections, prepared on first use
 
+	stmtMu sync.Mutex
+	stmts  map[*sql.DB]map[string]*sql.Stmt // statements prepared once per pool (no parse per call)
+
 	// Writes are committed in groups: updates waiting while one commits share the next
 	// transaction (each in a savepoint of its own) and its one sync (see writer).
 	writes chan *writeReq
@@ -49,6 +52,11 @@ type writeReq struct {
 const maxGroup = 64
 
 const (
+	putSQL = `INSERT INTO documents (collection, key, value) VALUES (?, ?, ?)
+		ON CONFLICT(collection, key) DO UPDATE SET value = excluded.value`
+	createSQL = `INSERT INTO documents (collection, key, value) VALUES (?, ?, ?)
+		ON CONFLICT(collection, key) DO NOTHING`
+	deleteSQL   = `DELETE FROM documents WHERE collection = ? AND key = ?`
 	getSQL      = `SELECT value FROM documents WHERE collection = ? AND key = ?`
 	revisionSQL = `SELECT revision FROM revisions WHERE collection = ?`
 )
@@ -121,6 +129,15 @@ func Open(ctx context.Context, path string) (*DB, error) {
 			db.Close()
 			return nil, fmt.Errorf("prepare %q: %w", p.sql, err)
 		}
+	}
+	db.stmts = map[*sql.DB]map[string]*sql.Stmt{write: {}}
+	for _, q := range writeStatements {
+		st, err := write.PrepareContext(ctx, q)
+		if err != nil {
+			db.Close()
+			return nil, fmt.Errorf("prepare %q: %w", q, err)
+		}
+		db.stmts[write][q] = st
 	}
 	db.wg.Add(1)
 	go db.writer()
@@ -275,8 +292,8 @@ func (db *DB) commitGroup(group []*writeReq) {
 // when it succeeds and are undone when it fails (or panics).
 func (db *DB) runSavepoint(sqlTx *sql.Tx, i int, r *writeReq) (err error) {
 	ctx := context.WithoutCancel(r.ctx)
-	sp := fmt.Sprintf("u%d", i)
-	if _, err := sqlTx.ExecContext(ctx, "SAVEPOINT "+sp); err != nil {
+	// One name serves every update: each savepoint is released before the next is made.
+	if _, err := db.exec(ctx, sqlTx, db.write, "SAVEPOINT u"); err != nil {
 		return fmt.Errorf("savepoint: %w", err)
 	}
 	defer func() {
@@ -284,25 +301,46 @@ func (db *DB) runSavepoint(sqlTx *sql.Tx, i int, r *writeReq) (err error) {
 			err = fmt.Errorf("store: the update panicked: %v", p)
 		}
 		if err != nil {
-			sqlTx.ExecContext(ctx, "ROLLBACK TO "+sp)
+			db.exec(ctx, sqlTx, db.write, "ROLLBACK TO u")
 		}
-		sqlTx.ExecContext(ctx, "RELEASE "+sp)
+		db.exec(ctx, sqlTx, db.write, "RELEASE u")
 	}()
-	t := &tx{ctx: ctx, tx: sqlTx, touched: map[string]bool{}, get: db.writeGet}
+	t := &tx{ctx: ctx, tx: sqlTx, touched: map[string]bool{}, get: db.writeGet, db: db, pool: db.write}
 	if err := r.fn(t); err != nil {
 		return err
 	}
-	return bumpRevisions(ctx, sqlTx, t.touched)
+	return db.bumpRevisions(ctx, sqlTx, t.touched)
 }
 
-func bumpRevisions(ctx context.Context, sqlTx *sql.Tx, touched map[string]bool) error {
+const bumpSQL = `INSERT INTO revisions (collection, revision) VALUES (?, 1)
+	ON CONFLICT(collection) DO UPDATE SET revision = revision + 1`
+
+func (db *DB) bumpRevisions(ctx context.Context, sqlTx *sql.Tx, touched map[string]bool) error {
 	for c := range touched {
-		if _, err := sqlTx.ExecContext(ctx, `INSERT INTO revisions (collection, revision) VALUES (?, 1)
-			ON CONFLICT(collection) DO UPDATE SET revision = revision + 1`, c); err != nil {
+		if _, err := db.exec(ctx, sqlTx, db.write, bumpSQL, c); err != nil {
 			return fmt.Errorf("bump revision of %s: %w", c, err)
 		}
 	}
 	return nil
+}
+
+// writeStatements are prepared on the write connection when the database opens: not later,
+// when its one connection may be inside a transaction.
+var writeStatements = []string{"SAVEPOINT u", "RELEASE u", "ROLLBACK TO u", bumpSQL, putSQL, createSQL, deleteSQL}
+
+// prepared is q as prepared when the database opened (nil: not prepared).
+func (db *DB) prepared(pool *sql.DB, q string) *sql.Stmt {
+	db.stmtMu.Lock()
+	defer db.stmtMu.Unlock()
+	return db.stmts[pool][q]
+}
+
+// exec runs q (prepared once on pool) in sqlTx.
+func (db *DB) exec(ctx context.Context, sqlTx *sql.Tx, pool *sql.DB, q string, args ...any) (sql.Result, error) {
+	if st := db.prepared(pool, q); st != nil {
+		return sqlTx.StmtContext(ctx, st).ExecContext(ctx, args...)
+	}
+	return sqlTx.ExecContext(ctx, q, args...)
 }
 
 func (db *DB) run(ctx context.Context, pool *sql.DB, readOnly bool, fn func(store.Tx) error) error {
@@ -317,7 +355,7 @@ func (db *DB) run(ctx context.Context, pool *sql.DB, readOnly bool, fn func(stor
 	if !readOnly {
 		get = db.writeGet
 	}
-	t := &tx{ctx: ctx, tx: sqlTx, readOnly: readOnly, touched: map[string]bool{}, get: get}
+	t := &tx{ctx: ctx, tx: sqlTx, readOnly: readOnly, touched: map[string]bool{}, get: get, db: db, pool: pool}
 	if err := fn(t); err != nil {
 		sqlTx.Rollback()
 		return err
@@ -325,7 +363,7 @@ func (db *DB) run(ctx context.Context, pool *sql.DB, readOnly bool, fn func(stor
 	if readOnly {
 		return sqlTx.Rollback()
 	}
-	if err := bumpRevisions(ctx, sqlTx, t.touched); err != nil {
+	if err := db.bumpRevisions(ctx, sqlTx, t.touched); err != nil {
 		sqlTx.Rollback()
 		return err
 	}
@@ -392,6 +430,8 @@ type tx struct {
 	readOnly bool
 	touched  map[string]bool
 	get      *sql.Stmt
+	db       *DB
+	pool     *sql.DB // the pool tx came from, where its statements are prepared
 }
 
 var errReadOnly = errors.New("store: write in a read-only transaction")
@@ -412,8 +452,7 @@ func (t *tx) Put(collection, key string, value []byte) error {
 	if t.readOnly {
 		return errReadOnly
 	}
-	if _, err := t.tx.ExecContext(t.ctx, `INSERT INTO documents (collection, key, value) VALUES (?, ?, ?)
-		ON CONFLICT(collection, key) DO UPDATE SET value = excluded.value`, collection, key, value); err != nil {
+	if _, err := t.db.exec(t.ctx, t.tx, t.pool, putSQL, collection, key, value); err != nil {
 		return fmt.Errorf("put %s/%s: %w", collection, key, err)
 	}
 	t.touched[collection] = true
@@ -424,8 +463,7 @@ func (t *tx) Create(collection, key string, value []byte) error {
 	if t.readOnly {
 		return errReadOnly
 	}
-	res, err := t.tx.ExecContext(t.ctx, `INSERT INTO documents (collection, key, value) VALUES (?, ?, ?)
-		ON CONFLICT(collection, key) DO NOTHING`, collection, key, value)
+	res, err := t.db.exec(t.ctx, t.tx, t.pool, createSQL, collection, key, value)
 	if err != nil {
 		return fmt.Errorf("create %s/%s: %w", collection, key, err)
 	}
@@ -440,7 +478,7 @@ func (t *tx) Delete(collection, key string) error {
 	if t.readOnly {
 		return errReadOnly
 	}
-	res, err := t.tx.ExecContext(t.ctx, `DELETE FROM documents WHERE collection = ? AND key = ?`, collection, key)
+	res, err := t.db.exec(t.ctx, t.tx, t.pool, deleteSQL, collection, key)
 	if err != nil {
 		return fmt.Errorf("delete %s/%s: %w", collection, key, err)
 	}
