@@ -257,6 +257,20 @@ func TestFileSync_TwoServers(t *testing.T) {
 		t.Errorf("a after b deleted a file: %v", treeNames(got))
 	}
 
+	// A rename is a rename on the share (nothing sent again) and reaches the other server.
+	if err := os.Rename(filepath.Join(a.folder, "big.bin"), filepath.Join(a.folder, "renamed.bin")); err != nil {
+		t.Fatal(err)
+	}
+	if out := a.sync(t); !strings.Contains(out, "up 0,") || !strings.Contains(out, "renamed 1") {
+		t.Errorf("a local rename: %s", out)
+	}
+	b.sync(t)
+	want["renamed.bin"] = want["big.bin"]
+	delete(want, "big.bin")
+	if got := tree(t, b.folder); !sameTree(got, want) {
+		t.Errorf("b after a renamed a file: %v", treeNames(got))
+	}
+
 	// A security descriptor travels server → share → server.
 	const sddl = "O:BAG:SYD:P(A;;FA;;;BA)(A;;0x1200a9;;;AU)"
 	secure := filepath.Join(a.folder, "secure.txt")

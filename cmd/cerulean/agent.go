@@ -96,8 +96,12 @@ retried; 'cerulean agent status' shows them.`,
 				}
 				for _, e := range st.Endpoints {
 					r := e.Result
-					fmt.Fprintf(out, "%s %s (%s): up %d, down %d, deleted %d/%d, conflicts %d, errors %d%s\n", time.Now().Format(time.TimeOnly),
-						e.Path, st.AuthType, r.Uploaded, r.Downloaded, r.DeletedRemote, r.DeletedLocal, r.Conflicts, len(r.Errors), errSuffix(e.Error))
+					renamed := ""
+					if r.Renamed > 0 {
+						renamed = fmt.Sprintf(", renamed %d", r.Renamed)
+					}
+					fmt.Fprintf(out, "%s %s (%s): up %d, down %d, deleted %d/%d, conflicts %d, errors %d%s%s\n", time.Now().Format(time.TimeOnly),
+						e.Path, st.AuthType, r.Uploaded, r.Downloaded, r.DeletedRemote, r.DeletedLocal, r.Conflicts, len(r.Errors), renamed, errSuffix(e.Error))
 				}
 			}
 			if once {

@@ -81,9 +81,9 @@ type ItemError struct {
 
 // Result is what a run did.
 type Result struct {
-	Uploaded, Downloaded, DeletedRemote, DeletedLocal, Conflicts int
-	Errors                                                       []ItemError
-	Pending                                                      int
+	Uploaded, Downloaded, DeletedRemote, DeletedLocal, Conflicts, Renamed int
+	Errors                                                                []ItemError
+	Pending                                                               int
 }
 
 // workers is how many files sync at once.
@@ -98,6 +98,7 @@ func (r *Result) add(o Result) {
 	r.DeletedRemote += o.DeletedRemote
 	r.DeletedLocal += o.DeletedLocal
 	r.Conflicts += o.Conflicts
+	r.Renamed += o.Renamed
 }
 
 func (s *Syncer) col() string { return "journal/" + strings.ToLower(s.Endpoint.ID) }
@@ -192,6 +193,9 @@ func (s *Syncer) Run(ctx context.Context) (Result, error) {
 			return res, fatalErr
 		}
 	}
+	// Local renames (a file gone and a new one with its inode and time) are renamed on the
+	// share too, not sent again.
+	renamed := s.renames(ctx, local, remote, journal, &res)
 	work := make(chan string)
 	var wg sync.WaitGroup
 	var done atomic.Int64
@@ -208,6 +212,9 @@ func (s *Syncer) Run(ctx context.Context) (Result, error) {
 		}()
 	}
 	for _, p := range filePaths {
+		if renamed[p] {
+			continue
+		}
 		mu.Lock()
 		stop := fatalErr != nil
 		mu.Unlock()
@@ -309,6 +316,53 @@ func (s *Syncer) reconcile(ctx context.Context, p string, l, r side, j entry, kn
 		return false, s.push(ctx, p, l, r, res)
 	}
 	return false, s.conflict(ctx, p, l, r, res)
+}
+
+// renames finds files renamed locally since the last sync (gone from one path, found at a
+// new one with the same inode, size and time, the share's copy unchanged and the new name
+// free there) and renames them on the share. It returns the paths it handled.
+func (s *Syncer) renames(ctx context.Context, local, remote map[string]side, journal map[string]entry, res *Result) map[string]bool {
+	type key struct {
+		ino         uint64
+		size, mtime int64
+	}
+	gone := map[key]string{}
+	for p, j := range journal {
+		l, r := local[p], remote[p]
+		if !l.Exists && !j.Local.Dir && j.Local.Ino != 0 && r.Exists && sameRemote(r, j.Remote) && j.Pending == "" {
+			gone[key{j.Local.Ino, j.Local.Size, j.Local.Mtime}] = p
+		}
+	}
+	done := map[string]bool{}
+	if len(gone) == 0 {
+		return done
+	}
+	for q, l := range local {
+		if l.Dir || remote[q].Exists {
+			continue
+		}
+		if _, known := journal[q]; known {
+			continue
+		}
+		p, ok := gone[key{l.Ino, l.Size, l.Mtime}]
+		if !ok || validName(q) != nil {
+			continue
+		}
+		delete(gone, key{l.Ino, l.Size, l.Mtime})
+		if _, err := s.Share.NewRootDirectoryClient().NewFileClient(p).Rename(ctx, q, nil); err != nil {
+			continue // sent the long way instead
+		}
+		got, err := s.statRemote(ctx, q, false)
+		if err != nil {
+			continue
+		}
+		if s.forget(ctx, p, false) != nil || s.record(ctx, q, entry{Local: l, Remote: got}) != nil {
+			continue
+		}
+		done[p], done[q] = true, true
+		res.Renamed++
+	}
+	return done
 }
 
 // forget drops a path's journal entry (when the other side must still be deleted, the
