@@ -213,6 +213,13 @@ func TestFileSync_ControlPlane(t *testing.T) {
 		t.Fatalf("server endpoint: %v %+v", err, sep.Properties)
 	}
 
+	// An action not built answers NotSupported (after authorization).
+	if st, _, body := rawARM(t, http.MethodPost, "/subscriptions/"+srv.SubscriptionID+"/resourceGroups/"+rg+
+		"/providers/Microsoft.StorageSync/storageSyncServices/sync1/syncGroups/group1/cloudEndpoints/cloud/triggerChangeDetection?api-version=2022-09-01",
+		`{"directoryPath":"","changeDetectionMode":"Default"}`); st != http.StatusBadRequest || !strings.Contains(body, "NotSupported") {
+		t.Errorf("triggerChangeDetection: %d %s", st, body)
+	}
+
 	// Azure File Sync Reader reads, does not write.
 	reader := newServicePrincipal(t, "afs-reader")
 	if err := assignRole(t, admin, "/subscriptions/"+srv.SubscriptionID+"/resourceGroups/"+rg, roleAFSReader, reader.ObjectID); err != nil {

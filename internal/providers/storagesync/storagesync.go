@@ -122,7 +122,23 @@ func Register(s *arm.Service, identitySwitch time.Duration) *Provider {
 	s.Register(WorkflowType, minAPIVersion, workflows{}, arm.Actions{http.MethodGet: WorkflowType + "/read"})
 	s.Register(Namespace+"/locations/checkNameAvailability", minAPIVersion, nameAvailability{},
 		arm.Actions{http.MethodPost: Namespace + "/locations/checkNameAvailability/action"})
+	// Actions not built answer Azure's NotSupported, after the caller's right to them.
+	for _, a := range []struct{ typ, action string }{
+		{CloudEndpointType, "triggerChangeDetection"}, {CloudEndpointType, "prebackup"}, {CloudEndpointType, "postbackup"},
+		{CloudEndpointType, "prerestore"}, {CloudEndpointType, "postrestore"}, {CloudEndpointType, "restoreheartbeat"},
+		{CloudEndpointType, "afsShareMetadataCertificatePublicKeys"}, {ServerEndpointType, "recallAction"},
+		{RegisteredServerType, "triggerRollover"},
+	} {
+		s.Register(a.typ+"/"+a.action, minAPIVersion, notBuilt(a.action), arm.Actions{http.MethodPost: a.typ + "/" + a.action + "/action"})
+	}
 	return p
+}
+
+// notBuilt is an action Cerulean does not carry out (yet): 400 NotSupported.
+type notBuilt string
+
+func (n notBuilt) ServeARM(c *arm.Call) (int, any, error) {
+	return 0, nil, azerr.BadRequest("NotSupported", "The action '%s' is not supported by Cerulean's Azure File Sync: the agent syncs on file-system events and every 'agent run --interval'; cloud tiering, backup hooks and certificate rollover are not built.", string(n))
 }
 
 // ---- Storage Sync Services ----
