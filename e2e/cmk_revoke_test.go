@@ -49,19 +49,9 @@ func TestStorage_CMKRevocationIsImmediate(t *testing.T) {
 	direct := grant(principal, armauthorization.PrincipalTypeServicePrincipal)
 
 	ac := accountsClient(t, admin)
-	name := newAccountName()
+	name := createCMKAccount(t, rg, vault, *uami.ID)
 	uamiIdentity := &armstorage.Identity{Type: to.Ptr(armstorage.IdentityTypeUserAssigned),
 		UserAssignedIdentities: map[string]*armstorage.UserAssignedIdentity{*uami.ID: {}}}
-	poller, err := ac.BeginCreate(ctxT(t), rg, name, armstorage.AccountCreateParameters{
-		Kind: to.Ptr(armstorage.KindStorageV2), Location: to.Ptr("westus"), SKU: &armstorage.SKU{Name: to.Ptr(armstorage.SKUNameStandardLRS)},
-		Identity:   uamiIdentity,
-		Properties: &armstorage.AccountPropertiesCreateParameters{Encryption: cmkEncryption(vault, "cmk", "", *uami.ID)}}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := poller.PollUntilDone(ctxT(t), nil); err != nil {
-		t.Fatal(err)
-	}
 	sc := sharedKeyService(t, rg, name).NewShareClient("vault")
 	if _, err := sc.Create(ctxT(t), nil); err != nil {
 		t.Fatal(err)

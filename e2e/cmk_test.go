@@ -49,6 +49,26 @@ func sharedKeyService(t *testing.T, rg, name string) *service.Client {
 	return c
 }
 
+// createCMKAccount creates a new account in rg encrypted with key "cmk" of vault (its
+// newest version, followed automatically) through the user-assigned identity uamiID, and
+// returns its name.
+func createCMKAccount(t *testing.T, rg, vault, uamiID string) string {
+	t.Helper()
+	name := newAccountName()
+	p, err := accountsClient(t, adminCredential(t)).BeginCreate(ctxT(t), rg, name, armstorage.AccountCreateParameters{
+		Kind: to.Ptr(armstorage.KindStorageV2), Location: to.Ptr("westus"), SKU: &armstorage.SKU{Name: to.Ptr(armstorage.SKUNameStandardLRS)},
+		Identity: &armstorage.Identity{Type: to.Ptr(armstorage.IdentityTypeUserAssigned),
+			UserAssignedIdentities: map[string]*armstorage.UserAssignedIdentity{uamiID: {}}},
+		Properties: &armstorage.AccountPropertiesCreateParameters{Encryption: cmkEncryption(vault, "cmk", "", uamiID)}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.PollUntilDone(ctxT(t), nil); err != nil {
+		t.Fatal(err)
+	}
+	return name
+}
+
 // cmkSetup makes seed 002's prerequisites in a new resource group: a vault with purge
 // protection on which the administrator is Key Vault Crypto Officer (kc is its keys client
 // as the administrator), and a user-assigned identity with no role yet.

@@ -24,18 +24,7 @@ func TestFileSync_CMKRevoked(t *testing.T) {
 	if err := assignRole(t, adminCredential(t), vaultScope(rg, vault), roleKVCryptoSEU, *uami.Properties.PrincipalID); err != nil {
 		t.Fatal(err)
 	}
-	name := newAccountName()
-	p, err := accountsClient(t, adminCredential(t)).BeginCreate(ctxT(t), rg, name, armstorage.AccountCreateParameters{
-		Kind: to.Ptr(armstorage.KindStorageV2), Location: to.Ptr("westus"), SKU: &armstorage.SKU{Name: to.Ptr(armstorage.SKUNameStandardLRS)},
-		Identity: &armstorage.Identity{Type: to.Ptr(armstorage.IdentityTypeUserAssigned),
-			UserAssignedIdentities: map[string]*armstorage.UserAssignedIdentity{*uami.ID: {}}},
-		Properties: &armstorage.AccountPropertiesCreateParameters{Encryption: cmkEncryption(vault, "cmk", "", *uami.ID)}}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := p.PollUntilDone(ctxT(t), nil); err != nil {
-		t.Fatal(err)
-	}
+	name := createCMKAccount(t, rg, vault, *uami.ID)
 	shares, _ := armstorage.NewFileSharesClient(srv.SubscriptionID, adminCredential(t), armOptions(t))
 	if _, err := shares.Create(ctxT(t), rg, name, "data", armstorage.FileShare{}, nil); err != nil {
 		t.Fatal(err)

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -187,7 +188,7 @@ func treeNames(m map[string]string) []string {
 	return out
 }
 
-func itoa(n int) string { b, _ := json.Marshal(n); return string(b) }
+func itoa(n int) string { return strconv.Itoa(n) }
 
 // TestFileSync_TwoServers (issue 12 item 2, seed 000): two registered servers, one on a VM
 // with a system-assigned identity and one without, sync their folders through the share

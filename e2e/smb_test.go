@@ -19,7 +19,6 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
-	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/storage/armstorage"
 	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azkeys"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azfile/service"
 	"github.com/cerulean-azure/cerulean/internal/directory"
@@ -454,18 +453,7 @@ func TestSMB_CMKRevocation(t *testing.T) {
 	if err := assignRole(t, admin, vaultScope(rg, vault), roleKVCryptoSEU, *uami.Properties.PrincipalID); err != nil {
 		t.Fatal(err)
 	}
-	name := newAccountName()
-	poller, err := accountsClient(t, admin).BeginCreate(ctxT(t), rg, name, armstorage.AccountCreateParameters{
-		Kind: to.Ptr(armstorage.KindStorageV2), Location: to.Ptr("westus"), SKU: &armstorage.SKU{Name: to.Ptr(armstorage.SKUNameStandardLRS)},
-		Identity: &armstorage.Identity{Type: to.Ptr(armstorage.IdentityTypeUserAssigned),
-			UserAssignedIdentities: map[string]*armstorage.UserAssignedIdentity{*uami.ID: {}}},
-		Properties: &armstorage.AccountPropertiesCreateParameters{Encryption: cmkEncryption(vault, "cmk", "", *uami.ID)}}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := poller.PollUntilDone(ctxT(t), nil); err != nil {
-		t.Fatal(err)
-	}
+	name := createCMKAccount(t, rg, vault, *uami.ID)
 	svc := sharedKeyService(t, rg, name)
 	if _, err := svc.NewShareClient("docs").Create(ctxT(t), nil); err != nil {
 		t.Fatal(err)

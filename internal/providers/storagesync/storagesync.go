@@ -54,12 +54,7 @@ const MinIdentityAgent = "20.0.0.0"
 // minAgent is the oldest agent version a service accepts; older ones are Blocked.
 const minAgent = "17.0.0.0"
 
-// Role definitions the identity flow grants.
 const (
-	RoleStorageAccountContributor        = "17d1049b-9a84-46fb-8f53-869881c3d3ab"
-	RoleStorageFileDataPrivilegedContrib = "69566ab7-960f-475b-8e7c-b3118f30c6bd"
-	RoleReaderAndDataAccess              = "c12c1c16-33a1-487b-954d-41c89c60f349"
-	firstPartyAppID                      = "9469b9f5-6722-4481-a2b2-14ed560b706f"
 	storageAccountType                   = "Microsoft.Storage/storageAccounts"
 	storageAccountReadAction             = storageAccountType + "/read"
 	registeredServerWorkflow             = "ICreateRegisteredServerWorkflow"
@@ -79,7 +74,6 @@ const (
 	incomingAllowAll                     = "AllowAllTraffic"
 	incomingVNetOnly                     = "AllowVirtualNetworksOnly"
 	agentVersionOK                       = "Ok"
-	agentVersionBlocked                  = "Blocked"
 	serverRoleStandalone                 = "Standalone"
 	syncGroupStatusHealthy               = "0"
 	serviceStatusHealthy                 = 0
