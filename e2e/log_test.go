@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/resources/armresources"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azfile/sas"
 	"github.com/google/uuid"
 )
@@ -52,6 +54,26 @@ func TestLog_NoSecrets(t *testing.T) {
 	req, _ = http.NewRequest(http.MethodGet, "http://169.254.169.254/metadata/identity/oauth2/token?api-version=2018-02-01&"+armRes.Encode(), nil)
 	req.Header.Set("Metadata", "true")
 	do(req, &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{Proxy: http.ProxyURL(proxy)}}, http.StatusOK)
+	// In an Arc machine's endpoint path (its first call answers 401 with the secret file to
+	// read; 503 where the server cannot write that file, not being root).
+	arcRG := "log-arc-" + uuid.NewString()[:8]
+	if err := createGroup(t, adminCredential(t), arcRG); err != nil {
+		t.Fatal(err)
+	}
+	arcID, _ := createHost(t, arcRG, "Microsoft.HybridCompute/machines", "logarc",
+		&armresources.Identity{Type: to.Ptr(armresources.ResourceIdentityTypeSystemAssigned)})
+	arc, err := ceruleanEnv(arcID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secrets["Arc host secret"] = arc.IdentityHeader
+	req, _ = http.NewRequest(http.MethodGet, arc.ArcIdentityEndpoint+"?api-version=2020-06-01&"+armRes.Encode(), nil)
+	req.Header.Set("Metadata", "true")
+	if os.Geteuid() == 0 {
+		do(req, hc, http.StatusUnauthorized)
+	} else {
+		do(req, hc, http.StatusServiceUnavailable)
+	}
 	// A query string that carries secrets where it should not: still not logged.
 	leaked := url.Values{"client_secret": {srv.AdminClientSecret}, "client_assertion": {"assertion-" + uuid.NewString()},
 		"secret": {host.IdentityHeader}, "api-version": {"2019-08-01"}}

@@ -10,11 +10,19 @@ import (
 const redacted = "REDACTED"
 
 // logPath is a request path as it may be logged: the Cloud Shell-style endpoint carries the
-// host secret (which mints tokens for that machine) as its last segment.
+// host secret (which mints tokens for that machine) as its last segment, an Arc machine's
+// endpoint as the segment after /arc/.
 func logPath(p string) string {
-	const msiHost = "/msi/host/"
+	const msiHost, arc = "/msi/host/", "/arc/"
 	if len(p) > len(msiHost) && strings.EqualFold(p[:len(msiHost)], msiHost) {
 		return p[:len(msiHost)] + redacted
+	}
+	if len(p) > len(arc) && strings.EqualFold(p[:len(arc)], arc) {
+		rest := ""
+		if i := strings.IndexByte(p[len(arc):], '/'); i >= 0 {
+			rest = p[len(arc)+i:]
+		}
+		return p[:len(arc)] + redacted + rest
 	}
 	return p
 }

@@ -10,6 +10,7 @@ func TestLogRedaction(t *testing.T) {
 		{"msi host secret", logPath("/msi/host/aGVsbG8.c2lnbmF0dXJl"), "/msi/host/REDACTED"},
 		{"msi host secret, other case", logPath("/MSI/Host/abc/"), "/MSI/Host/REDACTED"},
 		{"msi host without secret", logPath("/msi/host/"), "/msi/host/"},
+		{"arc host secret", logPath("/arc/aGVsbG8.c2ln/metadata/identity/oauth2/token"), "/arc/REDACTED/metadata/identity/oauth2/token"},
 		{"ordinary path", logPath("/subscriptions/x/resourceGroups/y"), "/subscriptions/x/resourceGroups/y"},
 		{"host with userinfo", logHost("vm1:secret@127.0.0.1:8443"), "REDACTED@127.0.0.1:8443"},
 		{"plain host", logHost("management.azure.com"), "management.azure.com"},
