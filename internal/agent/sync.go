@@ -87,7 +87,7 @@ type Result struct {
 }
 
 // workers is how many files sync at once.
-const workers = 8
+const workers = 32
 
 // journalBatch is how many journal records are written in one transaction.
 const journalBatch = 256

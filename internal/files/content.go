@@ -103,9 +103,22 @@ func maskChunk(plain []byte, index uint64, rs [][2]int64) {
 // readChunk returns a chunk's plaintext as the file reads (chunkSize bytes, masked by the
 // node's ranges) and whether it is stored.
 func readChunk(tx store.Tx, c *encryption.FileCipher, account, share string, n Node, index uint64) ([]byte, bool, error) {
+	plain, stored, err := readStoredChunk(tx, c, account, share, n, index)
+	if err != nil {
+		return nil, false, err
+	}
+	if len(plain) < chunkSize { // the file's last chunk, stored as far as the file went
+		plain = append(plain, make([]byte, chunkSize-len(plain))...)
+	}
+	return plain, stored, nil
+}
+
+// readStoredChunk is a chunk's plaintext as far as it is stored (masked by the node's
+// ranges); the bytes beyond, up to chunkSize, read as zeros.
+func readStoredChunk(tx store.Tx, c *encryption.FileCipher, account, share string, n Node, index uint64) ([]byte, bool, error) {
 	b, err := tx.Get(colChunks, chunkKey(account, share, n.ID, index))
 	if errors.Is(err, store.ErrNotFound) {
-		return make([]byte, chunkSize), false, nil
+		return nil, false, nil
 	}
 	if err != nil {
 		return nil, false, err
@@ -113,9 +126,6 @@ func readChunk(tx store.Tx, c *encryption.FileCipher, account, share string, n N
 	plain, err := c.Open(index, b)
 	if err != nil {
 		return nil, false, err
-	}
-	if len(plain) < chunkSize { // the file's last chunk, stored as far as the file went
-		plain = append(plain, make([]byte, chunkSize-len(plain))...)
 	}
 	maskChunk(plain, index, n.Ranges)
 	return plain, true, nil
@@ -172,11 +182,15 @@ func readIntoTx(tx store.Tx, c *encryption.FileCipher, account, share string, n 
 		to := min(hi, end)
 		out := buf[off-start : to-start]
 		if written(n.Ranges, off, to) {
-			plain, _, err := readChunk(tx, c, account, share, n, index)
+			plain, _, err := readStoredChunk(tx, c, account, share, n, index)
 			if err != nil {
 				return err
 			}
-			copy(out, plain[off-lo:to-lo])
+			k := 0
+			if int64(len(plain)) > off-lo {
+				k = copy(out, plain[off-lo:min(to-lo, int64(len(plain)))])
+			}
+			clear(out[k:])
 		} else {
 			clear(out)
 		}
@@ -298,13 +312,21 @@ func putGarbageTx(tx store.Tx, g garbage) error {
 func (s *Service) sweep(ctx context.Context) error {
 	ctx = context.WithoutCancel(ctx) // the deletes are owed whatever the client does
 	for {
+		rev, err := s.st.Revision(ctx, colGarbage)
+		if err != nil || rev == s.swept.Load() {
+			return err // nothing recorded since the collection was last found empty
+		}
 		var pending []string
 		if err := s.st.View(ctx, func(tx store.Tx) error {
 			var err error
 			pending, err = tx.Keys(colGarbage, "", "", 1)
 			return err
-		}); err != nil || len(pending) == 0 {
+		}); err != nil {
 			return err
+		}
+		if len(pending) == 0 {
+			s.swept.Store(rev)
+			return nil
 		}
 		if err := s.st.Update(ctx, func(tx store.Tx) error { return sweepOneTx(tx, pending[0]) }); err != nil {
 			return err

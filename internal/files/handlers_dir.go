@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/cerulean-azure/cerulean/internal/azerr"
-	"github.com/cerulean-azure/cerulean/internal/ntfs"
 	"github.com/cerulean-azure/cerulean/internal/store"
 )
 
@@ -31,14 +30,21 @@ func nodeHeaders(w http.ResponseWriter, n Node) {
 
 // loadShareAndParent checks the share exists and the node's parent is a directory.
 func (q *request) loadParent(tx store.Tx) (Node, error) {
-	if _, err := GetShareTx(tx, q.account.Name, q.share); err != nil {
-		return Node{}, err
+	_, parent, err := q.loadShareAndParent(tx)
+	return parent, err
+}
+
+// loadShareAndParent is loadParent that returns the share too.
+func (q *request) loadShareAndParent(tx store.Tx) (Share, Node, error) {
+	s, err := GetShareTx(tx, q.account.Name, q.share)
+	if err != nil {
+		return s, Node{}, err
 	}
 	parent, err := getNodeTx(tx, q.account.Name, q.share, parentPath(q.path))
 	if err != nil || !parent.Dir {
-		return parent, errParentNotFound()
+		return s, parent, errParentNotFound()
 	}
-	return parent, nil
+	return s, parent, nil
 }
 
 // smbProperties applies x-ms-file-attributes and the three times to n.
@@ -134,15 +140,11 @@ func (q *request) newNode(tx store.Tx, parent Node, dir bool) (Node, error) {
 		return n, err
 	}
 	if key == "" {
-		parentSDDL, err := getPermissionTx(tx, q.account.Name, q.share, parent.PermissionKey)
+		sddl, err := q.svc.inheritedTx(tx, q.account.Name, q.share, parent.PermissionKey, dir)
 		if err != nil {
 			return n, err
 		}
-		psd, err := ntfs.Parse(parentSDDL)
-		if err != nil {
-			return n, err
-		}
-		if key, err = putPermissionTx(tx, q.account.Name, q.share, ntfs.Inherit(psd, dir, "").String()); err != nil {
+		if key, err = putPermissionTx(tx, q.account.Name, q.share, sddl); err != nil {
 			return n, err
 		}
 	}

@@ -134,6 +134,12 @@ func (svc *Service) resizeTx(ctx context.Context, tx store.Tx, a Account, share 
 	if err != nil {
 		return err
 	}
+	return svc.resizeInShareTx(ctx, tx, a, s, n, size)
+}
+
+// resizeInShareTx is resizeTx for the share s, read in the same transaction.
+func (svc *Service) resizeInShareTx(ctx context.Context, tx store.Tx, a Account, s Share, n *Node, size int64) error {
+	share := s.Name
 	used := s.UsedBytes - n.Size + size
 	if used > int64(s.Quota)<<30 {
 		return azerr.New(http.StatusRequestEntityTooLarge, "ShareSizeLimitReached", "The file size would take the share over its quota of %d GiB.", s.Quota)
@@ -238,10 +244,11 @@ func (q *request) createFile() error {
 	}
 	var n Node
 	err = q.svc.st.Update(q.ctx, func(tx store.Tx) error {
-		parent, err := q.loadParent(tx)
+		sh, parent, err := q.loadShareAndParent(tx)
 		if err != nil {
 			return err
 		}
+		replaced := false
 		if old, err := getNodeTx(tx, q.account.Name, q.share, q.path); err == nil {
 			if old.Dir {
 				return azerr.Conflict("ResourceTypeMismatch", "The specified resource type does not match the type of the existing resource (a directory of this name exists).")
@@ -250,6 +257,7 @@ func (q *request) createFile() error {
 			if err := removeFileTx(tx, q.account.Name, q.share, old); err != nil {
 				return err
 			}
+			replaced = true
 		}
 		if n, err = q.newNode(tx, parent, false); err != nil {
 			return err
@@ -257,7 +265,12 @@ func (q *request) createFile() error {
 		if err := q.fileHTTPHeaders(tx, &n); err != nil {
 			return err
 		}
-		if err := q.resize(tx, &n, size); err != nil {
+		if replaced { // the share's usage changed: read it again
+			err = q.resize(tx, &n, size)
+		} else {
+			err = q.svc.resizeInShareTx(q.ctx, tx, q.account, sh, &n, size)
+		}
+		if err != nil {
 			return err
 		}
 		if len(body) > 0 {

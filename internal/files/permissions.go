@@ -32,7 +32,11 @@ func permissionKey(account, share, sddl string) string {
 // putPermissionTx stores a descriptor (idempotently) and returns its key.
 func putPermissionTx(tx store.Tx, account, share, sddl string) (string, error) {
 	key := permissionKey(account, share, sddl)
-	return key, tx.Put(colPermissions, shareKey(account, share)+"/"+key, []byte(sddl))
+	err := tx.Create(colPermissions, shareKey(account, share)+"/"+key, []byte(sddl))
+	if errors.Is(err, store.ErrExists) { // stored before: the same descriptor (the key is its hash)
+		err = nil
+	}
+	return key, err
 }
 
 // getPermissionTx returns the descriptor stored under key.
@@ -109,3 +113,38 @@ func permissionFor(tx store.Tx, h http.Header, account, share string) (string, e
 	}
 	return putPermissionTx(tx, account, share, sd.String())
 }
+
+// inheritedTx is the descriptor a new file (or directory) inherits from a parent whose
+// permission key is parentKey. Keys name their descriptor's content (a hash of it, within
+// the share), so what one inherits is remembered: most creations skip parsing the parent's.
+func (s *Service) inheritedTx(tx store.Tx, account, share, parentKey string, dir bool) (string, error) {
+	memo := parentKey + "|f"
+	if dir {
+		memo = parentKey + "|d"
+	}
+	s.inheritMu.Lock()
+	sddl, ok := s.inherit[memo]
+	s.inheritMu.Unlock()
+	if ok {
+		return sddl, nil
+	}
+	parentSDDL, err := getPermissionTx(tx, account, share, parentKey)
+	if err != nil {
+		return "", err
+	}
+	psd, err := ntfs.Parse(parentSDDL)
+	if err != nil {
+		return "", err
+	}
+	sddl = ntfs.Inherit(psd, dir, "").String()
+	s.inheritMu.Lock()
+	if len(s.inherit) >= inheritMemo {
+		clear(s.inherit)
+	}
+	s.inherit[memo] = sddl
+	s.inheritMu.Unlock()
+	return sddl, nil
+}
+
+// inheritMemo bounds the inherited descriptors remembered.
+const inheritMemo = 4096

@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cerulean-azure/cerulean/internal/access"
@@ -69,6 +70,13 @@ type Service struct {
 	mu       sync.Mutex
 	dataKeys map[string]cachedKey // account uid → unwrapped data key
 	accounts accountCache
+
+	// swept is the garbage collection's revision when a sweep last found it empty (-1: not
+	// yet looked at): until it moves there is nothing to sweep.
+	swept atomic.Int64
+
+	inheritMu sync.Mutex
+	inherit   map[string]string // parent permission key + kind → the SDDL a child inherits
 }
 
 // cachedKey is an unwrapped data key and what it was validated against: the wrapped form
@@ -92,7 +100,9 @@ func New(st store.Store, barrier *seal.Barrier, kv *encryption.KeyVault, tokens 
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{st: st, barrier: barrier, kv: kv, tokens: tokens, gate: gate, now: now, settings: settings, dataKeys: map[string]cachedKey{}}
+	s := &Service{st: st, barrier: barrier, kv: kv, tokens: tokens, gate: gate, now: now, settings: settings, dataKeys: map[string]cachedKey{}, inherit: map[string]string{}}
+	s.swept.Store(-1) // garbage a crash left is swept by the first request that sweeps
+	return s
 }
 
 // Account returns the account record (cached per store revision), for routing.

@@ -59,7 +59,14 @@ const (
 	deleteSQL   = `DELETE FROM documents WHERE collection = ? AND key = ?`
 	getSQL      = `SELECT value FROM documents WHERE collection = ? AND key = ?`
 	revisionSQL = `SELECT revision FROM revisions WHERE collection = ?`
+	listSQL     = `SELECT key, value FROM documents WHERE collection = ? AND key >= ? ORDER BY key`
+	listToSQL   = `SELECT key, value FROM documents WHERE collection = ? AND key >= ? AND key < ? ORDER BY key`
+	keysSQL     = `SELECT key FROM documents WHERE collection = ? AND key >= ? ORDER BY key LIMIT ?`
+	keysToSQL   = `SELECT key FROM documents WHERE collection = ? AND key >= ? AND key < ? ORDER BY key LIMIT ?`
 )
+
+// rangeStatements list and key-range reads, prepared on both pools.
+var rangeStatements = []string{listSQL, listToSQL, keysSQL, keysToSQL}
 
 var _ store.Store = (*DB)(nil)
 
@@ -100,7 +107,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	}
 	f.Close()
 	q := url.Values{}
-	for _, p := range []string{"journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(10000)", "foreign_keys(ON)", "cache_size(-65536)"} {
+	for _, p := range []string{"journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(10000)", "foreign_keys(ON)", "cache_size(-65536)", "temp_store(MEMORY)"} {
 		q.Add("_pragma", p)
 	}
 	dsn := "file:" + path + "?" + q.Encode()
@@ -130,14 +137,16 @@ func Open(ctx context.Context, path string) (*DB, error) {
 			return nil, fmt.Errorf("prepare %q: %w", p.sql, err)
 		}
 	}
-	db.stmts = map[*sql.DB]map[string]*sql.Stmt{write: {}}
-	for _, q := range writeStatements {
-		st, err := write.PrepareContext(ctx, q)
-		if err != nil {
-			db.Close()
-			return nil, fmt.Errorf("prepare %q: %w", q, err)
+	db.stmts = map[*sql.DB]map[string]*sql.Stmt{write: {}, read: {}}
+	for pool, qs := range map[*sql.DB][]string{write: append(writeStatements, rangeStatements...), read: rangeStatements} {
+		for _, q := range qs {
+			st, err := pool.PrepareContext(ctx, q)
+			if err != nil {
+				db.Close()
+				return nil, fmt.Errorf("prepare %q: %w", q, err)
+			}
+			db.stmts[pool][q] = st
 		}
-		db.stmts[write][q] = st
 	}
 	db.wg.Add(1)
 	go db.writer()
@@ -262,12 +271,13 @@ func (db *DB) commitGroup(group []*writeReq) {
 		return
 	}
 	ran := 0
+	touched := map[string]bool{} // by the updates that succeeded: their revisions move once
 	for i, r := range group {
 		if err := r.ctx.Err(); err != nil {
 			results[i] = err
 			continue
 		}
-		results[i] = db.runSavepoint(sqlTx, i, r)
+		results[i] = db.runSavepoint(sqlTx, i, r, touched)
 		if results[i] == nil {
 			ran++
 		}
@@ -275,6 +285,11 @@ func (db *DB) commitGroup(group []*writeReq) {
 	if ran == 0 {
 		sqlTx.Rollback()
 		finish(nil)
+		return
+	}
+	if err := db.bumpRevisions(context.Background(), sqlTx, touched); err != nil {
+		sqlTx.Rollback()
+		finish(err)
 		return
 	}
 	if err := sqlTx.Commit(); err != nil {
@@ -288,9 +303,9 @@ func (db *DB) commitGroup(group []*writeReq) {
 	finish(nil)
 }
 
-// runSavepoint runs one update in its own savepoint: its writes and revision bumps stay
-// when it succeeds and are undone when it fails (or panics).
-func (db *DB) runSavepoint(sqlTx *sql.Tx, i int, r *writeReq) (err error) {
+// runSavepoint runs one update in its own savepoint: its writes stay when it succeeds (and
+// the collections it wrote are added to touched) and are undone when it fails (or panics).
+func (db *DB) runSavepoint(sqlTx *sql.Tx, i int, r *writeReq, touched map[string]bool) (err error) {
 	ctx := context.WithoutCancel(r.ctx)
 	// One name serves every update: each savepoint is released before the next is made.
 	if _, err := db.exec(ctx, sqlTx, db.write, "SAVEPOINT u"); err != nil {
@@ -309,7 +324,10 @@ func (db *DB) runSavepoint(sqlTx *sql.Tx, i int, r *writeReq) (err error) {
 	if err := r.fn(t); err != nil {
 		return err
 	}
-	return db.bumpRevisions(ctx, sqlTx, t.touched)
+	for c := range t.touched {
+		touched[c] = true
+	}
+	return nil
 }
 
 const bumpSQL = `INSERT INTO revisions (collection, revision) VALUES (?, 1)
@@ -333,6 +351,14 @@ func (db *DB) prepared(pool *sql.DB, q string) *sql.Stmt {
 	db.stmtMu.Lock()
 	defer db.stmtMu.Unlock()
 	return db.stmts[pool][q]
+}
+
+// query runs q (prepared once on pool) in sqlTx.
+func (db *DB) query(ctx context.Context, sqlTx *sql.Tx, pool *sql.DB, q string, args ...any) (*sql.Rows, error) {
+	if st := db.prepared(pool, q); st != nil {
+		return sqlTx.StmtContext(ctx, st).QueryContext(ctx, args...)
+	}
+	return sqlTx.QueryContext(ctx, q, args...)
 }
 
 // exec runs q (prepared once on pool) in sqlTx.
@@ -493,10 +519,9 @@ func (t *tx) List(collection, prefix string) ([]store.Item, error) {
 	var rows *sql.Rows
 	var err error
 	if end := prefixEnd(prefix); end == "" {
-		rows, err = t.tx.QueryContext(t.ctx, `SELECT key, value FROM documents WHERE collection = ? AND key >= ? ORDER BY key`, collection, prefix)
+		rows, err = t.db.query(t.ctx, t.tx, t.pool, listSQL, collection, prefix)
 	} else {
-		rows, err = t.tx.QueryContext(t.ctx, `SELECT key, value FROM documents WHERE collection = ? AND key >= ? AND key < ? ORDER BY key`,
-			collection, prefix, end)
+		rows, err = t.db.query(t.ctx, t.tx, t.pool, listToSQL, collection, prefix, end)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("list %s/%s: %w", collection, prefix, err)
@@ -520,11 +545,11 @@ func (t *tx) Keys(collection, from, to string, limit int) ([]string, error) {
 	if limit <= 0 {
 		limit = -1 // SQLite: no limit
 	}
-	q, args := `SELECT key FROM documents WHERE collection = ? AND key >= ? ORDER BY key LIMIT ?`, []any{collection, from, limit}
+	q, args := keysSQL, []any{collection, from, limit}
 	if to != "" {
-		q, args = `SELECT key FROM documents WHERE collection = ? AND key >= ? AND key < ? ORDER BY key LIMIT ?`, []any{collection, from, to, limit}
+		q, args = keysToSQL, []any{collection, from, to, limit}
 	}
-	rows, err := t.tx.QueryContext(t.ctx, q, args...)
+	rows, err := t.db.query(t.ctx, t.tx, t.pool, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("keys %s/[%s, %s): %w", collection, from, to, err)
 	}
