@@ -152,11 +152,11 @@ func TestFileSyncThroughput(t *testing.T) {
 	t.Logf(`Azure File Sync (cerulean agent → File REST API, Shared Key, one server endpoint), in the same run:
   10,000 files of 1 KiB: upload %.1f s = %.0f files/s (target 2,000: %s; Azure publishes ~200 objects/s per sync group)
                          download to a second server %.1f s = %.0f files/s
-                         rsync -a of the same tree %.2f s: upload is %.1f× rsync (target ≤ 3×: %s)
+                         rsync -a of the same tree %.2f s: upload is %.1f× rsync, download %.1f× (target ≤ 3×: %s, %s)
   3 files of %d MiB:     upload %.0f MB/s, download %.0f MB/s; rsync -a %.2f s (%.0f MB/s)
                          Files 4 MiB Put Range %.0f MB/s, Get %.0f MB/s: upload at %.0f%% (target ≥ 50%%: %s)`,
 		up.Seconds(), perSec, verdict(perSec >= 2000), down.Seconds(), float64(files)/down.Seconds(),
-		rsyncSmall.Seconds(), up.Seconds()/rsyncSmall.Seconds(), verdict(up <= 3*rsyncSmall),
+		rsyncSmall.Seconds(), up.Seconds()/rsyncSmall.Seconds(), down.Seconds()/rsyncSmall.Seconds(), verdict(up <= 3*rsyncSmall), verdict(down <= 3*rsyncSmall),
 		largeMiB, largeUp, largeDown, rsyncLarge.Seconds(), float64(3*largeMiB)/rsyncLarge.Seconds(),
 		restWrite, restRead, 100*largeUp/restWrite, verdict(largeUp >= restWrite/2))
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azfile/share"
 	"github.com/cerulean-azure/cerulean/internal/providers/storagesync"
 	"github.com/cerulean-azure/cerulean/internal/store"
+	"golang.org/x/sys/unix"
 )
 
 // SDAttr is the extended attribute a local file's Windows security descriptor (SDDL) is
@@ -48,9 +49,10 @@ type Syncer struct {
 	// Progress, when set, hears how far a run is.
 	Progress func(done, total int)
 
-	mu    sync.Mutex
-	batch map[string][]byte // journal records not yet written
-	perms map[string]string // permission key -> SDDL, this run's
+	mu       sync.Mutex
+	batch    map[string][]byte // journal records not yet written
+	unsynced atomic.Bool       // files were written that the file system has not synced
+	perms    map[string]string // permission key -> SDDL, this run's
 }
 
 // side is one side's state of a path, as last synced (journal) or now.
@@ -211,7 +213,7 @@ func (s *Syncer) Run(ctx context.Context) (Result, error) {
 			}
 		}()
 	}
-	for _, p := range filePaths {
+	for _, p := range interleave(filePaths) {
 		if renamed[p] {
 			continue
 		}
@@ -419,6 +421,24 @@ func (s *Syncer) flush(ctx context.Context) error {
 	s.mu.Unlock()
 	if len(batch) == 0 {
 		return nil
+	}
+	// Files downloaded for these records reach the disk before the journal says so: one
+	// sync of the folder's file system for the batch, not one per file.
+	if s.unsynced.Swap(false) {
+		if err := syncFS(s.Endpoint.ServerLocalPath); err != nil {
+			s.unsynced.Store(true)
+			s.mu.Lock()
+			for p, b := range batch {
+				if _, newer := s.batch[p]; !newer {
+					if s.batch == nil {
+						s.batch = map[string][]byte{}
+					}
+					s.batch[p] = b
+				}
+			}
+			s.mu.Unlock()
+			return err
+		}
 	}
 	return s.Journal.Update(ctx, func(tx store.Tx) error {
 		for p, b := range batch {
@@ -716,12 +736,12 @@ func (s *Syncer) download(ctx context.Context, p string) (string, string, error)
 		os.Remove(tmp.Name())
 		return "", "", err
 	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
+	// Synced with the journal batch that records it (flush), not file by file.
+	s.unsynced.Store(true)
+	if err := tmp.Close(); err != nil {
 		os.Remove(tmp.Name())
 		return "", "", err
 	}
-	tmp.Close()
 	if resp.FilePermissionKey != nil {
 		if sddl, ok := s.permission(ctx, *resp.FilePermissionKey); ok {
 			writeSD(tmp.Name(), sddl)
@@ -889,3 +909,44 @@ func readSD(p string) (string, bool) {
 }
 
 func writeSD(p, sddl string) { _ = syscall.Setxattr(p, SDAttr, []byte(sddl), 0) }
+
+// syncFS flushes the file system holding dir to disk (syncfs(2)).
+func syncFS(dir string) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := unix.Syncfs(int(f.Fd())); err != nil {
+		return fmt.Errorf("sync the file system of %s: %w", dir, err)
+	}
+	return nil
+}
+
+// interleave orders paths round-robin across their folders (each folder's in order), so
+// that files synced at once are mostly in different folders: creating files in one folder
+// takes the file system's lock on it, and workers all in one folder wait on each other.
+func interleave(paths []string) []string {
+	var dirs []string
+	by := map[string][]string{}
+	for _, p := range paths {
+		d := path.Dir(p)
+		if _, ok := by[d]; !ok {
+			dirs = append(dirs, d)
+		}
+		by[d] = append(by[d], p)
+	}
+	out := make([]string, 0, len(paths))
+	for len(dirs) > 0 {
+		left := dirs[:0] // folders with files still to take
+		for _, d := range dirs {
+			q := by[d]
+			out = append(out, q[0])
+			if by[d] = q[1:]; len(q) > 1 {
+				left = append(left, d)
+			}
+		}
+		dirs = left
+	}
+	return out
+}
