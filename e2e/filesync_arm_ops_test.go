@@ -213,6 +213,20 @@ func TestFileSync_ControlPlane(t *testing.T) {
 		t.Fatalf("server endpoint: %v %+v", err, sep.Properties)
 	}
 
+	// Cloud tiering, a namespace-only initial download and Data Box transfer are not built:
+	// NotSupported, and the endpoint is left as it was.
+	epPath := "/subscriptions/" + srv.SubscriptionID + "/resourceGroups/" + rg + "/providers/Microsoft.StorageSync/storageSyncServices/sync1/syncGroups/group1/serverEndpoints/ep?api-version=2022-09-01"
+	for _, props := range []string{`"cloudTiering":"on","volumeFreeSpacePercent":20`, `"initialDownloadPolicy":"NamespaceOnly"`, `"offlineDataTransfer":"on"`} {
+		body := `{"properties":{"serverLocalPath":"/srv/data","serverResourceId":"` + *sep.Properties.ServerResourceID + `",` + props + `}}`
+		if st, _, resp := rawARM(t, http.MethodPut, epPath, body); st != http.StatusBadRequest || !strings.Contains(resp, "NotSupported") {
+			t.Errorf("server endpoint with %s: %d %s, want 400 NotSupported", props, st, resp)
+		}
+	}
+	if sep, err := se.Get(ctx, rg, "sync1", "group1", "ep", nil); err != nil || *sep.Properties.CloudTiering != armstoragesync.FeatureStatusOff ||
+		*sep.Properties.InitialDownloadPolicy != armstoragesync.InitialDownloadPolicyNamespaceThenModifiedFiles {
+		t.Errorf("server endpoint after refused updates: %v %+v", err, sep.Properties)
+	}
+
 	// An action not built answers NotSupported (after authorization).
 	if st, _, body := rawARM(t, http.MethodPost, "/subscriptions/"+srv.SubscriptionID+"/resourceGroups/"+rg+
 		"/providers/Microsoft.StorageSync/storageSyncServices/sync1/syncGroups/group1/cloudEndpoints/cloud/triggerChangeDetection?api-version=2022-09-01",

@@ -13,8 +13,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/streaming"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/resources/armresources"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azfile/share"
 	"github.com/cerulean-azure/cerulean/internal/ntfs"
 	"github.com/google/uuid"
 )
@@ -141,6 +144,25 @@ func (s syncServer) syncMay(t *testing.T) (string, error) {
 	out, err := cmd.CombinedOutput()
 	t.Logf("%s: %s", s.name, out)
 	return string(out), err
+}
+
+// syncShareClient is a File REST client of the topology's share, with the account key.
+func syncShareClient(t *testing.T, tp syncTopology) *share.Client {
+	t.Helper()
+	a, err := accountsClient(t, adminCredential(t)).GetProperties(ctxT(t), tp.rg, tp.account, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cred, err := share.NewSharedKeyCredential(tp.account, tp.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := share.NewClientWithSharedKeyCredential(*a.Properties.PrimaryEndpoints.File+"data", cred, &share.ClientOptions{
+		ClientOptions: azcore.ClientOptions{Transport: httpClient(t)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
 
 func writeFile(t *testing.T, p string, b []byte) {
@@ -270,6 +292,55 @@ func TestFileSync_TwoServers(t *testing.T) {
 	delete(want, "big.bin")
 	if got := tree(t, b.folder); !sameTree(got, want) {
 		t.Errorf("b after a renamed a file: %v", treeNames(got))
+	}
+
+	// Renames made on the share (here by a File REST client) are renames on both servers:
+	// nothing downloaded again. A file moves into a folder the servers do not have yet, and
+	// a folder moves with what it holds.
+	writeFile(t, filepath.Join(a.folder, "dir", "nested", "deep.txt"), []byte("deep"))
+	a.sync(t)
+	b.sync(t)
+	sc := syncShareClient(t, tp)
+	root := sc.NewRootDirectoryClient()
+	if _, err := root.NewSubdirectoryClient("new").Create(ctxT(t), nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := root.NewFileClient("renamed.bin").Rename(ctxT(t), "new/moved.bin", nil); err != nil {
+		t.Fatalf("rename on the share: %v", err)
+	}
+	if _, err := root.NewSubdirectoryClient("dir").Rename(ctxT(t), "folder", nil); err != nil {
+		t.Fatalf("folder rename on the share: %v", err)
+	}
+	want["new/moved.bin"], want["folder/nested/deep.txt"] = want["renamed.bin"], "deep"
+	delete(want, "renamed.bin")
+	for _, s := range []syncServer{a, b} {
+		if out := s.sync(t); !strings.Contains(out, "down 0,") || !strings.Contains(out, "renamed 2") {
+			t.Errorf("%s after renames on the share: %s, want down 0 and renamed 2", s.name, out)
+		}
+		if got := tree(t, s.folder); !sameTree(got, want) {
+			t.Errorf("%s after renames on the share: %v", s.name, treeNames(got))
+		}
+		if out := s.sync(t); !strings.Contains(out, "up 0, down 0, deleted 0/0") {
+			t.Errorf("%s: a second run after the renames still moves things: %s", s.name, out)
+		}
+	}
+
+	// Renamed and then changed on the share: downloaded, never renamed with stale bytes.
+	if _, err := root.NewFileClient("a.txt").Rename(ctxT(t), "a-moved.txt", nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := root.NewFileClient("a-moved.txt").UploadRange(ctxT(t), 0, streaming.NopCloser(strings.NewReader("EDITED")), nil); err != nil {
+		t.Fatal(err)
+	}
+	want["a-moved.txt"] = "EDITED on a"
+	delete(want, "a.txt")
+	for _, s := range []syncServer{a, b} {
+		if out := s.sync(t); !strings.Contains(out, "down 1,") || !strings.Contains(out, "deleted 0/1") || strings.Contains(out, "renamed") {
+			t.Errorf("%s after a rename and a change on the share: %s, want down 1, deleted 0/1", s.name, out)
+		}
+		if got := tree(t, s.folder); !sameTree(got, want) {
+			t.Errorf("%s after a rename and a change on the share: %v", s.name, treeNames(got))
+		}
 	}
 
 	// A security descriptor travels server → share → server.

@@ -63,6 +63,7 @@ type side struct {
 	Mtime  int64  `json:"mtime,omitempty"` // local: nanoseconds
 	Ino    uint64 `json:"ino,omitempty"`   // local
 	ETag   string `json:"etag,omitempty"`  // remote
+	ID     string `json:"id,omitempty"`    // remote: the share's file id, which a rename keeps
 }
 
 // entry is a path's journal record: both sides as last synced, and an operation under way
@@ -138,6 +139,8 @@ func (s *Syncer) Run(ctx context.Context) (Result, error) {
 		return res, err
 	}
 	first := len(journal) == 0
+	// Renames made on the share (found by file id) are made here too, not downloaded again.
+	s.remoteRenames(ctx, local, remote, journal, &res)
 	paths := map[string]bool{}
 	for p := range remote {
 		paths[p] = true
@@ -486,12 +489,13 @@ func (s *Syncer) push(ctx context.Context, p string, l, r side, res *Result) err
 			return err
 		}
 	}
-	etag, err := s.upload(ctx, p)
+	got, err := s.upload(ctx, p)
 	if err != nil {
 		return err
 	}
 	res.Uploaded++
-	return s.record(ctx, p, entry{Local: l, Remote: side{Exists: true, Size: l.Size, ETag: etag}})
+	got.Size = l.Size
+	return s.record(ctx, p, entry{Local: l, Remote: got})
 }
 
 // pull makes the local copy of p the share's.
@@ -630,41 +634,42 @@ func (s *Syncer) mkdirRemote(ctx context.Context, p string) error {
 func (s *Syncer) statRemote(ctx context.Context, p string, dir bool) (side, error) {
 	root := s.Share.NewRootDirectoryClient()
 	if dir {
-		if _, err := root.NewSubdirectoryClient(p).GetProperties(ctx, nil); err != nil {
+		props, err := root.NewSubdirectoryClient(p).GetProperties(ctx, nil)
+		if err != nil {
 			return side{}, err
 		}
-		return side{Exists: true, Dir: true}, nil
+		return side{Exists: true, Dir: true, ID: deref(props.ID)}, nil
 	}
 	props, err := root.NewFileClient(p).GetProperties(ctx, nil)
 	if err != nil {
 		return side{}, err
 	}
-	return side{Exists: true, Size: *props.ContentLength, ETag: string(*props.ETag)}, nil
+	return side{Exists: true, Size: *props.ContentLength, ETag: string(*props.ETag), ID: deref(props.ID)}, nil
 }
 
 // upload writes the local file p to the share with its security descriptor and MD5: in
-// one request up to 4 MiB, in 4 MiB ranges beyond. It returns the share copy's ETag.
-func (s *Syncer) upload(ctx context.Context, p string) (string, error) {
-	etag, err := s.uploadOnce(ctx, p)
+// one request up to 4 MiB, in 4 MiB ranges beyond. It returns the share copy's ETag and id.
+func (s *Syncer) upload(ctx context.Context, p string) (side, error) {
+	got, err := s.uploadOnce(ctx, p)
 	if fileerror.HasCode(err, fileerror.ParentNotFound) {
 		// Its folder went from the share meanwhile (folders are made before files).
 		if err := s.mkdirRemote(ctx, path.Dir(p)); err != nil {
-			return "", err
+			return side{}, err
 		}
-		etag, err = s.uploadOnce(ctx, p)
+		got, err = s.uploadOnce(ctx, p)
 	}
-	return etag, err
+	return got, err
 }
 
-func (s *Syncer) uploadOnce(ctx context.Context, p string) (string, error) {
+func (s *Syncer) uploadOnce(ctx context.Context, p string) (side, error) {
 	f, err := os.Open(s.local(p))
 	if err != nil {
-		return "", err
+		return side{}, err
 	}
 	defer f.Close()
 	st, err := f.Stat()
 	if err != nil {
-		return "", err
+		return side{}, err
 	}
 	fc := s.Share.NewRootDirectoryClient().NewFileClient(p)
 	opts := &file.CreateOptions{}
@@ -674,10 +679,10 @@ func (s *Syncer) uploadOnce(ctx context.Context, p string) (string, error) {
 	if st.Size() <= rangeSize {
 		b, err := io.ReadAll(io.LimitReader(f, rangeSize+1))
 		if err != nil {
-			return "", err
+			return side{}, err
 		}
 		if int64(len(b)) != st.Size() {
-			return "", fmt.Errorf("the file changed while it was read; it is sent at the next sync")
+			return side{}, fmt.Errorf("the file changed while it was read; it is sent at the next sync")
 		}
 		sum := md5.Sum(b)
 		opts.HTTPHeaders = &file.HTTPHeaders{ContentMD5: sum[:]}
@@ -686,12 +691,12 @@ func (s *Syncer) uploadOnce(ctx context.Context, p string) (string, error) {
 		}
 		resp, err := fc.Create(ctx, st.Size(), opts)
 		if err != nil {
-			return "", err
+			return side{}, err
 		}
-		return string(*resp.ETag), nil
+		return side{Exists: true, ETag: string(*resp.ETag), ID: deref(resp.ID)}, nil
 	}
 	if _, err := fc.Create(ctx, st.Size(), opts); err != nil {
-		return "", err
+		return side{}, err
 	}
 	h := md5.New()
 	buf := make([]byte, rangeSize)
@@ -700,7 +705,7 @@ func (s *Syncer) uploadOnce(ctx context.Context, p string) (string, error) {
 		if n > 0 {
 			h.Write(buf[:n])
 			if _, err := fc.UploadRange(ctx, off, streaming.NopCloser(bytes.NewReader(buf[:n])), nil); err != nil {
-				return "", err
+				return side{}, err
 			}
 			off += int64(n)
 		}
@@ -708,14 +713,14 @@ func (s *Syncer) uploadOnce(ctx context.Context, p string) (string, error) {
 			break
 		}
 		if err != nil {
-			return "", err
+			return side{}, err
 		}
 	}
 	resp, err := fc.SetHTTPHeaders(ctx, &file.SetHTTPHeadersOptions{HTTPHeaders: &file.HTTPHeaders{ContentMD5: h.Sum(nil)}})
 	if err != nil {
-		return "", err
+		return side{}, err
 	}
-	return string(*resp.ETag), nil
+	return side{Exists: true, ETag: string(*resp.ETag), ID: deref(resp.ID)}, nil
 }
 
 // download reads the share's p into a temporary file beside its place, with its security
@@ -773,20 +778,7 @@ func (s *Syncer) permission(ctx context.Context, key string) (string, bool) {
 
 // sameContent compares the local and share copies of p by MD5 (the share's as uploaded).
 func (s *Syncer) sameContent(ctx context.Context, p string) (bool, error) {
-	props, err := s.Share.NewRootDirectoryClient().NewFileClient(p).GetProperties(ctx, nil)
-	if err != nil || len(props.ContentMD5) == 0 {
-		return false, err
-	}
-	f, err := os.Open(s.local(p))
-	if err != nil {
-		return false, err
-	}
-	defer f.Close()
-	h := md5.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return false, err
-	}
-	return bytes.Equal(h.Sum(nil), props.ContentMD5), nil
+	return s.sameBytes(ctx, p, p), nil
 }
 
 // listRemote lists the whole share.
@@ -808,11 +800,11 @@ func (s *Syncer) listRemote(ctx context.Context) (map[string]side, error) {
 			}
 			for _, d := range page.Segment.Directories {
 				p := path.Join(dir, *d.Name)
-				out[p] = side{Exists: true, Dir: true}
+				out[p] = side{Exists: true, Dir: true, ID: deref(d.ID)}
 				queue = append(queue, p)
 			}
 			for _, f := range page.Segment.Files {
-				e := side{Exists: true}
+				e := side{Exists: true, ID: deref(f.ID)}
 				if f.Properties != nil {
 					if f.Properties.ContentLength != nil {
 						e.Size = *f.Properties.ContentLength

@@ -929,7 +929,16 @@ func (p *Provider) serverEndpointProperties(c *arm.Call, tx store.Tx, id string,
 		if err != nil {
 			return nil, err
 		}
+		if v == cloudTieringOn {
+			return nil, azerr.BadRequest("NotSupported", "Cloud tiering is not supported by Cerulean's Azure File Sync: a server endpoint keeps a full copy of every file. Create it with cloudTiering 'off' (the default).")
+		}
 		cur.CloudTiering = v
+	}
+	if req.InitialDownloadPolicy != nil && strings.EqualFold(*req.InitialDownloadPolicy, "NamespaceOnly") {
+		// Without cloud tiering every file is downloaded whole: NamespaceThenModifiedFiles
+		// (folders first, then files) and AvoidTieredFiles (each file once complete) both
+		// hold; a namespace without content would need tiered files.
+		return nil, azerr.BadRequest("NotSupported", "The initial download policy 'NamespaceOnly' needs cloud tiering, which Cerulean's Azure File Sync does not support: use 'NamespaceThenModifiedFiles' or 'AvoidTieredFiles'.")
 	}
 	if v := req.VolumeFreeSpacePercent; v != nil {
 		if *v < 0 || *v > 100 {
@@ -950,6 +959,9 @@ func (p *Provider) serverEndpointProperties(c *arm.Call, tx store.Tx, id string,
 		v, err := oneOf("offlineDataTransfer", *req.OfflineDataTransfer, "on", "off")
 		if err != nil {
 			return nil, err
+		}
+		if v == "on" {
+			return nil, azerr.BadRequest("NotSupported", "Offline data transfer (Azure Data Box) is not supported by Cerulean's Azure File Sync: the agent uploads the server's files itself. Leave offlineDataTransfer 'off'.")
 		}
 		cur.OfflineDataTransfer = v
 	}
