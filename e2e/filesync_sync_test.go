@@ -1,7 +1,10 @@
 package e2e
 
 import (
+	"bytes"
+	"crypto/md5"
 	"crypto/rand"
+	"io"
 	"encoding/json"
 	"net/http"
 	"os"
@@ -445,6 +448,63 @@ func TestFileSync_AgentCrash(t *testing.T) {
 	if got := tree(t, b.folder); !sameTree(got, want) {
 		t.Errorf("another server after the crashes: %d files, want %d (no duplicates, no conflict copies)", len(got), len(want))
 	}
+}
+
+// TestFileSync_ResumeLargeUpload (issue 12 item 2): an agent killed while it uploads a
+// large file in ranges takes the upload up at the range it reached (its journal records
+// each range with the ETag it left), and the share's copy ends byte for byte the file. The
+// kill can land between a range and its record (then the upload starts over, as safe):
+// the test tries a few times.
+func TestFileSync_ResumeLargeUpload(t *testing.T) {
+	tp := newSyncTopology(t)
+	a := newSyncServer(t, tp, "resume-a", "")
+	fc := syncShareClient(t, tp).NewRootDirectoryClient().NewFileClient("big.bin")
+	big := make([]byte, 96<<20)
+	for attempt := 0; attempt < 4; attempt++ {
+		rand.Read(big)
+		writeFile(t, filepath.Join(a.folder, "big.bin"), big)
+		cmd := exec.Command(binary, "agent", "run", "--interval", "1h", "--state", a.state)
+		cmd.Env = agentEnv(a.env...)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		// Killed once the share holds 12 MiB or more of this version of the file.
+		deadline := time.Now().Add(60 * time.Second)
+		for time.Now().Before(deadline) {
+			got := int64(0)
+			if rl, err := fc.GetRangeList(ctxT(t), nil); err == nil {
+				for _, r := range rl.Ranges {
+					got += *r.End - *r.Start + 1
+				}
+			}
+			if got >= 12<<20 {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		cmd.Process.Signal(syscall.SIGKILL)
+		cmd.Wait()
+		out := a.sync(t)
+		resp, err := fc.DownloadStream(ctxT(t), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		onShare, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || !bytes.Equal(onShare, big) {
+			t.Fatalf("the share's copy after the agent was killed mid-upload differs from the file (%d bytes, %v)", len(onShare), err)
+		}
+		if strings.Contains(out, "resumed 1") {
+			if props, err := fc.GetProperties(ctxT(t), nil); err != nil || len(props.ContentMD5) == 0 {
+				t.Errorf("the resumed upload left no Content-MD5: %v", err)
+			} else if sum := md5.Sum(big); !bytes.Equal(props.ContentMD5, sum[:]) {
+				t.Errorf("the resumed upload's Content-MD5 is not the file's")
+			}
+			return
+		}
+		t.Logf("attempt %d: the upload started over (%s)", attempt, strings.TrimSpace(out))
+	}
+	t.Fatal("an upload killed mid-way never resumed where it stopped")
 }
 
 // TestFileSync_ChangeEvents (issue 12 item 2): a running agent hears a change in its folder

@@ -100,6 +100,9 @@ retried; 'cerulean agent status' shows them.`,
 					if r.Renamed > 0 {
 						renamed = fmt.Sprintf(", renamed %d", r.Renamed)
 					}
+					if r.Resumed > 0 {
+						renamed += fmt.Sprintf(", resumed %d", r.Resumed)
+					}
 					fmt.Fprintf(out, "%s %s (%s): up %d, down %d, deleted %d/%d, conflicts %d, errors %d%s%s\n", time.Now().Format(time.TimeOnly),
 						e.Path, st.AuthType, r.Uploaded, r.Downloaded, r.DeletedRemote, r.DeletedLocal, r.Conflicts, len(r.Errors), renamed, errSuffix(e.Error))
 				}

@@ -74,6 +74,9 @@ type entry struct {
 	Pending       string `json:"pending,omitempty"` // "upload" or "download"
 	PendingLocal  side   `json:"pendingLocal,omitzero"`
 	PendingRemote side   `json:"pendingRemote,omitzero"`
+	// PendingOffset is how far a multi-range upload got: the share's copy held the local
+	// file's first PendingOffset bytes at ETag PendingRemote.ETag.
+	PendingOffset int64 `json:"pendingOffset,omitempty"`
 }
 
 // ItemError is a path that did not sync, and why.
@@ -85,6 +88,7 @@ type ItemError struct {
 // Result is what a run did.
 type Result struct {
 	Uploaded, Downloaded, DeletedRemote, DeletedLocal, Conflicts, Renamed int
+	Resumed                                                               int // uploads taken up where a crash left them
 	Errors                                                                []ItemError
 	Pending                                                               int
 }
@@ -102,6 +106,7 @@ func (r *Result) add(o Result) {
 	r.DeletedLocal += o.DeletedLocal
 	r.Conflicts += o.Conflicts
 	r.Renamed += o.Renamed
+	r.Resumed += o.Resumed
 }
 
 func (s *Syncer) col() string { return "journal/" + strings.ToLower(s.Endpoint.ID) }
@@ -279,6 +284,19 @@ func (s *Syncer) reconcile(ctx context.Context, p string, l, r side, j entry, kn
 			if sameRemote(r, j.PendingRemote) && sameLocal(l, j.PendingLocal) {
 				return false, s.record(ctx, p, entry{Local: l, Remote: r}) // it finished; only the journal did not
 			}
+		}
+		// An upload cut short resumes where it stopped: the local file as it was, the
+		// share's copy as the last range left it (nobody wrote to it since).
+		if j.Pending == "upload" && j.PendingOffset > 0 && sameLocal(l, j.PendingLocal) && r.Exists && !r.Dir &&
+			r.ETag == j.PendingRemote.ETag && r.Size == l.Size {
+			got, err := s.upload(ctx, p, &j)
+			if err != nil {
+				return false, err
+			}
+			res.Uploaded++
+			res.Resumed++
+			got.Size = l.Size
+			return false, s.record(ctx, p, entry{Local: l, Remote: got})
 		}
 	}
 	switch {
@@ -483,13 +501,16 @@ func (s *Syncer) push(ctx context.Context, p string, l, r side, res *Result) err
 			return s.record(ctx, p, entry{Local: l, Remote: r})
 		}
 	}
+	var pending *entry
 	if l.Size > rangeSize {
-		// Several requests: the pending record lets a crash resume the upload.
-		if err := s.recordNow(ctx, p, entry{Remote: r, Pending: "upload", PendingLocal: l}); err != nil {
+		// Several requests: the pending record (moved on after each range) lets a crash
+		// resume the upload.
+		pending = &entry{Remote: r, Pending: "upload", PendingLocal: l}
+		if err := s.recordNow(ctx, p, *pending); err != nil {
 			return err
 		}
 	}
-	got, err := s.upload(ctx, p)
+	got, err := s.upload(ctx, p, pending)
 	if err != nil {
 		return err
 	}
@@ -649,19 +670,21 @@ func (s *Syncer) statRemote(ctx context.Context, p string, dir bool) (side, erro
 
 // upload writes the local file p to the share with its security descriptor and MD5: in
 // one request up to 4 MiB, in 4 MiB ranges beyond. It returns the share copy's ETag and id.
-func (s *Syncer) upload(ctx context.Context, p string) (side, error) {
-	got, err := s.uploadOnce(ctx, p)
-	if fileerror.HasCode(err, fileerror.ParentNotFound) {
+// A file of several ranges records its progress in pending after each range; a pending
+// record with an offset resumes there.
+func (s *Syncer) upload(ctx context.Context, p string, pending *entry) (side, error) {
+	got, err := s.uploadOnce(ctx, p, pending)
+	if fileerror.HasCode(err, fileerror.ParentNotFound) && (pending == nil || pending.PendingOffset == 0) {
 		// Its folder went from the share meanwhile (folders are made before files).
 		if err := s.mkdirRemote(ctx, path.Dir(p)); err != nil {
 			return side{}, err
 		}
-		got, err = s.uploadOnce(ctx, p)
+		got, err = s.uploadOnce(ctx, p, pending)
 	}
 	return got, err
 }
 
-func (s *Syncer) uploadOnce(ctx context.Context, p string) (side, error) {
+func (s *Syncer) uploadOnce(ctx context.Context, p string, pending *entry) (side, error) {
 	f, err := os.Open(s.local(p))
 	if err != nil {
 		return side{}, err
@@ -695,19 +718,37 @@ func (s *Syncer) uploadOnce(ctx context.Context, p string) (side, error) {
 		}
 		return side{Exists: true, ETag: string(*resp.ETag), ID: deref(resp.ID)}, nil
 	}
-	if _, err := fc.Create(ctx, st.Size(), opts); err != nil {
-		return side{}, err
+	if pending == nil {
+		pending = &entry{}
 	}
 	h := md5.New()
+	off, id := pending.PendingOffset, pending.PendingRemote.ID
+	if off == 0 {
+		resp, err := fc.Create(ctx, st.Size(), opts)
+		if err != nil {
+			return side{}, err
+		}
+		id = deref(resp.ID)
+	} else if _, err := io.CopyN(h, f, off); err != nil { // the MD5 covers what was sent before
+		return side{}, err
+	}
 	buf := make([]byte, rangeSize)
-	for off := int64(0); off < st.Size(); {
+	for off < st.Size() {
 		n, err := io.ReadFull(f, buf)
 		if n > 0 {
 			h.Write(buf[:n])
-			if _, err := fc.UploadRange(ctx, off, streaming.NopCloser(bytes.NewReader(buf[:n])), nil); err != nil {
+			resp, err := fc.UploadRange(ctx, off, streaming.NopCloser(bytes.NewReader(buf[:n])), nil)
+			if err != nil {
 				return side{}, err
 			}
 			off += int64(n)
+			if pending.Pending != "" && off < st.Size() {
+				pending.PendingOffset = off
+				pending.PendingRemote = side{Exists: true, Size: st.Size(), ETag: string(*resp.ETag), ID: id}
+				if err := s.recordNow(ctx, p, *pending); err != nil {
+					return side{}, err
+				}
+			}
 		}
 		if err == io.EOF || err == io.ErrUnexpectedEOF {
 			break
