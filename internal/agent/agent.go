@@ -151,7 +151,63 @@ func (a *Agent) syncEndpoint(ctx context.Context, ep storagesync.AgentEndpoint) 
 	if a.Progress != nil {
 		s.Progress = func(done, total int) { a.Progress(ep.ID, done, total) }
 	}
-	return s.Run(ctx)
+	// One server endpoint of a sync group syncs at a time: the session is held (renewed)
+	// for the run, and a run whose session is lost stops.
+	sess, err := a.startSession(ctx, ep.ID)
+	if err != nil {
+		return Result{}, err
+	}
+	runCtx, cancel := context.WithCancelCause(ctx)
+	renewed := make(chan struct{})
+	go func() {
+		defer close(renewed)
+		t := time.NewTicker(time.Duration(max(sess.TTLSeconds, 3)) * time.Second / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-runCtx.Done():
+				return
+			case <-t.C:
+				if _, err := a.Client.Session(runCtx, ep.ID, sess.Token); err != nil && runCtx.Err() == nil {
+					cancel(fmt.Errorf("the sync session was lost: %w", err))
+					return
+				}
+			}
+		}
+	}()
+	res, err := s.Run(runCtx)
+	if cause := context.Cause(runCtx); err != nil && cause != nil && !errors.Is(cause, context.Canceled) {
+		err = cause
+	}
+	cancel(nil)
+	<-renewed
+	endCtx, done := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer done()
+	_ = a.Client.EndSession(endCtx, ep.ID, sess.Token)
+	return res, err
+}
+
+// sessionWait is the longest a run waits for another server's sync session to end.
+const sessionWait = 10 * time.Minute
+
+// startSession takes the endpoint's sync session, waiting while another server endpoint
+// of the sync group holds it.
+func (a *Agent) startSession(ctx context.Context, endpointID string) (storagesync.Session, error) {
+	deadline := time.Now().Add(sessionWait)
+	wait := 200 * time.Millisecond
+	for {
+		sess, err := a.Client.Session(ctx, endpointID, "")
+		var se *ServiceError
+		if err == nil || !errors.As(err, &se) || se.Status != http.StatusConflict || time.Now().After(deadline) {
+			return sess, err
+		}
+		select {
+		case <-ctx.Done():
+			return sess, ctx.Err()
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 2*time.Second)
+	}
 }
 
 // shareClient reaches an endpoint's share as the service says: with the account key, or

@@ -137,7 +137,7 @@ func (c *Client) call(ctx context.Context, method, op string, in, out any, hdr m
 			continue
 		}
 		if resp.StatusCode >= 300 {
-			return fmt.Errorf("the Storage Sync Service answered %d to %s: %s", resp.StatusCode, op, strings.TrimSpace(string(b)))
+			return &ServiceError{Status: resp.StatusCode, msg: fmt.Sprintf("the Storage Sync Service answered %d to %s: %s", resp.StatusCode, op, strings.TrimSpace(string(b)))}
 		}
 		c.mode = mode
 		if out != nil && len(b) > 0 {
@@ -146,6 +146,27 @@ func (c *Client) call(ctx context.Context, method, op string, in, out any, hdr m
 		return nil
 	}
 	return last
+}
+
+// ServiceError is the Storage Sync Service's refusal of a call.
+type ServiceError struct {
+	Status int
+	msg    string
+}
+
+func (e *ServiceError) Error() string { return e.msg }
+
+// Session asks for (token "") or renews the sync session of a server endpoint's sync group;
+// while another server endpoint holds it, the error is a ServiceError with status 409.
+func (c *Client) Session(ctx context.Context, endpointID, token string) (storagesync.Session, error) {
+	var s storagesync.Session
+	err := c.call(ctx, http.MethodPost, "session"+endpointID, struct{}{}, &s, map[string]string{storagesync.SessionHeader: token})
+	return s, err
+}
+
+// EndSession ends a sync session.
+func (c *Client) EndSession(ctx context.Context, endpointID, token string) error {
+	return c.call(ctx, http.MethodDelete, "session"+endpointID, nil, nil, map[string]string{storagesync.SessionHeader: token})
 }
 
 // Heartbeat reports the agent's version and, when the machine has a managed identity, a

@@ -77,7 +77,7 @@ type Heartbeat struct {
 type KeyLookup func(tx store.Tx, account string) (string, error)
 
 // ServeAgent serves the agent endpoint: POST heartbeat, GET config, POST status/{endpoint
-// resource id}.
+// resource id}, POST and DELETE session/{endpoint resource id}.
 func (p *Provider) ServeAgent(w http.ResponseWriter, r *http.Request, base string, keys KeyLookup) {
 	op := strings.Trim(strings.TrimPrefix(r.URL.Path, managementPath), "/")
 	server, err := p.authenticateAgent(r, base)
@@ -93,8 +93,10 @@ func (p *Provider) ServeAgent(w http.ResponseWriter, r *http.Request, base strin
 		out, err = p.config(r, server, keys, base)
 	case strings.HasPrefix(op, "status/") && r.Method == http.MethodPost:
 		err = p.report(r, server, "/"+strings.TrimPrefix(op, "status/"))
+	case strings.HasPrefix(op, "session/") && (r.Method == http.MethodPost || r.Method == http.MethodDelete):
+		out, err = p.session(r, server, "/"+strings.TrimPrefix(op, "session/"), r.Method == http.MethodDelete)
 	default:
-		err = azerr.NotFound("NotFound", "The agent endpoint serves POST heartbeat, GET config and POST status/<server endpoint id>.")
+		err = azerr.NotFound("NotFound", "The agent endpoint serves POST heartbeat, GET config, POST status/<server endpoint id> and POST or DELETE session/<server endpoint id>.")
 	}
 	if err != nil {
 		azerr.WriteARM(w, err)
@@ -266,17 +268,25 @@ func (p *Provider) report(r *http.Request, server Child, endpointID string) erro
 	}
 	st.Updated = p.now().UTC()
 	return p.arm.Store().Update(r.Context(), func(tx store.Tx) error {
-		ep, err := GetChildTx(tx, endpointID)
-		if err != nil {
+		if _, err := ownEndpointTx(tx, server, endpointID); err != nil {
 			return err
-		}
-		var sp serverEndpointProps
-		_ = json.Unmarshal(ep.Properties, &sp)
-		if arm.Key(sp.ServerResourceID) != arm.Key(server.ID) {
-			return azerr.Forbidden("AuthorizationFailed", "'%s' is not an endpoint of this server.", endpointID)
 		}
 		return PutStatusTx(tx, endpointID, st)
 	})
+}
+
+// ownEndpointTx loads server endpoint endpointID, refused unless it is server's.
+func ownEndpointTx(tx store.Tx, server Child, endpointID string) (Child, error) {
+	ep, err := GetChildTx(tx, endpointID)
+	if err != nil {
+		return ep, err
+	}
+	var sp serverEndpointProps
+	_ = json.Unmarshal(ep.Properties, &sp)
+	if arm.Key(sp.ServerResourceID) != arm.Key(server.ID) {
+		return ep, azerr.Forbidden("AuthorizationFailed", "'%s' is not an endpoint of this server.", endpointID)
+	}
+	return ep, nil
 }
 
 // fileEndpoint is an account's File endpoint as seen from base: path-style on Cerulean's own

@@ -222,8 +222,10 @@ func (p *Provider) onServiceDelete(s *arm.Service, tx store.Tx, r *arm.Resource)
 		if err := tx.Delete(colChildren, it.Key); err != nil {
 			return err
 		}
-		if err := tx.Delete(colStatus, it.Key); err != nil && !errors.Is(err, store.ErrNotFound) {
-			return err
+		for _, col := range []string{colStatus, colSessions} {
+			if err := tx.Delete(col, it.Key); err != nil && !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
 		}
 	}
 	return nil
@@ -436,8 +438,10 @@ func (h *child) delete(c *arm.Call, id string) (int, any, error) {
 				return err
 			}
 		}
-		if err := tx.Delete(colStatus, arm.Key(id)); err != nil && !errors.Is(err, store.ErrNotFound) {
-			return err
+		for _, col := range []string{colStatus, colSessions} {
+			if err := tx.Delete(col, arm.Key(id)); err != nil && !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
 		}
 		return tx.Delete(colChildren, arm.Key(id))
 	})
