@@ -146,4 +146,40 @@ func TestFiles_OAuth(t *testing.T) {
 	}
 	_, err = tokenClient(spCredential(t, smb.AppID, smb.Password), true).GetProperties(ctxT(t), nil)
 	wantFileError(t, err, http.StatusForbidden, fileerror.AuthorizationPermissionMismatch)
+
+	// Share management over OAuth (version 2024-11-04 on) needs no backup intent and is
+	// authorized like Microsoft.Storage's shares: a Contributor creates, changes, reads and
+	// deletes a share, but reads no file; a data role alone manages no share.
+	shareURL := strings.TrimSuffix(svc.URL(), "/") + "/managed"
+	shareClient := func(cred azcore.TokenCredential) *share.Client {
+		c, err := share.NewClient(shareURL, cred, &share.ClientOptions{ClientOptions: noRetryFile(t)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	_, err = shareClient(rcred).Create(ctxT(t), nil)
+	wantFileError(t, err, http.StatusForbidden, fileerror.AuthorizationPermissionMismatch)
+	contrib := newServicePrincipal(t, "files-share-contrib")
+	ccred := spCredential(t, contrib.AppID, contrib.Password)
+	if err := assignRole(t, adminCredential(t), accountScope, roleContributor, contrib.ObjectID); err != nil {
+		t.Fatal(err)
+	}
+	sc := shareClient(ccred)
+	if _, err := sc.Create(ctxT(t), nil); err != nil {
+		t.Fatalf("a Contributor creates a share over OAuth without the intent: %v", err)
+	}
+	if _, err := sc.SetProperties(ctxT(t), &share.SetPropertiesOptions{AccessTier: to.Ptr(share.AccessTierCool)}); err != nil {
+		t.Fatalf("set share properties over OAuth: %v", err)
+	}
+	if props, err := sc.GetProperties(ctxT(t), nil); err != nil || props.AccessTier == nil || *props.AccessTier != string(share.AccessTierCool) {
+		t.Fatalf("get share properties over OAuth: %v %+v", err, props)
+	}
+	_, err = tokenClient(ccred, true).GetProperties(ctxT(t), nil)
+	wantFileError(t, err, http.StatusForbidden, fileerror.AuthorizationPermissionMismatch)
+	if _, err := sc.Delete(ctxT(t), nil); err != nil {
+		t.Fatalf("delete a share over OAuth: %v", err)
+	}
+	_, err = sc.Delete(ctxT(t), nil)
+	wantFileError(t, err, http.StatusNotFound, fileerror.ShareNotFound)
 }

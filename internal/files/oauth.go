@@ -35,7 +35,8 @@ func (s *Service) checkBearer(r *http.Request, a Account, share, path string, op
 		return access.Principal{}, azerr.Unauthorized("InvalidAuthenticationInfo", "Authentication information is not given in the correct format: %s", e.Message).
 			WithHeader("WWW-Authenticate", `Bearer authorization_uri=https://login.microsoftonline.com/`+claims.TenantID+`/oauth2/authorize resource_id=https://storage.azure.com`)
 	}
-	if !strings.EqualFold(r.Header.Get("x-ms-file-request-intent"), "backup") {
+	control := op.controlAction() != ""
+	if !control && !strings.EqualFold(r.Header.Get("x-ms-file-request-intent"), "backup") {
 		return access.Principal{}, missingHeader("x-ms-file-request-intent")
 	}
 	v := r.Header.Get("x-ms-version")
@@ -52,18 +53,23 @@ func (s *Service) checkBearer(r *http.Request, a Account, share, path string, op
 		display = claims.AuthorizedParty
 	}
 	p := access.Principal{ObjectID: claims.ObjectID, Display: display, IssuedAt: time.Unix(claims.IssuedAt, 0)}
-	return p, s.authorizeData(r.Context(), p, a, share, actions)
+	return p, s.authorizeAt(r.Context(), p, a, share, actions, !control)
 }
 
 // authorizeData checks a principal holds every one of the data actions at a share of the
 // account (or at the File service, for share == ""): 403 AuthorizationPermissionMismatch.
 func (s *Service) authorizeData(ctx context.Context, p access.Principal, a Account, share string, actions []string) error {
+	return s.authorizeAt(ctx, p, a, share, actions, true)
+}
+
+// authorizeAt is authorizeData for data actions (data) or Resource Manager actions.
+func (s *Service) authorizeAt(ctx context.Context, p access.Principal, a Account, share string, actions []string, data bool) error {
 	scope := a.ResourceID + "/fileServices/default"
 	if share != "" {
 		scope += "/fileshares/" + share
 	}
 	for _, act := range actions {
-		d, err := s.gate.Decide(ctx, access.Request{Principal: p, Action: act, DataAction: true, Scope: scope})
+		d, err := s.gate.Decide(ctx, access.Request{Principal: p, Action: act, DataAction: data, Scope: scope})
 		if err != nil {
 			return err
 		}

@@ -79,6 +79,9 @@ func Operations() []Operation {
 // actions are the data actions an OAuth caller needs for the operation (at the share): the
 // file action plus the backup-semantics privilege REST access goes through.
 func (o *operation) actions() []string {
+	if a := o.controlAction(); a != "" {
+		return []string{a}
+	}
 	switch {
 	case o.Perms == "d":
 		return []string{actionDelete, actionWriteBackup}
@@ -86,6 +89,33 @@ func (o *operation) actions() []string {
 		return []string{actionRead, actionReadBackup}
 	}
 	return []string{actionWrite, actionWriteBackup}
+}
+
+// controlAction is the Resource Manager action an OAuth caller needs for a management
+// operation of the FileService or FileShare resource (listing shares, the service's
+// properties, creating, reading, changing and deleting a share): Azure serves these in the
+// data plane for historical reasons and, from version 2024-11-04, takes OAuth for them as
+// its Microsoft.Storage counterparts do, without the backup intent. "" for data operations
+// (files, directories, and a share's permissions).
+func (o *operation) controlAction() string {
+	const prefix = "Microsoft.Storage/storageAccounts/fileServices/"
+	switch {
+	case o.Comp == "filepermission":
+		return ""
+	case o.Level == 's' && o.Comp == "list":
+		return prefix + "shares/read"
+	case o.Level == 's' && o.Perms == "w":
+		return prefix + "write"
+	case o.Level == 's':
+		return prefix + "read"
+	case o.Level == 'c' && o.Perms == "d":
+		return prefix + "shares/delete"
+	case o.Level == 'c' && o.Perms == "r":
+		return prefix + "shares/read"
+	case o.Level == 'c':
+		return prefix + "shares/write"
+	}
+	return ""
 }
 
 // resType is the SAS resource type (srt) the operation's level needs: service, container
