@@ -452,9 +452,8 @@ func TestFileSync_AgentCrash(t *testing.T) {
 
 // TestFileSync_ResumeLargeUpload (issue 12 item 2): an agent killed while it uploads a
 // large file in ranges takes the upload up at the range it reached (its journal records
-// each range with the ETag it left), and the share's copy ends byte for byte the file. The
-// kill can land between a range and its record (then the upload starts over, as safe):
-// the test tries a few times.
+// each range with the ETag it left, and a range that landed before its record is recognised
+// by its MD5), and the share's copy ends byte for byte the file.
 func TestFileSync_ResumeLargeUpload(t *testing.T) {
 	tp := newSyncTopology(t)
 	a := newSyncServer(t, tp, "resume-a", "")
@@ -482,6 +481,8 @@ func TestFileSync_ResumeLargeUpload(t *testing.T) {
 			}
 			time.Sleep(10 * time.Millisecond)
 		}
+		// Killed as soon as a range shows: often before the agent could record it (then the
+		// resume finds that range on the share by its MD5), else mid-way through the next.
 		cmd.Process.Signal(syscall.SIGKILL)
 		cmd.Wait()
 		out := a.sync(t)

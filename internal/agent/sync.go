@@ -286,9 +286,10 @@ func (s *Syncer) reconcile(ctx context.Context, p string, l, r side, j entry, kn
 			}
 		}
 		// An upload cut short resumes where it stopped: the local file as it was, the
-		// share's copy as the last range left it (nobody wrote to it since).
+		// share's copy the same file, as the last recorded range left it (nobody wrote to it
+		// since) or with just the next range more, which landed before its record could.
 		if j.Pending == "upload" && j.PendingOffset > 0 && sameLocal(l, j.PendingLocal) && r.Exists && !r.Dir &&
-			r.ETag == j.PendingRemote.ETag && r.Size == l.Size {
+			r.Size == l.Size && r.ID == j.PendingRemote.ID && s.resumable(ctx, p, &j, r) {
 			got, err := s.upload(ctx, p, &j)
 			if err != nil {
 				return false, err
@@ -709,6 +710,7 @@ func (s *Syncer) uploadOnce(ctx context.Context, p string, pending *entry) (side
 		}
 		sum := md5.Sum(b)
 		opts.HTTPHeaders = &file.HTTPHeaders{ContentMD5: sum[:]}
+		opts.ContentMD5 = sum[:] // and checked by the service on the way
 		if len(b) > 0 {
 			opts.OptionalBody, opts.ContentLength = streaming.NopCloser(bytes.NewReader(b)), to.Ptr(int64(len(b)))
 		}
@@ -762,6 +764,40 @@ func (s *Syncer) uploadOnce(ctx context.Context, p string, pending *entry) (side
 		return side{}, err
 	}
 	return side{Exists: true, ETag: string(*resp.ETag), ID: deref(resp.ID)}, nil
+}
+
+// resumable tells whether an upload cut short can go on from its record j: the share's copy
+// is at the recorded ETag, or its next range holds exactly the local bytes (checked by the
+// MD5 the service computes for the range), when j moves past it.
+func (s *Syncer) resumable(ctx context.Context, p string, j *entry, r side) bool {
+	if r.ETag == j.PendingRemote.ETag {
+		return true
+	}
+	off := j.PendingOffset
+	n := min(int64(rangeSize), r.Size-off)
+	if n <= 0 {
+		return false
+	}
+	f, err := os.Open(s.local(p))
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	h := md5.New()
+	if _, err := io.Copy(h, io.NewSectionReader(f, off, n)); err != nil {
+		return false
+	}
+	resp, err := s.Share.NewRootDirectoryClient().NewFileClient(p).DownloadStream(ctx, &file.DownloadStreamOptions{
+		Range: file.HTTPRange{Offset: off, Count: n}, RangeGetContentMD5: to.Ptr(true)})
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	if resp.ETag == nil || string(*resp.ETag) != r.ETag || !bytes.Equal(resp.ContentMD5, h.Sum(nil)) {
+		return false
+	}
+	j.PendingOffset += n
+	return true
 }
 
 // download reads the share's p into a temporary file beside its place, with its security

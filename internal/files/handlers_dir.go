@@ -292,7 +292,10 @@ func (q *request) updateNode(dir bool, comp string) error {
 					return err
 				}
 			}
-			n.ChangeTime = q.svc.now().UTC()
+			// The change time is now unless the request gave one (or said preserve).
+			if v := q.r.Header.Get("x-ms-file-change-time"); v == "" || strings.EqualFold(v, "now") {
+				n.ChangeTime = q.svc.now().UTC()
+			}
 		}
 		now := q.svc.now().UTC()
 		n.LastModified, n.ETag = now, newETag(now)

@@ -76,10 +76,10 @@ func (q *request) fileHeaders(n Node) {
 	nodeHeaders(q.w, n)
 	h := q.w.Header()
 	h.Set("x-ms-type", "File")
-	if n.ContentType != "" {
+	if n.ContentType != "" { // Create File gives application/octet-stream; Set HTTP headers may clear it
 		h.Set("Content-Type", n.ContentType)
 	} else {
-		h.Set("Content-Type", "application/octet-stream")
+		h["Content-Type"] = nil // none, and none sniffed from the body by net/http
 	}
 	for k, v := range map[string]string{"Content-Encoding": n.ContentEncoding, "Content-Language": n.ContentLanguage,
 		"Content-Disposition": n.ContentDisposition, "Cache-Control": n.CacheControl} {
@@ -98,16 +98,22 @@ func (q *request) fileHeaders(n Node) {
 // (a resize), on create or set properties.
 func (q *request) fileHTTPHeaders(tx store.Tx, n *Node) error {
 	h := q.r.Header
+	// Set File Properties replaces them all: one not given is cleared (as in Azure).
+	setting := q.q("comp") == "properties"
 	for hdr, field := range map[string]*string{"x-ms-content-type": &n.ContentType, "x-ms-content-encoding": &n.ContentEncoding,
 		"x-ms-content-language": &n.ContentLanguage, "x-ms-content-disposition": &n.ContentDisposition, "x-ms-cache-control": &n.CacheControl} {
-		if _, ok := h[http.CanonicalHeaderKey(hdr)]; ok {
+		if _, ok := h[http.CanonicalHeaderKey(hdr)]; ok || setting {
 			*field = h.Get(hdr)
 		}
 	}
+	if setting {
+		n.ContentMD5 = nil
+	}
 	if v := h.Get("x-ms-content-md5"); v != "" {
+		// Stored as given: Azure keeps the file's Content-MD5 property whatever its length.
 		md, err := base64.StdEncoding.DecodeString(v)
-		if err != nil || len(md) != md5.Size {
-			return invalidHeader("x-ms-content-md5", "is not a base64 MD5")
+		if err != nil {
+			return invalidHeader("x-ms-content-md5", "is not base64")
 		}
 		n.ContentMD5 = md
 	}
@@ -239,6 +245,11 @@ func (q *request) createFile() error {
 	if len(body) > MaxRange || int64(len(body)) > size {
 		return azerr.New(http.StatusRequestEntityTooLarge, "RequestBodyTooLarge", "The request body is too large: at most 4 MiB, and no more than x-ms-content-length.")
 	}
+	if len(body) > 0 {
+		if err := checkBodyMD5(q.r.Header, body); err != nil {
+			return err
+		}
+	}
 	if _, err := q.svc.dataKey(q.ctx, q.account); err != nil {
 		return err
 	}
@@ -262,6 +273,7 @@ func (q *request) createFile() error {
 		if n, err = q.newNode(tx, parent, false); err != nil {
 			return err
 		}
+		n.ContentType = "application/octet-stream" // Azure's default when x-ms-content-type is not given
 		if err := q.fileHTTPHeaders(tx, &n); err != nil {
 			return err
 		}
@@ -289,6 +301,9 @@ func (q *request) createFile() error {
 		return err
 	}
 	nodeHeaders(q.w, n)
+	if len(body) > 0 {
+		setBodyMD5(q.w.Header(), body)
+	}
 	q.w.WriteHeader(http.StatusCreated)
 	return nil
 }
@@ -322,11 +337,8 @@ func (q *request) putRange() error {
 		if _, err := io.ReadFull(q.r.Body, body); err != nil {
 			return azerr.BadRequest("InvalidInput", "The request body is shorter than Content-Length.")
 		}
-		if v := q.r.Header.Get("Content-MD5"); v != "" {
-			sum := md5.Sum(body)
-			if base64.StdEncoding.EncodeToString(sum[:]) != v {
-				return azerr.BadRequest("Md5Mismatch", "The MD5 value specified in the request did not match with the MD5 value calculated by the server.")
-			}
+		if err := checkBodyMD5(q.r.Header, body); err != nil {
+			return err
 		}
 	} else if q.r.ContentLength > 0 {
 		return invalidHeader("Content-Length", "must be 0 for x-ms-write: clear")
@@ -355,18 +367,40 @@ func (q *request) putRange() error {
 			}
 		}
 		now := q.svc.now().UTC()
-		n.LastModified, n.ETag, n.LastWriteTime, n.ChangeTime = now, newETag(now), now, now
+		n.LastModified, n.ETag, n.ChangeTime = now, newETag(now), now
+		if !strings.EqualFold(q.r.Header.Get("x-ms-file-last-write-time"), "preserve") {
+			n.LastWriteTime = now
+		}
 		return putNodeTx(tx, q.account.Name, q.share, n)
 	})
 	if err != nil {
 		return err
 	}
 	nodeHeaders(q.w, n)
-	if v := q.r.Header.Get("Content-MD5"); v != "" && body != nil {
-		q.w.Header().Set("Content-MD5", v) // verified above
+	if body != nil {
+		setBodyMD5(q.w.Header(), body) // the MD5 of what was stored, asked for or not
 	}
 	q.w.WriteHeader(http.StatusCreated)
 	return nil
+}
+
+// checkBodyMD5 refuses a body whose transactional Content-MD5 does not match it.
+func checkBodyMD5(h http.Header, body []byte) error {
+	v := h.Get("Content-MD5")
+	if v == "" {
+		return nil
+	}
+	sum := md5.Sum(body)
+	if base64.StdEncoding.EncodeToString(sum[:]) != v {
+		return azerr.BadRequest("Md5Mismatch", "The MD5 value specified in the request did not match with the MD5 value calculated by the server.")
+	}
+	return nil
+}
+
+// setBodyMD5 answers the MD5 of the body the service stored.
+func setBodyMD5(h http.Header, body []byte) {
+	sum := md5.Sum(body)
+	h.Set("Content-MD5", base64.StdEncoding.EncodeToString(sum[:]))
 }
 
 func (q *request) listRanges() error {
@@ -410,6 +444,7 @@ func (q *request) getFile() error {
 	status := http.StatusOK
 	var start, end int64
 	var body []byte // the whole response when it fits in one window, read in the same snapshot
+	rangeMD5 := rh != "" && strings.EqualFold(q.r.Header.Get("x-ms-range-get-content-md5"), "true")
 	err := q.svc.st.View(q.ctx, func(tx store.Tx) error {
 		var err error
 		if n, err = q.loadNode(tx, false); err != nil {
@@ -430,6 +465,9 @@ func (q *request) getFile() error {
 			start, end, status = s, e, http.StatusPartialContent
 		}
 		c, err := q.cipher(n) // the account's key must be usable to read
+		if err == nil && rangeMD5 && end-start+1 > MaxRange {
+			return invalidHeader("x-ms-range-get-content-md5", "needs a range of at most 4 MiB")
+		}
 		if err != nil || end < start || end-start+1 > streamWindow {
 			return err
 		}
@@ -444,7 +482,15 @@ func (q *request) getFile() error {
 	q.w.Header().Set("Accept-Ranges", "bytes")
 	if status == http.StatusPartialContent {
 		q.w.Header().Set("Content-Range", "bytes "+strconv.FormatInt(start, 10)+"-"+strconv.FormatInt(end, 10)+"/"+strconv.FormatInt(n.Size, 10))
+		// A range answers the file's MD5 as x-ms-content-md5, and Content-MD5 only for the
+		// range itself when asked (x-ms-range-get-content-md5).
 		q.w.Header().Del("Content-MD5")
+		if len(n.ContentMD5) > 0 {
+			q.w.Header().Set("x-ms-content-md5", base64.StdEncoding.EncodeToString(n.ContentMD5))
+		}
+		if rangeMD5 && body != nil {
+			setBodyMD5(q.w.Header(), body)
+		}
 	}
 	q.w.WriteHeader(status)
 	if body != nil {

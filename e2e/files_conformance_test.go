@@ -1,0 +1,78 @@
+package e2e
+
+import (
+	"crypto/md5"
+	"io"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azfile/file"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azfile/fileerror"
+)
+
+// TestFiles_ConformanceProperties (issue 13 item 2): file properties as the azfile suite
+// expects them: Content-MD5 stored as given, an explicit change time kept, Put Range and
+// Create File with content answering the MD5 of what they stored (and refusing a mismatch),
+// a range's own MD5 on request beside the file's, last-write-time preserve on Put Range,
+// Content-Type application/octet-stream from Create and none once cleared.
+func TestFiles_ConformanceProperties(t *testing.T) {
+	svc, _, _, _ := filesFixture(t)
+	fc := svc.NewShareClient("data").NewRootDirectoryClient().NewFileClient("props.bin")
+	data := []byte("0123456789abcdef0123456789abcdef")
+	sum := md5.Sum(data)
+
+	// Create File with content: its Content-MD5 is checked and answered.
+	_, err := fc.Create(ctxT(t), int64(len(data)), &file.CreateOptions{OptionalBody: streamOf(data),
+		ContentLength: to.Ptr(int64(len(data))), ContentMD5: md5.New().Sum(nil)})
+	wantFileError(t, err, http.StatusBadRequest, fileerror.MD5Mismatch)
+	created, err := fc.Create(ctxT(t), int64(len(data)), &file.CreateOptions{OptionalBody: streamOf(data),
+		ContentLength: to.Ptr(int64(len(data))), ContentMD5: sum[:]})
+	if err != nil || string(created.ContentMD5) != string(sum[:]) {
+		t.Fatalf("Create File with content: %v, Content-MD5 %x, want %x", err, created.ContentMD5, sum)
+	}
+	props, err := fc.GetProperties(ctxT(t), nil)
+	if err != nil || props.ContentType == nil || *props.ContentType != "application/octet-stream" {
+		t.Errorf("a new file's Content-Type: %v %v, want application/octet-stream", err, props.ContentType)
+	}
+
+	// Put Range answers the MD5 of what it stored without being asked, and keeps the last
+	// write time when told to preserve it.
+	before := props.FileLastWriteTime
+	time.Sleep(20 * time.Millisecond)
+	part := []byte("XYZ")
+	partSum := md5.Sum(part)
+	put, err := fc.UploadRange(ctxT(t), 4, streamOf(part), &file.UploadRangeOptions{LastWrittenMode: to.Ptr(file.LastWrittenModePreserve)})
+	if err != nil || string(put.ContentMD5) != string(partSum[:]) {
+		t.Fatalf("Put Range: %v, Content-MD5 %x, want %x", err, put.ContentMD5, partSum)
+	}
+	if props, err = fc.GetProperties(ctxT(t), nil); err != nil || props.FileLastWriteTime == nil || !props.FileLastWriteTime.Equal(*before) {
+		t.Errorf("last write time after Put Range with preserve: %v %v, want %v", err, props.FileLastWriteTime, before)
+	}
+
+	// Content-MD5 is stored as given (any length); an explicit change time is kept; Set
+	// HTTP headers without a content type clears it.
+	odd := []byte("not sixteen bytes")
+	change := time.Date(2021, 3, 4, 5, 6, 7, 800000000, time.UTC)
+	if _, err := fc.SetHTTPHeaders(ctxT(t), &file.SetHTTPHeadersOptions{HTTPHeaders: &file.HTTPHeaders{ContentMD5: odd},
+		SMBProperties: &file.SMBProperties{ChangeTime: &change}}); err != nil {
+		t.Fatal(err)
+	}
+	props, err = fc.GetProperties(ctxT(t), nil)
+	if err != nil || string(props.ContentMD5) != string(odd) || props.FileChangeTime == nil || !props.FileChangeTime.Equal(change) || props.ContentType != nil {
+		t.Errorf("after Set HTTP headers: %v md5 %q change %v type %v", err, props.ContentMD5, props.FileChangeTime, props.ContentType)
+	}
+
+	// A range read answers the file's MD5 as x-ms-content-md5 and, asked, the range's own.
+	resp, err := fc.DownloadStream(ctxT(t), &file.DownloadStreamOptions{Range: file.HTTPRange{Offset: 0, Count: 8}, RangeGetContentMD5: to.Ptr(true)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	rangeSum := md5.Sum(got)
+	if string(resp.ContentMD5) != string(rangeSum[:]) || string(resp.FileContentMD5) != string(odd) || resp.ContentType != nil {
+		t.Errorf("range read: Content-MD5 %x (want %x), file MD5 %q, type %v", resp.ContentMD5, rangeSum, resp.FileContentMD5, resp.ContentType)
+	}
+}
