@@ -184,14 +184,24 @@ func (s *Syncer) sameBytes(ctx context.Context, p, q string) bool {
 	if err != nil || len(props.ContentMD5) == 0 {
 		return false
 	}
+	sum, err := s.localMD5(p, 0, -1)
+	return err == nil && string(sum) == string(props.ContentMD5)
+}
+
+// localMD5 is the MD5 of n bytes of local file p from off (n < 0: to its end).
+func (s *Syncer) localMD5(p string, off, n int64) ([]byte, error) {
 	f, err := os.Open(s.local(p))
 	if err != nil {
-		return false
+		return nil, err
 	}
 	defer f.Close()
-	h := md5.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return false
+	var r io.Reader = f
+	if n >= 0 {
+		r = io.NewSectionReader(f, off, n)
 	}
-	return string(h.Sum(nil)) == string(props.ContentMD5)
+	h := md5.New()
+	if _, err := io.Copy(h, r); err != nil {
+		return nil, err
+	}
+	return h.Sum(nil), nil
 }

@@ -778,13 +778,8 @@ func (s *Syncer) resumable(ctx context.Context, p string, j *entry, r side) bool
 	if n <= 0 {
 		return false
 	}
-	f, err := os.Open(s.local(p))
+	sum, err := s.localMD5(p, off, n)
 	if err != nil {
-		return false
-	}
-	defer f.Close()
-	h := md5.New()
-	if _, err := io.Copy(h, io.NewSectionReader(f, off, n)); err != nil {
 		return false
 	}
 	resp, err := s.Share.NewRootDirectoryClient().NewFileClient(p).DownloadStream(ctx, &file.DownloadStreamOptions{
@@ -793,7 +788,7 @@ func (s *Syncer) resumable(ctx context.Context, p string, j *entry, r side) bool
 		return false
 	}
 	resp.Body.Close()
-	if resp.ETag == nil || string(*resp.ETag) != r.ETag || !bytes.Equal(resp.ContentMD5, h.Sum(nil)) {
+	if resp.ETag == nil || string(*resp.ETag) != r.ETag || !bytes.Equal(resp.ContentMD5, sum) {
 		return false
 	}
 	j.PendingOffset += n
