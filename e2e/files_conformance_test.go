@@ -76,3 +76,76 @@ func TestFiles_ConformanceProperties(t *testing.T) {
 		t.Errorf("range read: Content-MD5 %x (want %x), file MD5 %q, type %v", resp.ContentMD5, rangeSum, resp.FileContentMD5, resp.ContentType)
 	}
 }
+
+// TestFiles_ConformanceCopy (issue 13 item 2): Copy File as the azfile suite expects it:
+// SMB properties taken from the source when asked ("source"), set explicitly otherwise,
+// the archive attribute on request, permission copy modes (override needs a permission),
+// the copy's id, status, source, progress and completion time reported by Get Properties,
+// a missing source 404 ResourceNotFound, and a read-only destination (of a copy or a
+// rename) refused unless told to ignore it; invalid attribute combinations refused.
+func TestFiles_ConformanceCopy(t *testing.T) {
+	svc, _, _, _ := filesFixture(t)
+	root := svc.NewShareClient("data").NewRootDirectoryClient()
+	src := root.NewFileClient("src.txt")
+	at := time.Date(2023, 3, 31, 20, 0, 0, 0, time.UTC)
+	created, err := src.Create(ctxT(t), 0, &file.CreateOptions{SMBProperties: &file.SMBProperties{
+		Attributes: &file.NTFSFileAttributes{System: true}, CreationTime: to.Ptr(at.Add(time.Minute)),
+		LastWriteTime: to.Ptr(at.Add(2 * time.Minute)), ChangeTime: to.Ptr(at.Add(5 * time.Minute))}})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	dst := root.NewFileClient("dst.txt")
+	if _, err := dst.StartCopyFromURL(ctxT(t), src.URL(), &file.StartCopyFromURLOptions{CopyFileSMBInfo: &file.CopyFileSMBInfo{
+		CreationTime: file.SourceCopyFileCreationTime{}, LastWriteTime: file.SourceCopyFileLastWriteTime{}, ChangeTime: file.SourceCopyFileChangeTime{},
+		Attributes: file.SourceCopyFileAttributes{}, PermissionCopyMode: to.Ptr(file.PermissionCopyModeTypeSource)}}); err != nil {
+		t.Fatalf("copy with the source's properties: %v", err)
+	}
+	props, err := dst.GetProperties(ctxT(t), nil)
+	if err != nil || !props.FileCreationTime.Equal(*created.FileCreationTime) || !props.FileLastWriteTime.Equal(*created.FileLastWriteTime) ||
+		!props.FileChangeTime.Equal(*created.FileChangeTime) || *props.FileAttributes != *created.FileAttributes || *props.FilePermissionKey != *created.FilePermissionKey {
+		t.Errorf("copy with source properties: %v %+v", err, props)
+	}
+	if props.CopyID == nil || props.CopyStatus == nil || *props.CopyStatus != file.CopyStatusTypeSuccess || props.CopySource == nil ||
+		*props.CopySource != src.URL() || props.CopyProgress == nil || *props.CopyProgress != "0/0" || props.CopyCompletionTime == nil {
+		t.Errorf("the copy's record: id %v status %v source %v progress %v completed %v", props.CopyID, props.CopyStatus, props.CopySource, props.CopyProgress, props.CopyCompletionTime)
+	}
+
+	// Explicit properties and the archive attribute.
+	dest := at.Add(7 * time.Minute)
+	arch := root.NewFileClient("arch.txt")
+	if _, err := arch.StartCopyFromURL(ctxT(t), src.URL(), &file.StartCopyFromURLOptions{CopyFileSMBInfo: &file.CopyFileSMBInfo{
+		ChangeTime: file.DestinationCopyFileChangeTime(dest), Attributes: file.DestinationCopyFileAttributes{System: true, ReadOnly: true},
+		SetArchiveAttribute: to.Ptr(true)}}); err != nil {
+		t.Fatal(err)
+	}
+	if props, err := arch.GetProperties(ctxT(t), nil); err != nil || !props.FileChangeTime.Equal(dest) || *props.FileAttributes != "ReadOnly | System | Archive" {
+		t.Errorf("copy with explicit properties: %v %v %v", err, props.FileChangeTime, props.FileAttributes)
+	}
+
+	// A read-only destination: refused, unless ignored; likewise for a rename over it.
+	_, err = arch.StartCopyFromURL(ctxT(t), src.URL(), nil)
+	wantFileError(t, err, http.StatusConflict, fileerror.ReadOnlyAttribute)
+	_, err = root.NewFileClient("dst.txt").Rename(ctxT(t), "arch.txt", &file.RenameOptions{ReplaceIfExists: to.Ptr(true)})
+	wantFileError(t, err, http.StatusConflict, fileerror.ReadOnlyAttribute)
+	if _, err := arch.StartCopyFromURL(ctxT(t), src.URL(), &file.StartCopyFromURLOptions{CopyFileSMBInfo: &file.CopyFileSMBInfo{IgnoreReadOnly: to.Ptr(true)}}); err != nil {
+		t.Errorf("copy over a read-only file with ignore-readonly: %v", err)
+	}
+
+	// Override needs a permission; a missing source is 404 ResourceNotFound.
+	_, err = root.NewFileClient("o.txt").StartCopyFromURL(ctxT(t), src.URL(), &file.StartCopyFromURLOptions{CopyFileSMBInfo: &file.CopyFileSMBInfo{
+		PermissionCopyMode: to.Ptr(file.PermissionCopyModeTypeOverride)}})
+	wantFileError(t, err, http.StatusBadRequest, fileerror.MissingRequiredHeader)
+	_, err = root.NewFileClient("o.txt").StartCopyFromURL(ctxT(t), root.NewFileClient("missing.txt").URL(), nil)
+	wantFileError(t, err, http.StatusNotFound, fileerror.ResourceNotFound)
+
+	// A change after the copy ends its record; None goes alone; files are no directories.
+	if _, err := dst.SetHTTPHeaders(ctxT(t), nil); err != nil {
+		t.Fatal(err)
+	}
+	if props, err := dst.GetProperties(ctxT(t), nil); err != nil || props.CopyID != nil {
+		t.Errorf("a changed copy still reports its copy: %v %v", err, props.CopyID)
+	}
+	_, err = root.NewFileClient("bad.txt").Create(ctxT(t), 0, &file.CreateOptions{SMBProperties: &file.SMBProperties{Attributes: &file.NTFSFileAttributes{None: true, ReadOnly: true}}})
+	wantFileError(t, err, http.StatusBadRequest, fileerror.InvalidHeaderValue)
+}

@@ -79,6 +79,7 @@ var attributeNames = []string{"ReadOnly", "Hidden", "System", "None", "Directory
 
 func canonicalAttributes(v string, dir bool) (string, error) {
 	var out []string
+	none := false
 	for _, part := range strings.Split(v, "|") {
 		part = strings.TrimSpace(part)
 		found := ""
@@ -90,9 +91,17 @@ func canonicalAttributes(v string, dir bool) (string, error) {
 		if found == "" {
 			return "", invalidHeader("x-ms-file-attributes", "'"+part+"' is not a file attribute")
 		}
+		if found == "Directory" && !dir {
+			return "", invalidHeader("x-ms-file-attributes", "a file cannot have the Directory attribute")
+		}
 		if found != "None" {
 			out = append(out, found)
+		} else {
+			none = true
 		}
+	}
+	if none && len(out) > 0 {
+		return "", invalidHeader("x-ms-file-attributes", "None must be used alone")
 	}
 	if len(out) == 0 {
 		if dir {
@@ -291,6 +300,7 @@ func (q *request) updateNode(dir bool, comp string) error {
 				if err := q.fileHTTPHeaders(tx, &n); err != nil {
 					return err
 				}
+				n.Copy = nil // a file changed after a copy no longer reports it
 			}
 			// The change time is now unless the request gave one (or said preserve).
 			if v := q.r.Header.Get("x-ms-file-change-time"); v == "" || strings.EqualFold(v, "now") {

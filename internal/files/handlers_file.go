@@ -90,6 +90,13 @@ func (q *request) fileHeaders(n Node) {
 	if len(n.ContentMD5) > 0 {
 		h.Set("Content-MD5", base64.StdEncoding.EncodeToString(n.ContentMD5))
 	}
+	if c := n.Copy; c != nil {
+		h.Set("x-ms-copy-id", c.ID)
+		h.Set("x-ms-copy-source", c.Source)
+		h.Set("x-ms-copy-status", c.Status)
+		h.Set("x-ms-copy-progress", c.Progress)
+		h.Set("x-ms-copy-completion-time", c.Completed.Format(http.TimeFormat))
+	}
 	writeMetadata(q.w, n.Metadata)
 	leaseHeaders(q.w)
 }
@@ -367,7 +374,7 @@ func (q *request) putRange() error {
 			}
 		}
 		now := q.svc.now().UTC()
-		n.LastModified, n.ETag, n.ChangeTime = now, newETag(now), now
+		n.LastModified, n.ETag, n.ChangeTime, n.Copy = now, newETag(now), now, nil
 		if !strings.EqualFold(q.r.Header.Get("x-ms-file-last-write-time"), "preserve") {
 			n.LastWriteTime = now
 		}
@@ -552,14 +559,28 @@ func (q *request) copyFile() error {
 	if _, err := q.svc.dataKey(q.ctx, q.account); err != nil {
 		return err
 	}
+	h := q.r.Header
+	mode := strings.ToLower(h.Get("x-ms-file-permission-copy-mode"))
+	switch {
+	case mode != "" && mode != "source" && mode != "override":
+		return invalidHeader("x-ms-file-permission-copy-mode", "must be source or override")
+	case mode == "override" && h.Get("x-ms-file-permission") == "" && h.Get("x-ms-file-permission-key") == "":
+		return missingHeader("x-ms-file-permission")
+	case mode != "override" && (h.Get("x-ms-file-permission") != "" || h.Get("x-ms-file-permission-key") != ""):
+		return invalidHeader("x-ms-file-permission-copy-mode", "must be override when a permission is given")
+	}
+	ignoreReadOnly, setArchive := strings.EqualFold(h.Get("x-ms-file-copy-ignore-readonly"), "true"), strings.EqualFold(h.Get("x-ms-file-copy-set-archive"), "true")
 	var n Node
 	err = q.svc.st.Update(q.ctx, func(tx store.Tx) error {
 		if _, err := GetShareTx(tx, q.account.Name, srcShare); err != nil {
 			return err
 		}
 		src, err := getNodeTx(tx, q.account.Name, srcShare, srcPath)
-		if err != nil || src.Dir {
-			return azerr.NotFound("CannotVerifyCopySource", "The specified copy source does not exist or is not a file.")
+		if err != nil {
+			return err // 404 ResourceNotFound
+		}
+		if src.Dir {
+			return azerr.Conflict("ResourceTypeMismatch", "The copy source is a directory, not a file.")
 		}
 		parent, err := q.loadParent(tx)
 		if err != nil {
@@ -569,19 +590,34 @@ func (q *request) copyFile() error {
 			if old.Dir {
 				return azerr.Conflict("ResourceTypeMismatch", "The destination is a directory.")
 			}
+			if old.readOnly() && !ignoreReadOnly {
+				return errReadOnly()
+			}
 			if err := removeFileTx(tx, q.account.Name, q.share, old); err != nil {
 				return err
 			}
 		}
+		// The SMB properties given as "source" are the source file's.
+		q.r.Header = h.Clone()
+		defer func() { q.r.Header = h }()
+		for hdr, v := range map[string]string{"x-ms-file-attributes": src.Attributes, "x-ms-file-creation-time": fileTime(src.CreationTime),
+			"x-ms-file-last-write-time": fileTime(src.LastWriteTime), "x-ms-file-change-time": fileTime(src.ChangeTime)} {
+			if strings.EqualFold(h.Get(hdr), "source") {
+				q.r.Header.Set(hdr, v)
+			}
+		}
 		if n, err = q.newNode(tx, parent, false); err != nil {
 			return err
+		}
+		if setArchive && !strings.Contains(n.Attributes, "Archive") {
+			n.Attributes += " | Archive"
 		}
 		n.ContentType, n.ContentEncoding, n.ContentLanguage, n.ContentDisposition, n.CacheControl, n.ContentMD5 =
 			src.ContentType, src.ContentEncoding, src.ContentLanguage, src.ContentDisposition, src.CacheControl, src.ContentMD5
 		if n.Metadata == nil {
 			n.Metadata = src.Metadata
 		}
-		if strings.EqualFold(q.r.Header.Get("x-ms-file-permission-copy-mode"), "source") {
+		if mode == "source" {
 			n.PermissionKey = src.PermissionKey
 		}
 		if err := q.resize(tx, &n, src.Size); err != nil {
@@ -608,14 +644,17 @@ func (q *request) copyFile() error {
 			}
 		}
 		n.Ranges = append([][2]int64(nil), src.Ranges...)
+		// The copy finishes within the request: reported as done, with its id and source.
+		n.Copy = &CopyInfo{ID: uuid.NewString(), Source: h.Get("x-ms-copy-source"), Status: "success",
+			Progress: strconv.FormatInt(src.Size, 10) + "/" + strconv.FormatInt(src.Size, 10), Completed: q.svc.now().UTC()}
 		return putNodeTx(tx, q.account.Name, q.share, n)
 	})
 	if err != nil {
 		return err
 	}
 	nodeHeaders(q.w, n)
-	q.w.Header().Set("x-ms-copy-id", uuid.NewString())
-	q.w.Header().Set("x-ms-copy-status", "success")
+	q.w.Header().Set("x-ms-copy-id", n.Copy.ID)
+	q.w.Header().Set("x-ms-copy-status", n.Copy.Status)
 	q.w.WriteHeader(http.StatusAccepted)
 	return nil
 }
@@ -662,6 +701,9 @@ func (q *request) rename(dir bool) error {
 		if old, err := getNodeTx(tx, q.account.Name, q.share, q.path); err == nil && !strings.EqualFold(old.Path, src.Path) {
 			if !replace || old.Dir {
 				return azerr.Conflict("ResourceAlreadyExists", "The specified resource already exists: set x-ms-file-rename-replace-if-exists to replace a file.")
+			}
+			if old.readOnly() && !strings.EqualFold(q.r.Header.Get("x-ms-file-rename-ignore-readonly"), "true") {
+				return errReadOnly()
 			}
 			if err := removeFileTx(tx, q.account.Name, q.share, old); err != nil {
 				return err

@@ -44,6 +44,31 @@ type Node struct {
 	PermissionKey string    `json:"permissionKey"`
 	LastModified  time.Time `json:"lastModified"`
 	ETag          string    `json:"etag"`
+	// Copy is the Copy File that made the file, until the file is changed.
+	Copy *CopyInfo `json:"copy,omitempty"`
+}
+
+// CopyInfo is what Get File Properties reports of the Copy File that made a file.
+type CopyInfo struct {
+	ID        string    `json:"id"`
+	Source    string    `json:"source"`
+	Status    string    `json:"status"`
+	Progress  string    `json:"progress"`
+	Completed time.Time `json:"completed"`
+}
+
+// readOnly tells whether a node carries the ReadOnly attribute.
+func (n Node) readOnly() bool {
+	for _, a := range strings.Split(n.Attributes, "|") {
+		if strings.EqualFold(strings.TrimSpace(a), "ReadOnly") {
+			return true
+		}
+	}
+	return false
+}
+
+func errReadOnly() error {
+	return azerr.Conflict("ReadOnlyAttribute", "The specified resource is read-only and cannot be modified at this time.")
 }
 
 // Name is the last path segment.

@@ -491,5 +491,3 @@ func maxResults(q *request) (int, error) {
 	}
 	return n, nil
 }
-
-var errReadOnly = errors.New("read-only")
