@@ -10,6 +10,8 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azfile/file"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azfile/fileerror"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azfile/sas"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azfile/share"
 )
 
 // TestFiles_ConformanceProperties (issue 13 item 2): file properties as the azfile suite
@@ -148,4 +150,28 @@ func TestFiles_ConformanceCopy(t *testing.T) {
 	}
 	_, err = root.NewFileClient("bad.txt").Create(ctxT(t), 0, &file.CreateOptions{SMBProperties: &file.SMBProperties{Attributes: &file.NTFSFileAttributes{None: true, ReadOnly: true}}})
 	wantFileError(t, err, http.StatusBadRequest, fileerror.InvalidHeaderValue)
+}
+
+// TestFiles_ConformanceShareSAS (issue 13 item 2): a share's SAS reaches its directories and
+// files, not the share's own management operations (403 AuthorizationFailure).
+func TestFiles_ConformanceShareSAS(t *testing.T) {
+	svc, _, _, _ := filesFixture(t)
+	u, err := svc.NewShareClient("data").GetSASURL(sas.SharePermissions{Read: true, Write: true, Delete: true, List: true, Create: true}, time.Now().Add(time.Hour), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, err := share.NewClientWithNoCredential(u, &share.ClientOptions{ClientOptions: noRetryFile(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = sc.GetProperties(ctxT(t), nil)
+	wantFileError(t, err, http.StatusForbidden, fileerror.AuthorizationFailure)
+	_, err = sc.SetMetadata(ctxT(t), &share.SetMetadataOptions{Metadata: map[string]*string{"a": to.Ptr("b")}})
+	wantFileError(t, err, http.StatusForbidden, fileerror.AuthorizationFailure)
+	if _, err := sc.NewDirectoryClient("viasas").Create(ctxT(t), nil); err != nil {
+		t.Errorf("a share SAS creates a directory: %v", err)
+	}
+	if _, err := sc.NewRootDirectoryClient().NewFileClient("viasas.txt").Create(ctxT(t), 10, nil); err != nil {
+		t.Errorf("a share SAS creates a file: %v", err)
+	}
 }

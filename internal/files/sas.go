@@ -48,7 +48,16 @@ func ipAllowed(sip, remote string) bool {
 
 // checkSAS verifies the request's own account or service SAS for what the request does.
 func (s *Service) checkSAS(r *http.Request, a Account, share, path string, op *operation) error {
-	return s.verifySAS(r, r.URL.Query(), a, share, path, op.resType(), op.Perms)
+	q := r.URL.Query()
+	if err := s.verifySAS(r, q, a, share, path, op.resType(), op.Perms); err != nil {
+		return err
+	}
+	// A share's SAS reaches its directories and files, not the share's own management
+	// operations (properties, metadata, deletion): those take an account SAS or the key.
+	if q.Get("sr") == "s" && q.Get("srt") == "" && op.Level == 'c' && op.controlAction() != "" {
+		return azerr.Forbidden("AuthorizationFailure", "This request is not authorized to perform this operation: a share SAS does not authorize %s.", op.Name)
+	}
+	return nil
 }
 
 // verifySAS verifies an account or service SAS (signature under either account key, time
