@@ -175,3 +175,60 @@ func TestFiles_ConformanceShareSAS(t *testing.T) {
 		t.Errorf("a share SAS creates a file: %v", err)
 	}
 }
+
+// TestFiles_ConformanceClearRanges (issue 13 item 2): a clear removes only its 512-byte
+// aligned part from the range list; the bytes outside it read as zeros and stay listed.
+func TestFiles_ConformanceClearRanges(t *testing.T) {
+	svc, _, _, _ := filesFixture(t)
+	fc := svc.NewShareClient("data").NewRootDirectoryClient().NewFileClient("clear.bin")
+	data := make([]byte, 2048)
+	for i := range data {
+		data[i] = 'x'
+	}
+	if _, err := fc.Create(ctxT(t), 2048, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fc.UploadRange(ctxT(t), 0, streamOf(data), nil); err != nil {
+		t.Fatal(err)
+	}
+	ranges := func() [][2]int64 {
+		t.Helper()
+		rl, err := fc.GetRangeList(ctxT(t), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out [][2]int64
+		for _, r := range rl.Ranges {
+			out = append(out, [2]int64{*r.Start, *r.End})
+		}
+		return out
+	}
+	if _, err := fc.ClearRange(ctxT(t), file.HTTPRange{Offset: 0, Count: 1}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := ranges(); len(got) != 1 || got[0] != [2]int64{0, 2047} {
+		t.Errorf("after an unaligned clear of one byte: %v, want [[0 2047]]", got)
+	}
+	if _, err := fc.ClearRange(ctxT(t), file.HTTPRange{Offset: 500, Count: 600}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := ranges(); len(got) != 2 || got[0] != [2]int64{0, 511} || got[1] != [2]int64{1024, 2047} {
+		t.Errorf("after clearing 500-1099: %v, want [[0 511] [1024 2047]]", got)
+	}
+	resp, err := fc.DownloadStream(ctxT(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	want := append([]byte(nil), data...)
+	for i := 0; i < 1; i++ {
+		want[i] = 0
+	}
+	for i := 500; i < 1100; i++ {
+		want[i] = 0
+	}
+	if string(got) != string(want) {
+		t.Error("the cleared bytes do not read as zeros (or others changed)")
+	}
+}

@@ -228,6 +228,34 @@ func rewriteEdgeTx(tx store.Tx, c *encryption.FileCipher, account, share string,
 // clearRangeTx zeroes [start, end): the range leaves n.Ranges, the chunks at its edges are
 // rewritten, the chunks wholly inside it dropped.
 func clearRangeTx(tx store.Tx, c *encryption.FileCipher, account, share string, n *Node, start, end int64) error {
+	// As in Azure, only the 512-byte-aligned part of a clear leaves the range list; bytes
+	// outside it are written as zeros and stay listed.
+	as, ae := (start+clearAlign-1)/clearAlign*clearAlign, end/clearAlign*clearAlign
+	edges := [][2]int64{{start, end}}
+	if as < ae {
+		edges = [][2]int64{{start, as}, {ae, end}}
+	}
+	for _, e := range edges {
+		for _, r := range n.Ranges {
+			lo, hi := max(r[0], e[0]), min(r[1], e[1])
+			if lo < hi {
+				if err := writeRangeTx(tx, c, account, share, n, lo, make([]byte, hi-lo)); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	if as >= ae {
+		return nil
+	}
+	return clearAlignedTx(tx, c, account, share, n, as, ae)
+}
+
+// clearAlign is the granularity of the ranges a clear removes.
+const clearAlign = 512
+
+// clearAlignedTx drops [start, end) from the file's ranges and its chunks.
+func clearAlignedTx(tx store.Tx, c *encryption.FileCipher, account, share string, n *Node, start, end int64) error {
 	n.Ranges = subtractRange(n.Ranges, start, end)
 	first, last := uint64(start/chunkSize), uint64((end-1)/chunkSize)
 	for _, index := range []uint64{first, last} {
