@@ -52,7 +52,8 @@ type registration struct {
 // anything up (for a collection GET: any role at, above or below the collection's scope,
 // ARM's visibility rule for lists). A method not declared answers 405. OwnView in place of an
 // action marks a method any signed-in caller may use for its own view (its permissions, an
-// explanation of its own access); the handler authorizes anything beyond that. Handlers
+// explanation of its own access) or for a provider's public description (its operations
+// list, the same for everyone); the handler authorizes anything beyond that. Handlers
 // still authorize precisely (other scopes, ABAC attributes, linked resources): the declared
 // action is the floor no route can fall below.
 type Actions map[string]string
