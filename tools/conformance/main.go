@@ -2,8 +2,8 @@
 // a fresh `cerulean serve` (issue 13): it downloads each module's sources at a pinned version
 // through the Go module proxy, provisions what their live tests need through Cerulean's own
 // Resource Manager (a vault, storage accounts, role assignments), runs them and prints
-// passed/failed/skipped per module. Tests that need what Cerulean does not build are skipped
-// by the list in exclusions.go, each with its reason.
+// passed/failed/skipped per module. Tests that need what Cerulean does not build are counted
+// apart as excluded, by the list in exclusions.go, each with its reason.
 //
 // scripts/conformance builds the binary and runs this; see its --help.
 package main
@@ -52,8 +52,9 @@ func main() {
 		fmt.Fprintf(os.Stderr, `Usage: scripts/conformance [flags]
 
 Runs the Azure SDK for Go test suites (%s) live against a fresh cerulean serve and prints
-passed/failed/skipped per suite; each suite's failures, with their output, are written to
-<work>/results/<suite>.failures.txt. It takes minutes (azfile about half an hour: its tests
+passed/failed/skipped per suite, and apart the tests excluded (they need what Cerulean does
+not build: tools/conformance/exclusions.go gives each reason); each suite's failures, with
+their output, are written to <work>/results/<suite>.failures.txt. It takes minutes (azfile about half an hour: its tests
 sleep). It needs the Go module proxy once, to download the suites' sources.
 
 Flags:
@@ -158,10 +159,10 @@ func runAll(ctx context.Context, binary, work string, chosen []suite, runFilter 
 		if err != nil {
 			return fmt.Errorf("%s: %w", s.Name, err)
 		}
-		table = append(table, fmt.Sprintf("%-12s %-8s passed %4d  failed %4d  skipped %4d", s.Name, s.Version, counts.passed, counts.failed, counts.skipped))
+		table = append(table, fmt.Sprintf("%-12s %-8s passed %4d  failed %4d  skipped %4d  excluded %4d", s.Name, s.Version, counts.passed, counts.failed, counts.skipped, counts.excluded))
 		fmt.Println(table[len(table)-1])
 	}
-	fmt.Println("\n== summary (failures with their output in " + results + ")")
+	fmt.Println("\n== summary (failures with their output, and the excluded tests with the reason, in " + results + ")")
 	for _, l := range table {
 		fmt.Println(l)
 	}
@@ -233,7 +234,7 @@ func stderr(err error) string {
 	return ""
 }
 
-type counts struct{ passed, failed, skipped int }
+type counts struct{ passed, failed, skipped, excluded int }
 
 // testEvent is one line of go test -json.
 type testEvent struct {
@@ -249,9 +250,6 @@ func runSuite(ctx context.Context, s suite, dir string, env []string, runFilter,
 	args := []string{"test", "-json", "-count=1", "-p", "1", "-timeout", s.Timeout}
 	if runFilter != "" {
 		args = append(args, "-run", runFilter)
-	}
-	if skip := skipPattern(s.Name); skip != "" {
-		args = append(args, "-skip", skip)
 	}
 	args = append(args, s.Packages...)
 	cmd := exec.CommandContext(ctx, "go", args...)
@@ -297,7 +295,7 @@ func runSuite(ctx context.Context, s suite, dir string, env []string, runFilter,
 	}
 	werr := cmd.Wait()
 	var c counts
-	var failures []string
+	var failures, excludedLines []string
 	keys := make([]string, 0, len(final))
 	for k := range final {
 		keys = append(keys, k)
@@ -315,6 +313,11 @@ func runSuite(ctx context.Context, s suite, dir string, env []string, runFilter,
 			}
 			continue
 		}
+		if reason, ok := excluded(s.Name, test); ok {
+			c.excluded++
+			excludedLines = append(excludedLines, test+" ("+final[k]+"): "+reason)
+			continue
+		}
 		switch final[k] {
 		case "pass":
 			c.passed++
@@ -327,6 +330,9 @@ func runSuite(ctx context.Context, s suite, dir string, env []string, runFilter,
 	}
 	report := filepath.Join(results, s.Name+".failures.txt")
 	if err := os.WriteFile(report, []byte(strings.Join(failures, "\n----\n")), 0o644); err != nil {
+		return c, err
+	}
+	if err := os.WriteFile(filepath.Join(results, s.Name+".excluded.txt"), []byte(strings.Join(excludedLines, "\n")+"\n"), 0o644); err != nil {
 		return c, err
 	}
 	if werr != nil && ctx.Err() != nil {
