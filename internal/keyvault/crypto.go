@@ -192,6 +192,8 @@ func rsaDecrypt(key crypto.Signer, alg, value string) ([]byte, error) {
 // signingHash maps a JWS algorithm to its hash and family ("RS", "PS" or "ES").
 func signingHash(alg string) (crypto.Hash, string, bool) {
 	switch alg {
+	case "ES256K":
+		return crypto.SHA256, "ES", true
 	case "RS256", "PS256", "ES256":
 		return crypto.SHA256, alg[:2], true
 	case "RS384", "PS384", "ES384":
@@ -207,7 +209,14 @@ func checkSigning(pub crypto.PublicKey, alg, digest string) (crypto.Hash, string
 	h, family, ok := signingHash(alg)
 	_, isRSAKey := pub.(*rsa.PublicKey)
 	if !ok || (family == "ES") == isRSAKey {
-		return 0, "", nil, badParameter("Invalid algorithm '%s' for this key: RSA keys sign with RS256/384/512 or PS256/384/512, EC keys with ES256/384/512.", alg)
+		return 0, "", nil, badParameter("Invalid algorithm '%s' for this key: RSA keys sign with RS256/384/512 or PS256/384/512, EC keys with ES256, ES256K, ES384 or ES512.", alg)
+	}
+	if ec, isEC := pub.(*ecdsa.PublicKey); isEC {
+		// Each curve signs with its own algorithm.
+		want := map[string]string{"P-256": "ES256", "P-256K": "ES256K", "P-384": "ES384", "P-521": "ES512"}[curveName(ec.Curve)]
+		if alg != want {
+			return 0, "", nil, badParameter("Invalid algorithm '%s' for a %s key: it signs with %s.", alg, curveName(ec.Curve), want)
+		}
 	}
 	d, err := b64(digest)
 	if err != nil {

@@ -9,6 +9,8 @@ import (
 	"encoding/base64"
 	"math/big"
 	"strings"
+
+	"github.com/decred/dcrd/dcrec/secp256k1/v4"
 )
 
 // jsonWebKey is a JWK as Key Vault sends and accepts it (base64url fields).
@@ -102,16 +104,32 @@ func bigField(name, s string) (*big.Int, error) {
 
 var rsaSizes = map[int]bool{2048: true, 3072: true, 4096: true}
 
+// curveByName is a JWK curve by its name; P-256K (secp256k1) has no crypto/ecdh curve.
 func curveByName(crv string) (elliptic.Curve, ecdh.Curve, string) {
 	switch strings.ToUpper(crv) {
 	case "P-256":
 		return elliptic.P256(), ecdh.P256(), "P-256"
+	case "P-256K", "SECP256K1":
+		return secp256k1.S256(), nil, "P-256K"
 	case "P-384":
 		return elliptic.P384(), ecdh.P384(), "P-384"
 	case "P-521":
 		return elliptic.P521(), ecdh.P521(), "P-521"
 	}
 	return nil, nil, ""
+}
+
+// curveName is a curve's JWK name.
+func curveName(c elliptic.Curve) string {
+	if c == elliptic.Curve(secp256k1.S256()) {
+		return "P-256K"
+	}
+	return c.Params().Name
+}
+
+// unsupportedCurve answers a curve Key Vault does not have.
+func unsupportedCurve(crv string) error {
+	return badParameter("Unsupported curve '%s': use P-256, P-256K, P-384 or P-521.", crv)
 }
 
 // privateKeyFromJWK parses an imported JWK with its private parts.
@@ -158,7 +176,7 @@ func privateKeyFromJWK(j jsonWebKey) (crypto.Signer, string, error) {
 	default:
 		curve, ec, name := curveByName(j.Crv)
 		if curve == nil {
-			return nil, "", badParameter("Unsupported curve '%s': use P-256, P-384 or P-521.", j.Crv)
+			return nil, "", unsupportedCurve(j.Crv)
 		}
 		dBytes, err := b64(j.D)
 		if err != nil || len(dBytes) == 0 {
@@ -170,12 +188,21 @@ func privateKeyFromJWK(j jsonWebKey) (crypto.Signer, string, error) {
 		}
 		padded := make([]byte, size)
 		copy(padded[size-len(dBytes):], dBytes)
-		priv, err := ec.NewPrivateKey(padded)
-		if err != nil {
-			return nil, "", badParameter("The EC private key is invalid for %s.", name)
+		var x, y *big.Int
+		if ec == nil { // P-256K
+			d := new(big.Int).SetBytes(padded)
+			if d.Sign() == 0 || d.Cmp(curve.Params().N) >= 0 {
+				return nil, "", badParameter("The EC private key is invalid for %s.", name)
+			}
+			x, y = curve.ScalarBaseMult(padded)
+		} else {
+			priv, err := ec.NewPrivateKey(padded)
+			if err != nil {
+				return nil, "", badParameter("The EC private key is invalid for %s.", name)
+			}
+			pub := priv.PublicKey().Bytes() // 0x04 || X || Y
+			x, y = new(big.Int).SetBytes(pub[1:1+size]), new(big.Int).SetBytes(pub[1+size:])
 		}
-		pub := priv.PublicKey().Bytes() // 0x04 || X || Y
-		x, y := new(big.Int).SetBytes(pub[1:1+size]), new(big.Int).SetBytes(pub[1+size:])
 		if j.X != "" || j.Y != "" {
 			gx, err1 := bigField("x", j.X)
 			gy, err2 := bigField("y", j.Y)
@@ -196,7 +223,7 @@ func publicJWK(pub crypto.PublicKey, kty string) jsonWebKey {
 		j.E = b64enc(big.NewInt(int64(k.E)).Bytes())
 	case *ecdsa.PublicKey:
 		size := (k.Curve.Params().BitSize + 7) / 8
-		j.Crv = k.Curve.Params().Name
+		j.Crv = curveName(k.Curve)
 		j.X = b64enc(k.X.FillBytes(make([]byte, size)))
 		j.Y = b64enc(k.Y.FillBytes(make([]byte, size)))
 	}

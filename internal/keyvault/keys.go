@@ -10,11 +10,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/big"
 	"net/http"
 	"strings"
 
 	"github.com/cerulean-azure/cerulean/internal/azerr"
 	"github.com/cerulean-azure/cerulean/internal/store"
+	"github.com/decred/dcrd/dcrec/secp256k1/v4"
 )
 
 // object is a key: its versions live under it in colKeyVersions.
@@ -118,7 +120,7 @@ func (c *call) privateKey(kv keyVersion) (crypto.Signer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open key %s: %w", ctx, err)
 	}
-	k, err := x509.ParsePKCS8PrivateKey(der)
+	k, err := parsePrivateKey(der)
 	if err != nil {
 		return nil, fmt.Errorf("parse key %s: %w", ctx, err)
 	}
@@ -132,7 +134,7 @@ func (c *call) privateKey(kv keyVersion) (crypto.Signer, error) {
 
 // sealVersion fills in a version's public and sealed private parts from key.
 func (c *call) sealVersion(kv *keyVersion, key crypto.Signer) error {
-	der, err := x509.MarshalPKCS8PrivateKey(key)
+	der, err := marshalPrivateKey(key)
 	if err != nil {
 		return fmt.Errorf("marshal key: %w", err)
 	}
@@ -201,7 +203,7 @@ func generateKey(kty string, size *int, exponent *int, crv string) (crypto.Signe
 	}
 	curve, _, _ := curveByName(crv)
 	if curve == nil {
-		return nil, badParameter("Unsupported crv '%s': use P-256, P-384 or P-521.", crv)
+		return nil, unsupportedCurve(crv)
 	}
 	if size != nil && *size != curve.Params().BitSize {
 		return nil, badParameter("key_size %d does not match the curve %s.", *size, crv)
@@ -566,7 +568,7 @@ func (c *call) rotate(name string) (int, any, error) {
 		bits := k.N.BitLen()
 		key, err = generateKey(cur.Kty, &bits, nil, "")
 	case *ecdsa.PublicKey:
-		key, err = generateKey(cur.Kty, nil, nil, k.Curve.Params().Name)
+		key, err = generateKey(cur.Kty, nil, nil, curveName(k.Curve))
 	}
 	if err != nil {
 		return 0, nil, err
@@ -624,4 +626,27 @@ func (s *Service) keyClass(c *call, name string) (size int, hsm bool, ok bool) {
 		return 0, false, false
 	}
 	return len(nb) * 8, kv.Kty == ktyRSAHSM, true
+}
+
+// k1Prefix marks a sealed P-256K (secp256k1) private key, which PKCS #8 in Go's x509 does
+// not encode: the prefix, then the 32-byte scalar. PKCS #8 DER starts with 0x30, never 0.
+var k1Prefix = []byte{0, 'k', '1'}
+
+// marshalPrivateKey encodes a private key for sealing.
+func marshalPrivateKey(key crypto.Signer) ([]byte, error) {
+	if ec, ok := key.(*ecdsa.PrivateKey); ok && curveName(ec.Curve) == "P-256K" {
+		return append(append([]byte(nil), k1Prefix...), ec.D.FillBytes(make([]byte, 32))...), nil
+	}
+	return x509.MarshalPKCS8PrivateKey(key)
+}
+
+// parsePrivateKey decodes what marshalPrivateKey encoded.
+func parsePrivateKey(der []byte) (any, error) {
+	if len(der) == len(k1Prefix)+32 && string(der[:len(k1Prefix)]) == string(k1Prefix) {
+		curve := secp256k1.S256()
+		d := der[len(k1Prefix):]
+		x, y := curve.ScalarBaseMult(d)
+		return &ecdsa.PrivateKey{PublicKey: ecdsa.PublicKey{Curve: curve, X: x, Y: y}, D: new(big.Int).SetBytes(d)}, nil
+	}
+	return x509.ParsePKCS8PrivateKey(der)
 }
