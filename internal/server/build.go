@@ -48,13 +48,13 @@ func DefaultSettings() Settings {
 }
 
 // registerProviders adds every resource provider to Resource Manager.
-func registerProviders(svc *arm.Service, barrier *seal.Barrier, cmk *encryption.KeyVault, paths authorization.PathExplainer, identitySwitch time.Duration) (*storage.Provider, *storagesync.Provider) {
+func registerProviders(svc *arm.Service, barrier *seal.Barrier, cmk *encryption.KeyVault, kv *keyvault.Service, paths authorization.PathExplainer, identitySwitch time.Duration) (*storage.Provider, *storagesync.Provider) {
 	msi.Register(svc)
 	sync := storagesync.Register(svc, identitySwitch)
 	compute.Register(svc)
 	insights.Register(svc)
 	authorization.Register(svc, paths)
-	vaults.Register(svc)
+	vaults.Register(svc, kv)
 	return storage.Register(svc, barrier, cmk), sync
 }
 
@@ -62,7 +62,7 @@ func registerProviders(svc *arm.Service, barrier *seal.Barrier, cmk *encryption.
 // method declares (tests enumerate them; nothing is opened or served).
 func ARMRoutes() []arm.Route {
 	svc := arm.NewCatalog()
-	_, _ = registerProviders(svc, nil, nil, nil, 0)
+	_, _ = registerProviders(svc, nil, nil, nil, nil, 0)
 	return svc.Routes()
 }
 
@@ -92,8 +92,8 @@ func Build(ctx context.Context, in *instance.Instance, settings Settings, log *s
 	paths := func(ctx context.Context, p access.Principal, account, share, path string) (any, error) {
 		return fs.AccessFor(ctx, p, account, share, path)
 	}
-	st, sync := registerProviders(svc, in.Barrier, cmk, paths, settings.FileSyncIdentitySwitch)
 	kv := keyvault.New(in.Store, in.Barrier, tokens, gate, in.Dir.Now, settings.KeyVault)
+	st, sync := registerProviders(svc, in.Barrier, cmk, kv, paths, settings.FileSyncIdentitySwitch)
 	tokens.SetHostResolver(svc)
 	if err := svc.EnsureSubscription(ctx, in.Tenant.SubscriptionID, in.Tenant.ID, "Cerulean Subscription"); err != nil {
 		return nil, err

@@ -32,8 +32,9 @@ const (
 // minAPIVersion is the oldest Microsoft.KeyVault api-version accepted.
 const minAPIVersion = "2015-06-01"
 
-// Register adds the provider's types to ARM.
-func Register(s *arm.Service) {
+// Register adds the provider's types to ARM; kv serves the vaults' keys and secrets (nil in
+// a route catalog).
+func Register(s *arm.Service, kv *keyvault.Service) {
 	s.Register(VaultType, minAPIVersion, &arm.TrackedType{
 		Type:       VaultType,
 		NameRE:     regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9-]{1,22}[a-zA-Z0-9]$`),
@@ -49,6 +50,7 @@ func Register(s *arm.Service) {
 	// az keyvault list and list-deleted also ask for managed HSMs; Cerulean has none.
 	s.Register("Microsoft.KeyVault/managedHSMs", minAPIVersion, emptyList{"Managed HSM pools"}, arm.Actions{http.MethodGet: "Microsoft.KeyVault/managedHSMs/read"})
 	s.Register("Microsoft.KeyVault/deletedManagedHSMs", minAPIVersion, emptyList{"Managed HSM pools"}, arm.Actions{http.MethodGet: "Microsoft.KeyVault/deletedManagedHSMs/read"})
+	registerObjects(s, kv)
 }
 
 // vaultProperties is the stored properties of a vault.
