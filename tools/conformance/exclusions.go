@@ -2,6 +2,8 @@ package main
 
 import "strings"
 
+const nfs = "NFS shares (premium FileStorage accounts with the NFS protocol) are not built; SMB and REST are"
+
 // exclusions are the tests that need what Cerulean does not build (or a service outside it),
 // each with its reason: the one place they are listed.
 var exclusions = []struct {
@@ -9,6 +11,17 @@ var exclusions = []struct {
 }{
 	{"azkeys", "TestReleaseKey", "secure key release needs an attestation service (a mock on *.azurewebsites.net); Cerulean answers NotSupported"},
 	{"azfile", "Test/TestFileUploadRangeFromURLCopySourceAuthBlob", "copies from the Blob service, which Cerulean does not build"},
+	{"azfile", "Test/TestDirCreateNfs", nfs},
+	{"azfile", "Test/TestDirSetPropertiesNfs", nfs},
+	{"azfile", "Test/TestCreateFileNFS", nfs},
+	{"azfile", "Test/TestCreateHardLinkNFS", nfs},
+	{"azfile", "Test/TestCreateHardLinkNFSWithLease", nfs},
+	{"azfile", "Test/TestCreateSymbolicLinkNFS", nfs},
+	{"azfile", "Test/TestCreateSymbolicLinkNFSWithOptions", nfs},
+	{"azfile", "Test/TestGetSymbolicLinkNFS", nfs},
+	{"azfile", "Test/TestFileSetHTTPHeadersNfs", nfs},
+	{"azfile", "Test/TestFileStartCopyModeCopyModeNfs", nfs},
+	{"azfile", "Test/TestAccountPropertiesWithNFS", nfs},
 	{"armstorage", "TestStorageTestSuite/TestPrivateEndpointConnections", "deploys Microsoft.Network resources through an ARM template deployment; neither is built"},
 	{"armstorage", "TestStorageTestSuite/TestPrivateLinkResources", "private endpoints belong to Microsoft.Network, which is not built"},
 	{"armstorage", "TestBlobTestSuite", "the Blob service is outside Cerulean (identity, keys and Azure Files)"},
