@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azfile/directory"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azfile/file"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azfile/fileerror"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azfile/sas"
@@ -230,5 +231,43 @@ func TestFiles_ConformanceClearRanges(t *testing.T) {
 	}
 	if string(got) != string(want) {
 		t.Error("the cleared bytes do not read as zeros (or others changed)")
+	}
+}
+
+// TestFiles_ConformanceEncodedNames (issue 13 item 2): names XML cannot carry (U+FFFE,
+// U+FFFF) are listed percent-encoded with Encoded="true", in prefixes too, and paging past
+// one of them continues where it stopped.
+func TestFiles_ConformanceEncodedNames(t *testing.T) {
+	svc, _, _, _ := filesFixture(t)
+	sc := svc.NewShareClient("data")
+	dirName, f0, f1 := "directory\uFFFF", "file0\uFFFE", "file1\uFFFE"
+	if _, err := sc.NewDirectoryClient(dirName).Create(ctxT(t), nil); err != nil {
+		t.Fatalf("create %q: %v", dirName, err)
+	}
+	for _, f := range []string{f0, f1} {
+		if _, err := sc.NewRootDirectoryClient().NewFileClient(f).Create(ctxT(t), 10, nil); err != nil {
+			t.Fatalf("create %q: %v", f, err)
+		}
+		if _, err := sc.NewRootDirectoryClient().NewFileClient(f).GetProperties(ctxT(t), nil); err != nil {
+			t.Fatalf("get %q: %v", f, err)
+		}
+	}
+	var names []string
+	pager := sc.NewRootDirectoryClient().NewListFilesAndDirectoriesPager(&directory.ListFilesAndDirectoriesOptions{Prefix: to.Ptr("file"), MaxResults: to.Ptr[int32](1)})
+	for pager.More() {
+		page, err := pager.NextPage(ctxT(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range page.Segment.Files {
+			names = append(names, *f.Name)
+		}
+	}
+	if len(names) != 2 || names[0] != f0 || names[1] != f1 {
+		t.Errorf("paged listing: %q, want %q", names, []string{f0, f1})
+	}
+	page, err := sc.NewRootDirectoryClient().NewListFilesAndDirectoriesPager(&directory.ListFilesAndDirectoriesOptions{Prefix: to.Ptr(dirName)}).NextPage(ctxT(t))
+	if err != nil || len(page.Segment.Directories) != 1 || *page.Segment.Directories[0].Name != dirName || page.Prefix == nil || *page.Prefix != dirName {
+		t.Errorf("listing by an encoded prefix: %v %+v", err, page.Segment)
 	}
 }

@@ -1,8 +1,10 @@
 package files
 
 import (
+	"encoding/base64"
 	"encoding/xml"
 	"net/http"
+	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -329,9 +331,50 @@ type entryProps struct {
 	Etag           string `xml:"Etag,omitempty"`
 }
 
+// xmlName is a name as listings carry it: as is, or percent-encoded with Encoded="true" when
+// it holds characters XML cannot carry (U+FFFE, U+FFFF, most control characters).
+type xmlName struct {
+	Encoded bool   `xml:"Encoded,attr,omitempty"`
+	Value   string `xml:",chardata"`
+}
+
+func listedName(s string) xmlName {
+	for _, r := range s {
+		if !xmlChar(r) {
+			return xmlName{Encoded: true, Value: url.QueryEscape(s)}
+		}
+	}
+	return xmlName{Value: s}
+}
+
+// xmlChar tells whether XML 1.0 can carry r.
+func xmlChar(r rune) bool {
+	return r == 0x9 || r == 0xA || r == 0xD || (r >= 0x20 && r <= 0xD7FF) || (r >= 0xE000 && r <= 0xFFFD) || (r >= 0x10000 && r <= 0x10FFFF)
+}
+
+// A listing's continuation marker is the next name, kept opaque (base64url) when XML could
+// not carry it as is.
+const markerPrefix = "b64!"
+
+func encodeMarker(name string) string {
+	if n := listedName(name); !n.Encoded {
+		return name
+	}
+	return markerPrefix + base64.RawURLEncoding.EncodeToString([]byte(name))
+}
+
+func decodeMarker(m string) string {
+	if rest, ok := strings.CutPrefix(m, markerPrefix); ok {
+		if b, err := base64.RawURLEncoding.DecodeString(rest); err == nil {
+			return string(b)
+		}
+	}
+	return m
+}
+
 type entry struct {
 	XMLName       xml.Name
-	Name          string     `xml:"Name"`
+	Name          xmlName    `xml:"Name"`
 	FileID        string     `xml:"FileId"`
 	Properties    entryProps `xml:"Properties"`
 	Attributes    string     `xml:"Attributes,omitempty"`
@@ -359,7 +402,7 @@ func (q *request) listDirectory() error {
 	sort.Slice(kids, func(i, j int) bool { return kids[i].Name() < kids[j].Name() })
 	include := strings.ToLower(q.q("include"))
 	extended := include != "" || strings.EqualFold(q.r.Header.Get("x-ms-file-extended-info"), "true")
-	prefix, marker := q.q("prefix"), q.q("marker")
+	prefix, marker := q.q("prefix"), decodeMarker(q.q("marker"))
 	var entries []entry
 	next := ""
 	for _, k := range kids {
@@ -368,10 +411,10 @@ func (q *request) listDirectory() error {
 			continue
 		}
 		if len(entries) == max {
-			next = name
+			next = encodeMarker(name)
 			break
 		}
-		e := entry{XMLName: xml.Name{Local: "File"}, Name: name, FileID: strconv.FormatUint(k.ID, 10)}
+		e := entry{XMLName: xml.Name{Local: "File"}, Name: listedName(name), FileID: strconv.FormatUint(k.ID, 10)}
 		if k.Dir {
 			e.XMLName.Local = "Directory"
 		} else {
@@ -394,12 +437,17 @@ func (q *request) listDirectory() error {
 		}
 		entries = append(entries, e)
 	}
+	var prefixXML *xmlName
+	if prefix != "" {
+		n := listedName(prefix)
+		prefixXML = &n
+	}
 	return writeXML(q.w, struct {
 		XMLName         xml.Name `xml:"EnumerationResults"`
 		ServiceEndpoint string   `xml:"ServiceEndpoint,attr"`
 		ShareName       string   `xml:"ShareName,attr"`
 		DirectoryPath   string   `xml:"DirectoryPath,attr"`
-		Prefix          string   `xml:"Prefix,omitempty"`
+		Prefix          *xmlName `xml:"Prefix,omitempty"`
 		Marker          string   `xml:"Marker,omitempty"`
 		MaxResults      string   `xml:"MaxResults,omitempty"`
 		DirectoryID     string   `xml:"DirectoryId"`
@@ -407,7 +455,7 @@ func (q *request) listDirectory() error {
 			Items []entry `xml:",any"`
 		} `xml:"Entries"`
 		NextMarker string `xml:"NextMarker"`
-	}{ServiceEndpoint: q.base + "/", ShareName: q.share, DirectoryPath: dir.Path, Prefix: prefix, Marker: marker,
+	}{ServiceEndpoint: q.base + "/", ShareName: q.share, DirectoryPath: dir.Path, Prefix: prefixXML, Marker: q.q("marker"),
 		MaxResults: q.q("maxresults"), DirectoryID: strconv.FormatUint(dir.ID, 10), Entries: struct {
 			Items []entry `xml:",any"`
 		}{entries}, NextMarker: next})
