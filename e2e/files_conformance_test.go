@@ -12,6 +12,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azfile/file"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azfile/fileerror"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azfile/sas"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azfile/service"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azfile/share"
 )
 
@@ -270,4 +271,37 @@ func TestFiles_ConformanceEncodedNames(t *testing.T) {
 	if err != nil || len(page.Segment.Directories) != 1 || *page.Segment.Directories[0].Name != dirName || page.Prefix == nil || *page.Prefix != dirName {
 		t.Errorf("listing by an encoded prefix: %v %+v", err, page.Segment)
 	}
+}
+
+// TestFiles_ConformanceTrailingDots (issue 13 item 2): trailing dots of path segments are
+// trimmed unless the request allows them (x-ms-allow-trailing-dot), and a rename source's
+// unless x-ms-source-allow-trailing-dot.
+func TestFiles_ConformanceTrailingDots(t *testing.T) {
+	svc, account, _, cred := filesFixture(t)
+	plain := svc.NewShareClient("data").NewRootDirectoryClient()
+	if _, err := plain.NewFileClient("dotted.txt..").Create(ctxT(t), 1, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := plain.NewFileClient("dotted.txt").GetProperties(ctxT(t), nil); err != nil {
+		t.Errorf("without x-ms-allow-trailing-dot the dots are trimmed: %v", err)
+	}
+	dotted, err := service.NewClientWithSharedKeyCredential(srv.ResourceManagerEndpoint+"/"+account+"/", cred,
+		&service.ClientOptions{ClientOptions: noRetryFile(t), AllowTrailingDot: to.Ptr(true)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := dotted.NewShareClient("data").NewRootDirectoryClient()
+	kept := root.NewFileClient("kept..")
+	if _, err := kept.Create(ctxT(t), 1, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kept.GetProperties(ctxT(t), nil); err != nil {
+		t.Errorf("with x-ms-allow-trailing-dot the name keeps its dots: %v", err)
+	}
+	if _, err := plain.NewFileClient("kept").GetProperties(ctxT(t), nil); respStatus(err) != http.StatusNotFound {
+		t.Errorf("'kept..' was stored as 'kept': %v", err)
+	}
+	// The rename source loses its dots without x-ms-source-allow-trailing-dot: not found.
+	_, err = kept.Rename(ctxT(t), "renamed..", nil)
+	wantFileError(t, err, http.StatusNotFound, fileerror.ResourceNotFound)
 }

@@ -196,3 +196,19 @@ func ValidPath(p string) error {
 }
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
+
+// trimTrailingDots drops the trailing dots of each path segment, as Azure Files does unless
+// the request says x-ms-allow-trailing-dot: true (x-ms-source-allow-trailing-dot for a copy
+// or rename source). A segment of dots only stays as it was, for ValidPath to refuse.
+func trimTrailingDots(p string) string {
+	if !strings.Contains(p, ".") {
+		return p
+	}
+	segs := strings.Split(p, "/")
+	for i, seg := range segs {
+		if t := strings.TrimRight(seg, "."); t != "" {
+			segs[i] = t
+		}
+	}
+	return strings.Join(segs, "/")
+}

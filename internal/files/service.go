@@ -328,6 +328,9 @@ func (s *Service) serve(w http.ResponseWriter, r *http.Request, accountName, bas
 	}
 	q.share = segs[0]
 	q.path = strings.Join(segs[1:], "/")
+	if !strings.EqualFold(r.Header.Get("x-ms-allow-trailing-dot"), "true") {
+		q.path = trimTrailingDots(q.path)
+	}
 	if q.path != "" {
 		if err := ValidPath(q.path); err != nil {
 			return err

@@ -99,6 +99,9 @@ func (q *request) sourcePath(use sourceUse, raw string) (share, path string, que
 		return "", "", nil, invalidHeader(use.header, "must name a file or directory: <share>/<path>")
 	}
 	path = strings.Join(segs[1:], "/")
+	if !strings.EqualFold(q.r.Header.Get("x-ms-source-allow-trailing-dot"), "true") {
+		path = trimTrailingDots(path)
+	}
 	if err := ValidPath(path); err != nil {
 		return "", "", nil, err
 	}
