@@ -4,10 +4,12 @@ import (
 	"crypto/md5"
 	"io"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/storage/armstorage"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azfile/directory"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azfile/file"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azfile/fileerror"
@@ -304,4 +306,54 @@ func TestFiles_ConformanceTrailingDots(t *testing.T) {
 	// The rename source loses its dots without x-ms-source-allow-trailing-dot: not found.
 	_, err = kept.Rename(ctxT(t), "renamed..", nil)
 	wantFileError(t, err, http.StatusNotFound, fileerror.ResourceNotFound)
+}
+
+// TestFiles_ConformanceServiceProperties (issue 13 item 2): the File service's properties
+// persist, one record that the REST API and Resource Manager both read and write: metrics
+// and CORS set over REST come back over REST and ARM; SMB settings and CORS set through ARM
+// come back over REST; share soft delete, not built, is refused.
+func TestFiles_ConformanceServiceProperties(t *testing.T) {
+	svc, account, rg, _ := filesFixture(t)
+	set := &service.SetPropertiesOptions{
+		HourMetrics:   &service.Metrics{Enabled: to.Ptr(true), IncludeAPIs: to.Ptr(true), RetentionPolicy: &service.RetentionPolicy{Enabled: to.Ptr(true), Days: to.Ptr[int32](2)}},
+		MinuteMetrics: &service.Metrics{Enabled: to.Ptr(true), IncludeAPIs: to.Ptr(false), RetentionPolicy: &service.RetentionPolicy{Enabled: to.Ptr(true), Days: to.Ptr[int32](3)}},
+		CORS: []*service.CORSRule{{AllowedOrigins: to.Ptr("*"), AllowedMethods: to.Ptr("PUT,GET"), AllowedHeaders: to.Ptr("x-ms-client-request-id"),
+			ExposedHeaders: to.Ptr("x-ms-*"), MaxAgeInSeconds: to.Ptr[int32](2)}},
+	}
+	if _, err := svc.SetProperties(ctxT(t), set); err != nil {
+		t.Fatal(err)
+	}
+	got, err := svc.GetProperties(ctxT(t), nil)
+	if err != nil || *got.HourMetrics.RetentionPolicy.Days != 2 || *got.MinuteMetrics.RetentionPolicy.Days != 3 || len(got.CORS) != 1 || *got.CORS[0].AllowedMethods != "PUT,GET" {
+		t.Fatalf("service properties over REST: %v %+v", err, got)
+	}
+	fs, err := armstorage.NewFileServicesClient(srv.SubscriptionID, adminCredential(t), armOptions(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	viaARM, err := fs.GetServiceProperties(ctxT(t), rg, account, nil)
+	if err != nil || len(viaARM.FileServiceProperties.FileServiceProperties.Cors.CorsRules) != 1 || len(viaARM.FileServiceProperties.FileServiceProperties.Cors.CorsRules[0].AllowedMethods) != 2 {
+		t.Fatalf("the REST-set CORS rule through ARM: %v", err)
+	}
+	if _, err := fs.SetServiceProperties(ctxT(t), rg, account, armstorage.FileServiceProperties{FileServiceProperties: &armstorage.FileServicePropertiesProperties{
+		ProtocolSettings: &armstorage.ProtocolSettings{Smb: &armstorage.SmbSetting{Versions: to.Ptr("SMB3.0;SMB3.1.1"), Multichannel: &armstorage.Multichannel{Enabled: to.Ptr(true)}}},
+		Cors: &armstorage.CorsRules{CorsRules: []*armstorage.CorsRule{
+			{AllowedOrigins: []*string{to.Ptr("https://a.example")}, AllowedMethods: []*armstorage.CorsRuleAllowedMethodsItem{to.Ptr(armstorage.CorsRuleAllowedMethodsItemGET)},
+				AllowedHeaders: []*string{}, ExposedHeaders: []*string{}, MaxAgeInSeconds: to.Ptr[int32](5)},
+			{AllowedOrigins: []*string{to.Ptr("https://b.example")}, AllowedMethods: []*armstorage.CorsRuleAllowedMethodsItem{to.Ptr(armstorage.CorsRuleAllowedMethodsItemPUT)},
+				AllowedHeaders: []*string{}, ExposedHeaders: []*string{}, MaxAgeInSeconds: to.Ptr[int32](6)}}}}}, nil); err != nil {
+		t.Fatalf("set service properties through ARM: %v", err)
+	}
+	viaARM, err = fs.GetServiceProperties(ctxT(t), rg, account, nil)
+	if p := viaARM.FileServiceProperties.FileServiceProperties; err != nil || *p.ProtocolSettings.Smb.Versions != "SMB3.0;SMB3.1.1" || !*p.ProtocolSettings.Smb.Multichannel.Enabled {
+		t.Errorf("SMB settings through ARM: %v", err)
+	}
+	if got, err = svc.GetProperties(ctxT(t), nil); err != nil || len(got.CORS) != 2 || *got.CORS[1].AllowedOrigins != "https://b.example" || *got.HourMetrics.RetentionPolicy.Days != 2 {
+		t.Errorf("the ARM-set CORS rules over REST (metrics kept): %v %+v", err, got)
+	}
+	_, err = fs.SetServiceProperties(ctxT(t), rg, account, armstorage.FileServiceProperties{FileServiceProperties: &armstorage.FileServicePropertiesProperties{
+		ShareDeleteRetentionPolicy: &armstorage.DeleteRetentionPolicy{Enabled: to.Ptr(true), Days: to.Ptr[int32](7)}}}, nil)
+	if respStatus(err) != http.StatusBadRequest || !strings.Contains(err.Error(), "NotSupported") {
+		t.Errorf("share soft delete through ARM: %v, want 400 NotSupported", err)
+	}
 }

@@ -18,24 +18,7 @@ func (q *request) serveService() error {
 	case q.r.Method == http.MethodGet && q.q("comp") == "list":
 		return q.listShares()
 	case q.q("restype") == "service" && q.q("comp") == "properties":
-		if q.r.Method == http.MethodPut {
-			q.w.WriteHeader(http.StatusAccepted)
-			return nil
-		}
-		type retention struct {
-			Enabled bool `xml:"Enabled"`
-		}
-		type metrics struct {
-			Version         string    `xml:"Version"`
-			Enabled         bool      `xml:"Enabled"`
-			RetentionPolicy retention `xml:"RetentionPolicy"`
-		}
-		return writeXML(q.w, struct {
-			XMLName       xml.Name `xml:"StorageServiceProperties"`
-			HourMetrics   metrics  `xml:"HourMetrics"`
-			MinuteMetrics metrics  `xml:"MinuteMetrics"`
-			Cors          struct{} `xml:"Cors"`
-		}{HourMetrics: metrics{Version: "1.0"}, MinuteMetrics: metrics{Version: "1.0"}})
+		return q.serviceProperties()
 	}
 	return azerr.BadRequest("InvalidQueryParameterValue", "Value for one of the query parameters specified in the request URI is invalid: the account root serves ?comp=list and ?restype=service&comp=properties.")
 }

@@ -167,6 +167,9 @@ func DeleteAccountTx(tx store.Tx, name string) error {
 	if err := deleteUnderTx(tx, accountKey(name)+"/", colShares, colNodes, colChunks, colPermissions, colCounters, colGarbage); err != nil {
 		return err
 	}
+	if err := tx.Delete(colServiceProps, accountKey(name)); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
 	err := tx.Delete(colAccounts, accountKey(name))
 	if errors.Is(err, store.ErrNotFound) {
 		return nil

@@ -22,37 +22,128 @@ func (fileServices) ServeARM(c *arm.Call) (int, any, error) {
 	if err := checkAccount(c, accountID); err != nil {
 		return 0, nil, err
 	}
-	view := map[string]any{"id": accountID + "/fileServices/default", "name": "default", "type": "Microsoft.Storage/storageAccounts/fileServices",
-		"properties": map[string]any{"cors": map[string]any{"corsRules": []any{}},
-			"shareDeleteRetentionPolicy": map[string]any{"enabled": false}, "protocolSettings": map[string]any{"smb": map[string]any{}}}}
 	if !c.ID.IsCollection() && !strings.EqualFold(c.ID.Name(), "default") {
 		return 0, nil, azerr.NotFound("ResourceNotFound", "The file service '%s' does not exist: an account has one file service, 'default'.", c.ID.Name())
 	}
+	view := func(p files.ServiceProperties) map[string]any {
+		rules := []map[string]any{}
+		for _, r := range p.Cors {
+			rules = append(rules, map[string]any{"allowedOrigins": nonNilStrings(r.AllowedOrigins), "allowedMethods": nonNilStrings(r.AllowedMethods),
+				"allowedHeaders": nonNilStrings(r.AllowedHeaders), "exposedHeaders": nonNilStrings(r.ExposedHeaders), "maxAgeInSeconds": r.MaxAgeInSeconds})
+		}
+		smb := map[string]any{}
+		if p.SMB.Multichannel != nil {
+			smb["multichannel"] = map[string]any{"enabled": *p.SMB.Multichannel}
+		}
+		for k, v := range map[string]string{"versions": p.SMB.Versions, "authenticationMethods": p.SMB.AuthenticationMethods,
+			"kerberosTicketEncryption": p.SMB.KerberosTicketEncryption, "channelEncryption": p.SMB.ChannelEncryption} {
+			if v != "" {
+				smb[k] = v
+			}
+		}
+		retention := map[string]any{"enabled": p.ShareDeleteRetention.Enabled}
+		if p.ShareDeleteRetention.Days > 0 {
+			retention["days"] = p.ShareDeleteRetention.Days
+		}
+		return map[string]any{"id": accountID + "/fileServices/default", "name": "default", "type": "Microsoft.Storage/storageAccounts/fileServices",
+			"properties": map[string]any{"cors": map[string]any{"corsRules": rules}, "shareDeleteRetentionPolicy": retention,
+				"protocolSettings": map[string]any{"smb": smb}}}
+	}
+	var props files.ServiceProperties
 	switch c.R.Method {
 	case http.MethodGet:
 		if err := c.Authorize("Microsoft.Storage/storageAccounts/fileServices/read", accountID); err != nil {
 			return 0, nil, err
 		}
-		if c.ID.IsCollection() {
-			return http.StatusOK, map[string]any{"value": []any{view}}, nil
+		if err := c.Svc.Store().View(c.Ctx, func(tx store.Tx) error {
+			var err error
+			props, err = files.GetServicePropertiesTx(tx, account)
+			return err
+		}); err != nil {
+			return 0, nil, err
 		}
-		return http.StatusOK, view, nil
+		if c.ID.IsCollection() {
+			return http.StatusOK, map[string]any{"value": []any{view(props)}}, nil
+		}
+		return http.StatusOK, view(props), nil
 	case http.MethodPut, http.MethodPatch:
+		if c.ID.IsCollection() {
+			return 0, nil, methodNotAllowed(c.R)
+		}
 		if err := c.Authorize("Microsoft.Storage/storageAccounts/fileServices/write", accountID); err != nil {
 			return 0, nil, err
 		}
 		var in struct {
-			Properties map[string]any `json:"properties"`
+			Properties struct {
+				Cors *struct {
+					CorsRules []struct {
+						AllowedOrigins  []string `json:"allowedOrigins"`
+						AllowedMethods  []string `json:"allowedMethods"`
+						AllowedHeaders  []string `json:"allowedHeaders"`
+						ExposedHeaders  []string `json:"exposedHeaders"`
+						MaxAgeInSeconds int      `json:"maxAgeInSeconds"`
+					} `json:"corsRules"`
+				} `json:"cors"`
+				ShareDeleteRetentionPolicy *struct {
+					Enabled bool `json:"enabled"`
+					Days    int  `json:"days"`
+				} `json:"shareDeleteRetentionPolicy"`
+				ProtocolSettings *struct {
+					SMB *struct {
+						Multichannel *struct {
+							Enabled bool `json:"enabled"`
+						} `json:"multichannel"`
+						Versions                 string `json:"versions"`
+						AuthenticationMethods    string `json:"authenticationMethods"`
+						KerberosTicketEncryption string `json:"kerberosTicketEncryption"`
+						ChannelEncryption        string `json:"channelEncryption"`
+					} `json:"smb"`
+				} `json:"protocolSettings"`
+			} `json:"properties"`
 		}
 		if err := c.Decode(&in); err != nil {
 			return 0, nil, err
 		}
-		for k, v := range in.Properties {
-			view["properties"].(map[string]any)[k] = v
+		// The properties a request carries replace the stored ones; the others stay.
+		err := c.Svc.Store().Update(c.Ctx, func(tx store.Tx) error {
+			var err error
+			if props, err = files.GetServicePropertiesTx(tx, account); err != nil {
+				return err
+			}
+			p := in.Properties
+			if p.Cors != nil {
+				props.Cors = nil
+				for _, r := range p.Cors.CorsRules {
+					props.Cors = append(props.Cors, files.CorsRule{AllowedOrigins: r.AllowedOrigins, AllowedMethods: r.AllowedMethods,
+						AllowedHeaders: r.AllowedHeaders, ExposedHeaders: r.ExposedHeaders, MaxAgeInSeconds: r.MaxAgeInSeconds})
+				}
+			}
+			if r := p.ShareDeleteRetentionPolicy; r != nil {
+				props.ShareDeleteRetention = files.Retention{Enabled: r.Enabled, Days: r.Days}
+			}
+			if ps := p.ProtocolSettings; ps != nil && ps.SMB != nil {
+				s := ps.SMB
+				props.SMB = files.SMBSettings{Versions: s.Versions, AuthenticationMethods: s.AuthenticationMethods,
+					KerberosTicketEncryption: s.KerberosTicketEncryption, ChannelEncryption: s.ChannelEncryption}
+				if s.Multichannel != nil {
+					props.SMB.Multichannel = &s.Multichannel.Enabled
+				}
+			}
+			return files.PutServicePropertiesTx(tx, account, props)
+		})
+		if err != nil {
+			return 0, nil, err
 		}
-		return http.StatusOK, view, nil
+		return http.StatusOK, view(props), nil
 	}
 	return 0, nil, methodNotAllowed(c.R)
+}
+
+func nonNilStrings(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
 }
 
 func checkAccount(c *arm.Call, accountID string) error {
