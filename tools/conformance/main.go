@@ -346,9 +346,14 @@ func hasChildren(k string, keys []string) bool {
 	return i < len(keys) && strings.HasPrefix(keys[i], k+"/")
 }
 
+// anyTestOf tells whether a package reported any test (its own key, "pkg ", aside).
 func anyTestOf(pkg string, keys []string) bool {
-	i := sort.SearchStrings(keys, pkg+" ")
-	return i < len(keys) && strings.HasPrefix(keys[i], pkg+" ") && keys[i] != pkg+" "
+	for i := sort.SearchStrings(keys, pkg+" "); i < len(keys) && strings.HasPrefix(keys[i], pkg+" "); i++ {
+		if keys[i] != pkg+" " {
+			return true
+		}
+	}
+	return false
 }
 
 // server is a running cerulean serve.
