@@ -1,11 +1,16 @@
 package e2e
 
 import (
+	"io"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/storage/armstorage"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azfile/file"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azfile/service"
 	"github.com/google/uuid"
 )
 
@@ -79,5 +84,49 @@ func TestStorage_ProviderMetadata(t *testing.T) {
 	if _, err := accountsClient(t, spCredential(t, nobody.AppID, nobody.Password)).RevokeUserDelegationKeys(ctxT(t), rg, name, nil); respStatus(err) != http.StatusForbidden ||
 		!strings.Contains(err.Error(), "AuthorizationFailed") {
 		t.Errorf("RevokeUserDelegationKeys without a role: %v, want 403", err)
+	}
+}
+
+// TestStorage_ListSAS (issue 13, armstorage's live suite): Resource Manager computes account
+// and service SAS tokens with an account key, and the File service takes them as it takes
+// any client's: an account SAS lists shares, a share SAS reads a file, within their rights.
+func TestStorage_ListSAS(t *testing.T) {
+	svc, account, rg, _ := filesFixture(t) // share "data" with dir/a.txt
+	accounts := accountsClient(t, adminCredential(t))
+	expiry := time.Now().Add(time.Hour).UTC()
+	as, err := accounts.ListAccountSAS(ctxT(t), rg, account, armstorage.AccountSasParameters{KeyToSign: to.Ptr("key1"), SharedAccessExpiryTime: &expiry,
+		Permissions: to.Ptr(armstorage.PermissionsL), Protocols: to.Ptr(armstorage.HTTPProtocolHTTPS), ResourceTypes: to.Ptr(armstorage.SignedResourceTypesS),
+		Services: to.Ptr(armstorage.ServicesF)}, nil)
+	if err != nil || as.AccountSasToken == nil {
+		t.Fatalf("ListAccountSAS: %v", err)
+	}
+	sc, err := service.NewClientWithNoCredential(strings.TrimSuffix(svc.URL(), "/")+"/?"+*as.AccountSasToken, &service.ClientOptions{ClientOptions: noRetryFile(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if page, err := sc.NewListSharesPager(nil).NextPage(ctxT(t)); err != nil || len(page.Shares) != 1 {
+		t.Errorf("list shares with the account SAS from ARM: %v", err)
+	}
+	ss, err := accounts.ListServiceSAS(ctxT(t), rg, account, armstorage.ServiceSasParameters{CanonicalizedResource: to.Ptr("/file/" + account + "/data"),
+		SharedAccessExpiryTime: &expiry, Permissions: to.Ptr(armstorage.PermissionsR), Resource: to.Ptr(armstorage.SignedResourceS)}, nil)
+	if err != nil || ss.ServiceSasToken == nil {
+		t.Fatalf("ListServiceSAS: %v", err)
+	}
+	fc, err := file.NewClientWithNoCredential(svc.NewShareClient("data").NewDirectoryClient("dir").NewFileClient("a.txt").URL()+"?"+*ss.ServiceSasToken,
+		&file.ClientOptions{ClientOptions: noRetryFile(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := fc.DownloadStream(ctxT(t), nil)
+	if err != nil {
+		t.Fatalf("read with the share SAS from ARM: %v", err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(body) != "hello files" {
+		t.Errorf("read %q", body)
+	}
+	if _, err := fc.SetMetadata(ctxT(t), &file.SetMetadataOptions{Metadata: map[string]*string{"a": to.Ptr("b")}}); respStatus(err) != http.StatusForbidden {
+		t.Errorf("a read-only SAS from ARM writes: %v, want 403", err)
 	}
 }

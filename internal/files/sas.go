@@ -70,21 +70,17 @@ func (s *Service) verifySAS(r *http.Request, raw url.Values, a Account, share, p
 	if err != nil {
 		return err
 	}
-	sv, sp, st, se, sip, spr := get("sv"), get("sp"), get("st"), get("se"), get("sip"), get("spr")
+	sp, st, se, sip, spr := get("sp"), get("st"), get("se"), get("sip"), get("spr")
 	var toSign string
 	account := get("ss") != "" || get("srt") != ""
 	if account {
-		toSign = strings.Join([]string{a.Name, sp, get("ss"), get("srt"), st, se, sip, spr, sv}, "\n") + "\n"
-		if sv >= "2020-12-06" {
-			toSign += get("ses") + "\n"
-		}
+		toSign = AccountSASStringToSign(a.Name, raw)
 	} else {
 		canonical := "/file/" + a.Name + "/" + share
 		if get("sr") == "f" && path != "" {
 			canonical += "/" + path
 		}
-		toSign = strings.Join([]string{sp, st, se, canonical, get("si"), sip, spr, sv,
-			get("rscc"), get("rscd"), get("rsce"), get("rscl"), get("rsct")}, "\n")
+		toSign = FileSASStringToSign(canonical, raw)
 	}
 	ok := false
 	for _, k := range keys {
@@ -137,3 +133,22 @@ func (s *Service) verifySAS(r *http.Request, raw url.Values, a Account, share, p
 	}
 	return nil
 }
+
+// AccountSASStringToSign is what an account SAS with the parameters v signs.
+func AccountSASStringToSign(account string, v url.Values) string {
+	s := strings.Join([]string{account, v.Get("sp"), v.Get("ss"), v.Get("srt"), v.Get("st"), v.Get("se"), v.Get("sip"), v.Get("spr"), v.Get("sv")}, "\n") + "\n"
+	if v.Get("sv") >= "2020-12-06" {
+		s += v.Get("ses") + "\n"
+	}
+	return s
+}
+
+// FileSASStringToSign is what a File service SAS for canonical ("/file/<account>/<share>[/<path>]")
+// with the parameters v signs.
+func FileSASStringToSign(canonical string, v url.Values) string {
+	return strings.Join([]string{v.Get("sp"), v.Get("st"), v.Get("se"), canonical, v.Get("si"), v.Get("sip"), v.Get("spr"), v.Get("sv"),
+		v.Get("rscc"), v.Get("rscd"), v.Get("rsce"), v.Get("rscl"), v.Get("rsct")}, "\n")
+}
+
+// SignWithKey signs a string to sign with a base64 account key (HMAC-SHA256, base64).
+func SignWithKey(base64Key, toSign string) (string, bool) { return signSharedKey(base64Key, toSign) }

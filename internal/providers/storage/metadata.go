@@ -22,6 +22,8 @@ func (p *Provider) registerMetadata(s *arm.Service) {
 	s.Register("Microsoft.Storage/locations/usages", minAPIVersion, usages{}, arm.Actions{http.MethodGet: "Microsoft.Storage/locations/usages/read"})
 	s.Register(AccountType+"/revokeUserDelegationKeys", minAPIVersion, revokeDelegationKeys{},
 		arm.Actions{http.MethodPost: AccountType + "/revokeUserDelegationKeys/action"})
+	s.Register(AccountType+"/ListAccountSas", minAPIVersion, sasAction{p, true}, arm.Actions{http.MethodPost: AccountType + "/listAccountSas/action"})
+	s.Register(AccountType+"/ListServiceSas", minAPIVersion, sasAction{p, false}, arm.Actions{http.MethodPost: AccountType + "/listServiceSas/action"})
 }
 
 type operations struct{ s *arm.Service }
