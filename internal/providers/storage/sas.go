@@ -61,7 +61,9 @@ func (s sasAction) ServeARM(c *arm.Call) (int, any, error) {
 	if err := c.Decode(&in); err != nil {
 		return 0, nil, err
 	}
-	bad := func(format string, args ...any) error { return azerr.BadRequest("InvalidValuesForRequestParameters", format, args...) }
+	bad := func(format string, args ...any) error {
+		return azerr.BadRequest("InvalidValuesForRequestParameters", format, args...)
+	}
 	if in.Expiry == nil {
 		return 0, nil, bad("signedExpiry is required.")
 	}
