@@ -357,3 +357,29 @@ func TestFiles_ConformanceServiceProperties(t *testing.T) {
 		t.Errorf("share soft delete through ARM: %v, want 400 NotSupported", err)
 	}
 }
+
+// TestFiles_ConformancePropertySemantics (issue 13 item 2): a new file gets the Archive
+// attribute (New, the default), unless created with Restore semantics and a permission.
+func TestFiles_ConformancePropertySemantics(t *testing.T) {
+	svc, _, _, _ := filesFixture(t)
+	root := svc.NewShareClient("data").NewRootDirectoryClient()
+	for _, c := range []struct {
+		name    string
+		opts    *file.CreateOptions
+		archive bool
+	}{
+		{"default.txt", nil, true},
+		{"readonly.txt", &file.CreateOptions{SMBProperties: &file.SMBProperties{Attributes: &file.NTFSFileAttributes{ReadOnly: true}}}, true},
+		{"restored.txt", &file.CreateOptions{FilePropertySemantics: to.Ptr(file.FilePropertySemanticsRestore),
+			Permissions: &file.Permissions{Permission: to.Ptr("O:BAG:SYD:(A;;FA;;;SY)(A;;FA;;;BA)")}}, false},
+	} {
+		resp, err := root.NewFileClient(c.name).Create(ctxT(t), 10, c.opts)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		attrs, err := file.ParseNTFSFileAttributes(resp.FileAttributes)
+		if err != nil || attrs.Archive != c.archive {
+			t.Errorf("%s: attributes %q, want Archive %v", c.name, *resp.FileAttributes, c.archive)
+		}
+	}
+}

@@ -280,6 +280,9 @@ func (q *request) createFile() error {
 		if n, err = q.newNode(tx, parent, false); err != nil {
 			return err
 		}
+		if err := q.propertySemantics(&n); err != nil {
+			return err
+		}
 		n.ContentType = "application/octet-stream" // Azure's default when x-ms-content-type is not given
 		if err := q.fileHTTPHeaders(tx, &n); err != nil {
 			return err
@@ -770,4 +773,27 @@ func removeFileTx(tx store.Tx, account, share string, n Node) error {
 		return err
 	}
 	return tx.Delete(colNodes, nodeKey(account, share, n.Path))
+}
+
+// propertySemantics applies x-ms-file-property-semantics to a new file: New (the default)
+// adds the Archive attribute, as Windows does on create; Restore, given a permission, keeps
+// the attributes exactly as sent (None when none).
+func (q *request) propertySemantics(n *Node) error {
+	h := q.r.Header
+	switch v := strings.ToLower(h.Get("x-ms-file-property-semantics")); v {
+	case "", "new":
+	case "restore":
+		if h.Get("x-ms-file-permission") != "" || h.Get("x-ms-file-permission-key") != "" {
+			if a := h.Get("x-ms-file-attributes"); a == "" || strings.EqualFold(a, "none") {
+				n.Attributes = "None"
+			}
+			return nil
+		}
+	default:
+		return invalidHeader("x-ms-file-property-semantics", "must be New or Restore")
+	}
+	if !strings.Contains(n.Attributes, "Archive") {
+		n.Attributes += " | Archive"
+	}
+	return nil
 }
