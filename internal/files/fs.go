@@ -364,7 +364,7 @@ func (o *op) writable(tx store.Tx, path string, off, end int64) (Node, error) {
 	if n.Dir {
 		return n, azerr.BadRequest("IsADirectory", "%s is a directory.", o.where(path))
 	}
-	return n, nil
+	return n, checkLease(n, "", true) // a leased file takes writes only with its lease (REST)
 }
 
 // CheckWrite answers whether actor may write to the file at path at off now, as WriteAt
@@ -399,6 +399,9 @@ func (f *FS) Truncate(ctx context.Context, actor Actor, account, share, path str
 		}
 		if n.Dir {
 			return azerr.BadRequest("IsADirectory", "%s is a directory.", o.where(path))
+		}
+		if err := checkLease(n, "", true); err != nil {
+			return err
 		}
 		if err := f.s.resizeTx(ctx, tx, o.a, share, &n, size); err != nil {
 			return err
@@ -436,6 +439,9 @@ func (f *FS) Remove(ctx context.Context, actor Actor, account, share, path strin
 				return azerr.Conflict("DirectoryNotEmpty", "%s is not empty.", o.where(path))
 			}
 			return tx.Delete(colNodes, nodeKey(account, share, path))
+		}
+		if err := checkLease(n, "", true); err != nil {
+			return err
 		}
 		return removeFileTx(tx, account, share, n)
 	})
@@ -484,12 +490,20 @@ func (f *FS) Rename(ctx context.Context, actor Actor, account, share, from, to s
 		if src.Dir && strings.HasPrefix(strings.ToLower(to)+"/", strings.ToLower(from)+"/") {
 			return azerr.BadRequest("InvalidInput", "A directory cannot be moved into itself.")
 		}
+		if !src.Dir {
+			if err := checkLease(src, "", true); err != nil {
+				return err
+			}
+		}
 		if old, om, err := o.load(tx, to); err == nil && !strings.EqualFold(old.Path, src.Path) {
 			if !replace || old.Dir || src.Dir {
 				return azerr.Conflict("ResourceAlreadyExists", "%s already exists.", o.where(to))
 			}
 			if om&ntfs.Delete == 0 {
 				return errAccessDenied("DELETE on the file it replaces", o.where(to))
+			}
+			if err := checkLease(old, "", true); err != nil {
+				return err
 			}
 			if err := removeFileTx(tx, account, share, old); err != nil {
 				return err

@@ -283,6 +283,11 @@ func (q *request) updateNode(dir bool, comp string) error {
 		if n, err = q.loadNode(tx, dir); err != nil {
 			return err
 		}
+		if !dir {
+			if err := q.leaseFor(n, true); err != nil {
+				return err
+			}
+		}
 		if comp == "metadata" {
 			if n.Metadata, err = metadataFrom(q.r.Header); err != nil {
 				return err

@@ -98,7 +98,7 @@ func (q *request) fileHeaders(n Node) {
 		h.Set("x-ms-copy-completion-time", c.Completed.Format(http.TimeFormat))
 	}
 	writeMetadata(q.w, n.Metadata)
-	leaseHeaders(q.w)
+	leaseHeaders(q.w, n.Lease)
 }
 
 // fileHTTPHeaders applies x-ms-content-* and x-ms-cache-control, and x-ms-content-length
@@ -193,6 +193,9 @@ func (q *request) serveFile() error {
 		if err != nil {
 			return err
 		}
+		if err := q.leaseFor(n, false); err != nil {
+			return err
+		}
 		if _, err := q.cipher(n); err != nil { // the account's key must be usable to read
 			return err
 		}
@@ -204,6 +207,9 @@ func (q *request) serveFile() error {
 		err := q.svc.st.Update(q.ctx, func(tx store.Tx) error {
 			n, err := q.loadNode(tx, false)
 			if err != nil {
+				return err
+			}
+			if err := q.leaseFor(n, true); err != nil {
 				return err
 			}
 			return removeFileTx(tx, q.account.Name, q.share, n)
@@ -229,6 +235,8 @@ func (q *request) serveFile() error {
 		return q.updateNode(false, comp)
 	case comp == "rename" && m == http.MethodPut:
 		return q.rename(false)
+	case comp == "lease" && m == http.MethodPut:
+		return q.leaseFile()
 	}
 	return azerr.BadRequest("UnsupportedHttpVerb", "The resource doesn't support the specified HTTP verb (%s with comp=%s).", m, comp)
 }
@@ -270,6 +278,9 @@ func (q *request) createFile() error {
 		if old, err := getNodeTx(tx, q.account.Name, q.share, q.path); err == nil {
 			if old.Dir {
 				return azerr.Conflict("ResourceTypeMismatch", "The specified resource type does not match the type of the existing resource (a directory of this name exists).")
+			}
+			if err := q.leaseFor(old, true); err != nil {
+				return err
 			}
 			// Create over an existing file replaces it (a new, empty generation).
 			if err := removeFileTx(tx, q.account.Name, q.share, old); err != nil {
@@ -357,6 +368,9 @@ func (q *request) putRange() error {
 	err = q.svc.st.Update(q.ctx, func(tx store.Tx) error {
 		var err error
 		if n, err = q.loadNode(tx, false); err != nil {
+			return err
+		}
+		if err := q.leaseFor(n, true); err != nil {
 			return err
 		}
 		if end >= n.Size {
@@ -458,6 +472,9 @@ func (q *request) getFile() error {
 	err := q.svc.st.View(q.ctx, func(tx store.Tx) error {
 		var err error
 		if n, err = q.loadNode(tx, false); err != nil {
+			return err
+		}
+		if err := q.leaseFor(n, false); err != nil {
 			return err
 		}
 		start, end = 0, n.Size-1
@@ -596,6 +613,9 @@ func (q *request) copyFile() error {
 			if old.readOnly() && !ignoreReadOnly {
 				return errReadOnly()
 			}
+			if err := q.leaseFor(old, true); err != nil {
+				return err
+			}
 			if err := removeFileTx(tx, q.account.Name, q.share, old); err != nil {
 				return err
 			}
@@ -694,6 +714,11 @@ func (q *request) rename(dir bool) error {
 		if src.Dir != dir {
 			return azerr.Conflict("ResourceTypeMismatch", "The rename source is not a %s.", map[bool]string{true: "directory", false: "file"}[dir])
 		}
+		if !src.Dir {
+			if err := checkLease(src, q.r.Header.Get("x-ms-source-lease-id"), true); err != nil {
+				return err
+			}
+		}
 		parent, err := q.loadParent(tx)
 		if err != nil {
 			return err
@@ -707,6 +732,9 @@ func (q *request) rename(dir bool) error {
 			}
 			if old.readOnly() && !strings.EqualFold(q.r.Header.Get("x-ms-file-rename-ignore-readonly"), "true") {
 				return errReadOnly()
+			}
+			if err := checkLease(old, q.r.Header.Get("x-ms-destination-lease-id"), true); err != nil {
+				return err
 			}
 			if err := removeFileTx(tx, q.account.Name, q.share, old); err != nil {
 				return err

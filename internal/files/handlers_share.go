@@ -141,7 +141,7 @@ func (q *request) serveShare() error {
 		q.w.Header().Set("x-ms-share-quota", strconv.Itoa(s.Quota))
 		q.w.Header().Set("x-ms-access-tier", s.AccessTier)
 		q.w.Header().Set("x-ms-enabled-protocols", s.EnabledProtocols)
-		leaseHeaders(q.w)
+		leaseHeaders(q.w, nil) // share leases are not built
 		q.w.WriteHeader(http.StatusOK)
 		return nil
 	case comp == "stats" && m == http.MethodGet:

@@ -46,6 +46,8 @@ type Node struct {
 	ETag          string    `json:"etag"`
 	// Copy is the Copy File that made the file, until the file is changed.
 	Copy *CopyInfo `json:"copy,omitempty"`
+	// Lease is the file's lease (Lease File), nil when it has none.
+	Lease *Lease `json:"lease,omitempty"`
 }
 
 // CopyInfo is what Get File Properties reports of the Copy File that made a file.

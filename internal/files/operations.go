@@ -56,6 +56,7 @@ var operations = []operation{
 	{"Set File Metadata", 'f', "PUT", "metadata", false, "w"},
 	{"Set File Properties", 'f', "PUT", "properties", false, "w"},
 	{"Rename File", 'f', "PUT", "rename", false, "w"},
+	{"Lease File", 'f', "PUT", "lease", false, "w"},
 }
 
 // Operation is an operation as tests and documentation see it.

@@ -469,10 +469,6 @@ func writeMetadata(w http.ResponseWriter, m map[string]string) {
 
 // leaseHeaders reports the lease state of a share or file: Cerulean has no leases, so every
 // one is unlocked and available.
-func leaseHeaders(w http.ResponseWriter) {
-	w.Header()["x-ms-lease-status"] = []string{"unlocked"}
-	w.Header()["x-ms-lease-state"] = []string{"available"}
-}
 
 func writeXML(w http.ResponseWriter, v any) error {
 	w.Header().Set("Content-Type", "application/xml")
