@@ -5,9 +5,11 @@ import (
 	"testing"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/storage/armstorage"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azfile/file"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azfile/fileerror"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azfile/lease"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azfile/share"
 )
 
 // TestFiles_Leases (issue 13 item 3): file leases as azfile's lease client drives them:
@@ -77,5 +79,84 @@ func TestFiles_Leases(t *testing.T) {
 	}
 	if _, err := fc.Delete(ctxT(t), nil); err != nil {
 		t.Errorf("delete after the lease broke: %v", err)
+	}
+}
+
+// TestFiles_ShareLeases (issue 13 item 3): share leases through azfile's lease client and
+// Resource Manager's lease action: a leased share is not deleted without its lease id
+// (412), renew and change keep it, break ends it (at once, or after a break period),
+// release frees it; ARM's view reports the lease and ARM's delete waits for it too.
+func TestFiles_ShareLeases(t *testing.T) {
+	svc, account, rg, _ := filesFixture(t)
+	sc := svc.NewShareClient("leased")
+	if _, err := sc.Create(ctxT(t), nil); err != nil {
+		t.Fatal(err)
+	}
+	ids := []string{"1f8c5a57-3c2b-4e0a-9d6f-5b1e2a7c9d01", "2a9d6b68-4d3c-4f1b-8e7a-6c2f3b8d0e12"}
+	l, err := lease.NewShareClient(sc, &lease.ShareClientOptions{LeaseID: to.Ptr(ids[0])})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if acq, err := l.Acquire(ctxT(t), 15, nil); err != nil || *acq.LeaseID != ids[0] {
+		t.Fatalf("acquire a 15 s share lease: %v", err)
+	}
+	props, err := sc.GetProperties(ctxT(t), nil)
+	if err != nil || *props.LeaseState != lease.StateTypeLeased || *props.LeaseDuration != lease.DurationTypeFixed {
+		t.Errorf("a leased share's properties: %v %v %v", err, props.LeaseState, props.LeaseDuration)
+	}
+	_, err = sc.Delete(ctxT(t), nil)
+	wantFileError(t, err, http.StatusPreconditionFailed, fileerror.Code("LeaseIdMissing"))
+	if _, err := l.Renew(ctxT(t), nil); err != nil {
+		t.Errorf("renew: %v", err)
+	}
+	if ch, err := l.Change(ctxT(t), ids[1], nil); err != nil || *ch.LeaseID != ids[1] {
+		t.Fatalf("change: %v", err)
+	}
+	_, err = sc.Delete(ctxT(t), &share.DeleteOptions{LeaseAccessConditions: &share.LeaseAccessConditions{LeaseID: to.Ptr(ids[0])}})
+	wantFileError(t, err, http.StatusPreconditionFailed, fileerror.Code("LeaseIdMismatchWithContainerOperation"))
+	if _, err := l.Release(ctxT(t), nil); err != nil {
+		t.Fatalf("release: %v", err)
+	}
+	// A break with a period: still locked meanwhile.
+	l2, _ := lease.NewShareClient(sc, &lease.ShareClientOptions{LeaseID: to.Ptr(ids[0])})
+	if _, err := l2.Acquire(ctxT(t), -1, nil); err != nil {
+		t.Fatal(err)
+	}
+	br, err := l2.Break(ctxT(t), &lease.ShareBreakOptions{BreakPeriod: to.Ptr[int32](30)})
+	if err != nil || br.LeaseTime == nil || *br.LeaseTime < 29 {
+		t.Fatalf("break with a 30 s period: %v %v", err, br.LeaseTime)
+	}
+	if props, err := sc.GetProperties(ctxT(t), nil); err != nil || *props.LeaseState != lease.StateTypeBreaking {
+		t.Errorf("a breaking lease: %v %v", err, props.LeaseState)
+	}
+	_, err = sc.Delete(ctxT(t), nil)
+	wantFileError(t, err, http.StatusPreconditionFailed, fileerror.Code("LeaseIdMissing"))
+
+	// Resource Manager: the share shows its lease; a break at once lets ARM delete it.
+	shares, err := armstorage.NewFileSharesClient(srv.SubscriptionID, adminCredential(t), armOptions(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := "armleased"
+	if _, err := shares.Create(ctxT(t), rg, account, other, armstorage.FileShare{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := shares.Lease(ctxT(t), rg, account, other, &armstorage.FileSharesClientLeaseOptions{Parameters: &armstorage.LeaseShareRequest{
+		Action: to.Ptr(armstorage.LeaseShareActionAcquire), LeaseDuration: to.Ptr[int32](-1)}}); err != nil {
+		t.Fatalf("ARM lease acquire: %v", err)
+	}
+	if got, err := shares.Get(ctxT(t), rg, account, other, nil); err != nil || *got.FileShareProperties.LeaseState != armstorage.LeaseStateLeased ||
+		*got.FileShareProperties.LeaseDuration != armstorage.LeaseDurationInfinite {
+		t.Errorf("ARM's view of a leased share: %v", err)
+	}
+	if _, err := shares.Delete(ctxT(t), rg, account, other, nil); respStatus(err) != http.StatusPreconditionFailed {
+		t.Errorf("ARM delete of a leased share: %v, want 412", err)
+	}
+	if _, err := shares.Lease(ctxT(t), rg, account, other, &armstorage.FileSharesClientLeaseOptions{Parameters: &armstorage.LeaseShareRequest{
+		Action: to.Ptr(armstorage.LeaseShareActionBreak), BreakPeriod: to.Ptr[int32](0)}}); err != nil {
+		t.Fatalf("ARM lease break: %v", err)
+	}
+	if _, err := shares.Delete(ctxT(t), rg, account, other, nil); err != nil {
+		t.Errorf("ARM delete after the break: %v", err)
 	}
 }

@@ -141,9 +141,11 @@ func (q *request) serveShare() error {
 		q.w.Header().Set("x-ms-share-quota", strconv.Itoa(s.Quota))
 		q.w.Header().Set("x-ms-access-tier", s.AccessTier)
 		q.w.Header().Set("x-ms-enabled-protocols", s.EnabledProtocols)
-		leaseHeaders(q.w, nil) // share leases are not built
+		shareLeaseHeaders(q.w, s.Lease, q.svc.now())
 		q.w.WriteHeader(http.StatusOK)
 		return nil
+	case comp == "lease" && m == http.MethodPut:
+		return q.leaseShare()
 	case comp == "stats" && m == http.MethodGet:
 		var s Share
 		if err := q.svc.st.View(q.ctx, func(tx store.Tx) error {
@@ -159,7 +161,16 @@ func (q *request) serveShare() error {
 			ShareUsageBytes int64    `xml:"ShareUsageBytes"`
 		}{ShareUsageBytes: s.UsedBytes})
 	case comp == "" && m == http.MethodDelete:
-		if err := q.svc.st.Update(q.ctx, func(tx store.Tx) error { return DeleteShareTx(tx, q.account.Name, q.share) }); err != nil {
+		if err := q.svc.st.Update(q.ctx, func(tx store.Tx) error {
+			s, err := GetShareTx(tx, q.account.Name, q.share)
+			if err != nil {
+				return err
+			}
+			if err := CheckShareDelete(s, q.r.Header.Get("x-ms-lease-id"), q.svc.now()); err != nil {
+				return err
+			}
+			return DeleteShareTx(tx, q.account.Name, q.share)
+		}); err != nil {
 			return err
 		}
 		q.w.WriteHeader(http.StatusAccepted)

@@ -35,6 +35,7 @@ var operations = []operation{
 	{"Set Share Properties", 'c', "PUT", "properties", false, "w"},
 	{"Create Permission", 'c', "PUT", "filepermission", false, "w"},
 	{"Get Permission", 'c', "GET", "filepermission", false, "r"},
+	{"Lease Share", 'c', "PUT", "lease", false, "w"},
 
 	{"List Directories and Files", 'd', "GET", "list", false, "l"},
 	{"Create Directory", 'd', "PUT", "", false, "cw"},

@@ -25,6 +25,8 @@ type Share struct {
 	ETag             string            `json:"etag"`
 	// UsedBytes is the sum of the shares' file sizes (for the quota).
 	UsedBytes int64 `json:"usedBytes"`
+	// Lease is the share's lease (nil: never leased, or released).
+	Lease *ShareLease `json:"lease,omitempty"`
 }
 
 // DefaultQuota is a new share's quota in GiB when none is given (large file shares).

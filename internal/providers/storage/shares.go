@@ -3,6 +3,7 @@ package storage
 import (
 	"encoding/json"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -161,9 +162,61 @@ func shareView(accountID string, s files.Share) map[string]any {
 	if meta == nil {
 		meta = map[string]string{}
 	}
+	props := map[string]any{"shareQuota": s.Quota, "accessTier": s.AccessTier, "enabledProtocols": s.EnabledProtocols,
+		"lastModifiedTime": s.LastModified, "metadata": meta, "shareUsageBytes": s.UsedBytes, "accessTierChangeTime": s.Created}
+	status, state, duration := files.LeaseView(s, time.Now())
+	props["leaseStatus"], props["leaseState"] = status, state
+	if duration != "" {
+		props["leaseDuration"] = duration
+	}
 	return map[string]any{"id": accountID + "/fileServices/default/shares/" + s.Name, "name": s.Name, "type": ShareType,
-		"etag": s.ETag, "properties": map[string]any{"shareQuota": s.Quota, "accessTier": s.AccessTier, "enabledProtocols": s.EnabledProtocols,
-			"lastModifiedTime": s.LastModified, "metadata": meta, "shareUsageBytes": s.UsedBytes, "accessTierChangeTime": s.Created}}
+		"etag": s.ETag, "properties": props}
+}
+
+// shareLease is fileServices/default/shares/{share}/lease (POST), Resource Manager's lease
+// action on a share.
+type shareLease struct{}
+
+func (shareLease) ServeARM(c *arm.Call) (int, any, error) {
+	if c.R.Method != http.MethodPost || len(c.ID.Names) < 3 {
+		return 0, nil, methodNotAllowed(c.R)
+	}
+	account, name := c.ID.Names[0], c.ID.Names[2]
+	id := c.ID.Parent()
+	if err := c.Authorize(ShareType+"/lease/action", id); err != nil {
+		return 0, nil, err
+	}
+	var in struct {
+		Action          string `json:"action"`
+		LeaseID         string `json:"leaseId"`
+		BreakPeriod     *int   `json:"breakPeriod"`
+		LeaseDuration   *int   `json:"leaseDuration"`
+		ProposedLeaseID string `json:"proposedLeaseId"`
+	}
+	if err := c.Decode(&in); err != nil {
+		return 0, nil, err
+	}
+	r := files.ShareLeaseRequest{Action: in.Action, ID: in.LeaseID, ProposedID: in.ProposedLeaseID, Duration: -1, BreakPeriod: in.BreakPeriod}
+	if in.LeaseDuration != nil {
+		r.Duration = *in.LeaseDuration
+	}
+	var res files.ShareLeaseResult
+	err := c.Svc.Store().Update(c.Ctx, func(tx store.Tx) error {
+		var err error
+		res, err = files.LeaseShareTx(tx, account, name, r, time.Now())
+		return err
+	})
+	if err != nil {
+		return 0, nil, asARMNotFound(err, id)
+	}
+	out := map[string]any{}
+	if res.ID != "" && !strings.EqualFold(in.Action, "release") {
+		out["leaseId"] = res.ID
+	}
+	if strings.EqualFold(in.Action, "break") {
+		out["leaseTimeSeconds"] = strconv.Itoa(res.Seconds)
+	}
+	return http.StatusOK, out, nil
 }
 
 func (shares) ServeARM(c *arm.Call) (int, any, error) {
@@ -293,6 +346,12 @@ func (shares) ServeARM(c *arm.Call) (int, any, error) {
 		}
 		status := http.StatusOK
 		err := c.Svc.Store().Update(c.Ctx, func(tx store.Tx) error {
+			if s, err := files.GetShareTx(tx, account, name); err == nil {
+				// A leased share stays until its lease is released or broken.
+				if err := files.CheckShareDelete(s, "", time.Now()); err != nil {
+					return err
+				}
+			}
 			err := files.DeleteShareTx(tx, account, name)
 			if e, ok := azerr.As(err); ok && e.Status == http.StatusNotFound {
 				status = http.StatusNoContent

@@ -71,6 +71,7 @@ func Register(s *arm.Service, barrier *seal.Barrier, kv *encryption.KeyVault) *P
 	s.Register(AccountType+"/fileServices", minAPIVersion, fileServices{}, arm.Actions{http.MethodGet: AccountType + "/fileServices/read",
 		http.MethodPut: AccountType + "/fileServices/write", http.MethodPatch: AccountType + "/fileServices/write"})
 	s.Register(ShareType, minAPIVersion, shares{}, arm.TrackedActions(ShareType))
+	s.Register(ShareType+"/lease", minAPIVersion, shareLease{}, arm.Actions{http.MethodPost: ShareType + "/lease/action"})
 	p.registerMetadata(s)
 	return p
 }
