@@ -383,3 +383,62 @@ func TestFiles_ConformancePropertySemantics(t *testing.T) {
 		}
 	}
 }
+
+// TestFiles_StoredAccessPolicies (issue 13 item 3): Set and Get Share ACL keep up to five
+// stored access policies; a share SAS naming one (si) takes its permissions and times from
+// it, works while it exists and stops the moment it is removed; a SAS repeating what the
+// policy gives is refused.
+func TestFiles_StoredAccessPolicies(t *testing.T) {
+	svc, _, _, cred := filesFixture(t)
+	sc := svc.NewShareClient("data")
+	expiry := time.Now().Add(time.Hour).UTC().Truncate(time.Second)
+	perm := "rl"
+	if _, err := sc.SetAccessPolicy(ctxT(t), &share.SetAccessPolicyOptions{ShareACL: []*share.SignedIdentifier{
+		{ID: to.Ptr("readers"), AccessPolicy: &share.AccessPolicy{Expiry: &expiry, Permission: &perm}}}}); err != nil {
+		t.Fatalf("set share ACL: %v", err)
+	}
+	got, err := sc.GetAccessPolicy(ctxT(t), nil)
+	if err != nil || len(got.SignedIdentifiers) != 1 || *got.SignedIdentifiers[0].ID != "readers" || *got.SignedIdentifiers[0].AccessPolicy.Permission != "rl" {
+		t.Fatalf("get share ACL: %v %+v", err, got.SignedIdentifiers)
+	}
+	six := make([]*share.SignedIdentifier, 6)
+	for i := range six {
+		six[i] = &share.SignedIdentifier{ID: to.Ptr("p" + string(rune('a'+i))), AccessPolicy: &share.AccessPolicy{Expiry: &expiry, Permission: &perm}}
+	}
+	if _, err := sc.SetAccessPolicy(ctxT(t), &share.SetAccessPolicyOptions{ShareACL: six}); respStatus(err) != http.StatusBadRequest {
+		t.Errorf("six stored access policies: %v, want 400", err)
+	}
+
+	// A SAS naming the policy: signed with only si (and the resource).
+	qp, err := sas.SignatureValues{Protocol: sas.ProtocolHTTPS, ShareName: "data", Identifier: "readers"}.SignWithSharedKey(cred)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fileURL := svc.NewShareClient("data").NewDirectoryClient("dir").NewFileClient("a.txt").URL()
+	viaPolicy, err := file.NewClientWithNoCredential(fileURL+"?"+qp.Encode(), &file.ClientOptions{ClientOptions: noRetryFile(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := viaPolicy.GetProperties(ctxT(t), nil); err != nil {
+		t.Fatalf("read with a SAS naming the policy: %v", err)
+	}
+	if _, err := viaPolicy.SetMetadata(ctxT(t), &file.SetMetadataOptions{Metadata: map[string]*string{"a": to.Ptr("b")}}); respStatus(err) != http.StatusForbidden {
+		t.Errorf("a write beyond the policy's permissions: %v, want 403", err)
+	}
+	// Repeating the policy's permissions in the SAS is refused.
+	dup, err := sas.SignatureValues{Protocol: sas.ProtocolHTTPS, ShareName: "data", Identifier: "readers", Permissions: "r"}.SignWithSharedKey(cred)
+	if err != nil {
+		t.Fatal(err)
+	}
+	viaDup, _ := file.NewClientWithNoCredential(fileURL+"?"+dup.Encode(), &file.ClientOptions{ClientOptions: noRetryFile(t)})
+	if _, err := viaDup.GetProperties(ctxT(t), nil); respStatus(err) != http.StatusForbidden {
+		t.Errorf("a SAS repeating the policy's permissions: %v, want 403", err)
+	}
+	// Removing the policy revokes the SAS at once.
+	if _, err := sc.SetAccessPolicy(ctxT(t), &share.SetAccessPolicyOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := viaPolicy.GetProperties(ctxT(t), nil); respStatus(err) != http.StatusForbidden {
+		t.Errorf("a SAS whose policy was removed: %v, want 403", err)
+	}
+}

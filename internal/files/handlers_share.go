@@ -128,12 +128,8 @@ func (q *request) serveShare() error {
 		q.w.WriteHeader(http.StatusCreated)
 		return nil
 	case comp == "" && (m == http.MethodGet || m == http.MethodHead):
-		var s Share
-		if err := q.svc.st.View(q.ctx, func(tx store.Tx) error {
-			var err error
-			s, err = GetShareTx(tx, q.account.Name, q.share)
-			return err
-		}); err != nil {
+		s, err := q.viewShare()
+		if err != nil {
 			return err
 		}
 		shareHeaders(q.w, s)
@@ -146,13 +142,13 @@ func (q *request) serveShare() error {
 		return nil
 	case comp == "lease" && m == http.MethodPut:
 		return q.leaseShare()
+	case comp == "acl" && m == http.MethodPut:
+		return q.setShareACL()
+	case comp == "acl" && (m == http.MethodGet || m == http.MethodHead):
+		return q.getShareACL()
 	case comp == "stats" && m == http.MethodGet:
-		var s Share
-		if err := q.svc.st.View(q.ctx, func(tx store.Tx) error {
-			var err error
-			s, err = GetShareTx(tx, q.account.Name, q.share)
-			return err
-		}); err != nil {
+		s, err := q.viewShare()
+		if err != nil {
 			return err
 		}
 		shareHeaders(q.w, s)
@@ -180,12 +176,7 @@ func (q *request) serveShare() error {
 		if err != nil {
 			return err
 		}
-		var s Share
-		err = q.svc.st.Update(q.ctx, func(tx store.Tx) error {
-			var err error
-			if s, err = GetShareTx(tx, q.account.Name, q.share); err != nil {
-				return err
-			}
+		return q.changeShare(func(s *Share) error {
 			if comp == "metadata" {
 				s.Metadata = meta
 			} else if v := q.r.Header.Get("x-ms-share-quota"); v != "" {
@@ -201,16 +192,8 @@ func (q *request) serveShare() error {
 			if v := q.r.Header.Get("x-ms-access-tier"); v != "" && comp == "properties" {
 				s.AccessTier = v
 			}
-			now := q.svc.now().UTC()
-			s.LastModified, s.ETag = now, newETag(now)
-			return PutShareTx(tx, q.account.Name, s)
+			return nil
 		})
-		if err != nil {
-			return err
-		}
-		shareHeaders(q.w, s)
-		q.w.WriteHeader(http.StatusOK)
-		return nil
 	case comp == "filepermission" && m == http.MethodPut:
 		return q.createPermission()
 	case comp == "filepermission" && m == http.MethodGet:

@@ -36,6 +36,9 @@ var operations = []operation{
 	{"Create Permission", 'c', "PUT", "filepermission", false, "w"},
 	{"Get Permission", 'c', "GET", "filepermission", false, "r"},
 	{"Lease Share", 'c', "PUT", "lease", false, "w"},
+	{"Get Share ACL", 'c', "GET", "acl", false, "r"},
+	{"Get Share ACL", 'c', "HEAD", "acl", false, "r"},
+	{"Set Share ACL", 'c', "PUT", "acl", false, "w"},
 
 	{"List Directories and Files", 'd', "GET", "list", false, "l"},
 	{"Create Directory", 'd', "PUT", "", false, "cw"},

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/cerulean-azure/cerulean/internal/azerr"
+	"github.com/cerulean-azure/cerulean/internal/store"
 )
 
 func sasDenied(code, what string) error {
@@ -91,9 +92,43 @@ func (s *Service) verifySAS(r *http.Request, raw url.Values, a Account, share, p
 	if !ok {
 		return authFailed("Signature did not match. String to sign used was " + strings.ReplaceAll(toSign, "\n", `\n`))
 	}
-	if get("si") != "" {
-		// Stored access policies (Set Share ACL) are not built, so none can be named.
-		return authFailed("The signed identifier '" + get("si") + "' does not name a stored access policy of the share.")
+	if si := get("si"); si != "" {
+		// A stored access policy of the share (Set Share ACL) gives what the SAS leaves out;
+		// a field may come from one or the other, not both. Read at every request, so
+		// changing or removing the policy revokes the SAS at once.
+		if account {
+			return authFailed("An account SAS cannot name a stored access policy (si).")
+		}
+		var pol *SignedIdentifier
+		if err := s.st.View(r.Context(), func(tx store.Tx) error {
+			sh, err := GetShareTx(tx, a.Name, share)
+			if err != nil {
+				return nil
+			}
+			for i := range sh.ACL {
+				if sh.ACL[i].ID == si {
+					pol = &sh.ACL[i]
+				}
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		if pol == nil {
+			return authFailed("The signed identifier '" + si + "' does not name a stored access policy of the share.")
+		}
+		for _, f := range []struct {
+			sas    *string
+			policy string
+			name   string
+		}{{&sp, pol.Permission, "permissions (sp)"}, {&st, pol.Start, "start (st)"}, {&se, pol.Expiry, "expiry (se)"}} {
+			if *f.sas != "" && f.policy != "" {
+				return authFailed("The " + f.name + " is given by both the SAS and the stored access policy '" + si + "'.")
+			}
+			if *f.sas == "" {
+				*f.sas = f.policy
+			}
+		}
 	}
 	now := s.now().UTC()
 	exp, okExp := parseSASTime(se)

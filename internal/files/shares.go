@@ -27,6 +27,17 @@ type Share struct {
 	UsedBytes int64 `json:"usedBytes"`
 	// Lease is the share's lease (nil: never leased, or released).
 	Lease *ShareLease `json:"lease,omitempty"`
+	// ACL is the share's stored access policies (Set Share ACL), at most five.
+	ACL []SignedIdentifier `json:"acl,omitempty"`
+}
+
+// SignedIdentifier is a stored access policy: what a SAS naming it (si) leaves out. The
+// times are kept as sent (ISO 8601), the permission as letters.
+type SignedIdentifier struct {
+	ID         string `json:"id"`
+	Start      string `json:"start,omitempty"`
+	Expiry     string `json:"expiry,omitempty"`
+	Permission string `json:"permission,omitempty"`
 }
 
 // DefaultQuota is a new share's quota in GiB when none is given (large file shares).
