@@ -442,3 +442,36 @@ func TestFiles_StoredAccessPolicies(t *testing.T) {
 		t.Errorf("a SAS whose policy was removed: %v, want 403", err)
 	}
 }
+
+// TestFiles_ConformanceRenameAndAbort (issue 13 item 2): a rename sets what it carries (SMB
+// properties, permission, metadata, content type) on the moved file; aborting a copy that
+// completed answers 409 NoPendingCopyOperation, an unknown copy id 400.
+func TestFiles_ConformanceRenameAndAbort(t *testing.T) {
+	svc, _, _, _ := filesFixture(t)
+	root := svc.NewShareClient("data").NewRootDirectoryClient()
+	src := root.NewFileClient("torename.txt")
+	if _, err := src.Create(ctxT(t), 10, nil); err != nil {
+		t.Fatal(err)
+	}
+	created := time.Date(2023, 3, 31, 21, 5, 0, 0, time.UTC)
+	resp, err := src.Rename(ctxT(t), "renamed.txt", &file.RenameOptions{SMBProperties: &file.SMBProperties{
+		Attributes: &file.NTFSFileAttributes{ReadOnly: true, System: true}, CreationTime: &created},
+		Metadata: map[string]*string{"Foo": to.Ptr("FooValuE")}, ContentType: to.Ptr("my_type")})
+	if err != nil || resp.FileCreationTime == nil || !resp.FileCreationTime.Equal(created) {
+		t.Fatalf("rename with properties: %v", err)
+	}
+	props, err := root.NewFileClient("renamed.txt").GetProperties(ctxT(t), nil)
+	if err != nil || *props.ContentType != "my_type" || props.Metadata["Foo"] == nil || *props.FileAttributes != "ReadOnly | System" {
+		t.Errorf("the renamed file's properties: %v %+v", err, props)
+	}
+
+	copied := root.NewFileClient("copied.txt")
+	cp, err := copied.StartCopyFromURL(ctxT(t), root.NewFileClient("renamed.txt").URL(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = copied.AbortCopy(ctxT(t), *cp.CopyID, nil)
+	wantFileError(t, err, http.StatusConflict, fileerror.Code("NoPendingCopyOperation"))
+	_, err = copied.AbortCopy(ctxT(t), "00000000-0000-0000-0000-000000000000", nil)
+	wantFileError(t, err, http.StatusBadRequest, fileerror.InvalidQueryParameterValue)
+}

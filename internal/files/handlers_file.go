@@ -237,6 +237,8 @@ func (q *request) serveFile() error {
 		return q.rename(false)
 	case comp == "lease" && m == http.MethodPut:
 		return q.leaseFile()
+	case comp == "copy" && m == http.MethodPut:
+		return q.abortCopy()
 	}
 	return azerr.BadRequest("UnsupportedHttpVerb", "The resource doesn't support the specified HTTP verb (%s with comp=%s).", m, comp)
 }
@@ -740,8 +742,10 @@ func (q *request) rename(dir bool) error {
 				return err
 			}
 		}
-		n, err = moveNodeTx(tx, q.account.Name, q.share, src, q.path, parent.ID, q.svc.now().UTC())
-		return err
+		if n, err = moveNodeTx(tx, q.account.Name, q.share, src, q.path, parent.ID, q.svc.now().UTC()); err != nil {
+			return err
+		}
+		return q.renameProperties(tx, &n, dir)
 	})
 	if err != nil {
 		return err
@@ -824,4 +828,55 @@ func (q *request) propertySemantics(n *Node) error {
 		n.Attributes += " | Archive"
 	}
 	return nil
+}
+
+// renameProperties applies what a rename may set on the moved file or directory: SMB
+// properties, a permission, metadata and (files) a content type; what is not given stays.
+func (q *request) renameProperties(tx store.Tx, n *Node, dir bool) error {
+	h := q.r.Header
+	if err := smbProperties(h, n, dir); err != nil {
+		return err
+	}
+	key, err := permissionFor(tx, h, q.account.Name, q.share)
+	if err != nil {
+		return err
+	}
+	if key != "" {
+		n.PermissionKey = key
+	}
+	meta, err := metadataFrom(h)
+	if err != nil {
+		return err
+	}
+	if len(meta) > 0 {
+		n.Metadata = meta
+	}
+	if ct := h.Get("x-ms-content-type"); ct != "" && !dir {
+		n.ContentType = ct
+	}
+	return putNodeTx(tx, q.account.Name, q.share, *n)
+}
+
+// abortCopy serves Abort Copy File: copies finish within their request here, so the one a
+// file records is never pending (409 NoPendingCopyOperation); an id it does not record is
+// 400 InvalidQueryParameterValue.
+func (q *request) abortCopy() error {
+	if !strings.EqualFold(q.r.Header.Get("x-ms-copy-action"), "abort") {
+		return invalidHeader("x-ms-copy-action", "must be abort")
+	}
+	id := q.q("copyid")
+	if id == "" {
+		return azerr.BadRequest("MissingRequiredQueryParameter", "A query parameter that's mandatory for this request is not specified: copyid.")
+	}
+	n, err := q.viewNode(false)
+	if err != nil {
+		return err
+	}
+	if err := q.leaseFor(n, true); err != nil {
+		return err
+	}
+	if n.Copy == nil || !strings.EqualFold(n.Copy.ID, id) {
+		return azerr.BadRequest("InvalidQueryParameterValue", "Value for one of the query parameters specified in the request URI is invalid: copyid '%s' names no copy of this file.", id)
+	}
+	return azerr.Conflict("NoPendingCopyOperation", "There is currently no pending copy operation.")
 }

@@ -61,6 +61,7 @@ var operations = []operation{
 	{"Set File Properties", 'f', "PUT", "properties", false, "w"},
 	{"Rename File", 'f', "PUT", "rename", false, "w"},
 	{"Lease File", 'f', "PUT", "lease", false, "w"},
+	{"Abort Copy File", 'f', "PUT", "copy", false, "w"},
 }
 
 // Operation is an operation as tests and documentation see it.
