@@ -163,6 +163,7 @@ func serve(ctx context.Context, log *slog.Logger, data, listen, smbAddr string, 
 			return fmt.Errorf("--smb: %w", err)
 		}
 		defer sm.Stop()
+		srv.Files.SetSMBServing(true)
 		log.Info("cerulean serving SMB", "address", smbAddr, "shares", "<account>.<share>")
 	}
 	log.Info("cerulean listening", "address", addr, "https", "https://"+addr, "tenant", in.Tenant.ID,

@@ -181,6 +181,10 @@ func (q *request) serveDirectory() error {
 	switch {
 	case comp == "list" && m == http.MethodGet:
 		return q.listDirectory()
+	case comp == "listhandles" && m == http.MethodGet:
+		return q.handles(true)
+	case comp == "forceclosehandles" && m == http.MethodPut:
+		return q.handles(false)
 	case comp == "" && m == http.MethodPut:
 		if q.path == "" {
 			return azerr.Conflict("ResourceAlreadyExists", "The specified resource already exists.")

@@ -239,6 +239,10 @@ func (q *request) serveFile() error {
 		return q.leaseFile()
 	case comp == "copy" && m == http.MethodPut:
 		return q.abortCopy()
+	case comp == "listhandles" && m == http.MethodGet:
+		return q.handles(true)
+	case comp == "forceclosehandles" && m == http.MethodPut:
+		return q.handles(false)
 	}
 	return azerr.BadRequest("UnsupportedHttpVerb", "The resource doesn't support the specified HTTP verb (%s with comp=%s).", m, comp)
 }

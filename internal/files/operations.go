@@ -48,6 +48,8 @@ var operations = []operation{
 	{"Set Directory Metadata", 'd', "PUT", "metadata", false, "w"},
 	{"Set Directory Properties", 'd', "PUT", "properties", false, "w"},
 	{"Rename Directory", 'd', "PUT", "rename", false, "w"},
+	{"List Handles", 'd', "GET", "listhandles", false, "l"},
+	{"Force Close Handles", 'd', "PUT", "forceclosehandles", false, "w"},
 
 	{"Copy File", 'f', "PUT", "", true, "w"},
 	{"Create File", 'f', "PUT", "", false, "cw"},
@@ -62,6 +64,8 @@ var operations = []operation{
 	{"Rename File", 'f', "PUT", "rename", false, "w"},
 	{"Lease File", 'f', "PUT", "lease", false, "w"},
 	{"Abort Copy File", 'f', "PUT", "copy", false, "w"},
+	{"List Handles", 'f', "GET", "listhandles", false, "r"},
+	{"Force Close Handles", 'f', "PUT", "forceclosehandles", false, "w"},
 }
 
 // Operation is an operation as tests and documentation see it.

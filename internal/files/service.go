@@ -77,6 +77,8 @@ type Service struct {
 
 	inheritMu sync.Mutex
 	inherit   map[string]string // parent permission key + kind → the SDDL a child inherits
+
+	smbServing smbFlag // the shares are served over SMB too (handles.go)
 }
 
 // cachedKey is an unwrapped data key and what it was validated against: the wrapped form
