@@ -50,7 +50,7 @@ func (q *request) setShareACL() error {
 	seen := map[string]bool{}
 	for _, it := range in.Items {
 		if it.ID == "" || len(it.ID) > 64 || seen[it.ID] {
-			return azerr.BadRequest("InvalidXmlNodeValue", "A signed identifier must be 1 to 64 characters and unique: '%s'.", it.ID)
+			return azerr.BadRequest("InvalidXmlDocument", "XML specified is not syntactically valid: a signed identifier must be 1 to 64 characters and unique ('%s').", it.ID)
 		}
 		seen[it.ID] = true
 		si := SignedIdentifier{ID: it.ID}
