@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"crypto/md5"
+	encbinary "encoding/binary"
+	"hash/crc64"
 	"io"
 	"net/http"
 	"strings"
@@ -502,4 +504,69 @@ func TestFiles_ConformanceHandles(t *testing.T) {
 	if l, err := dir.ListHandles(ctxT(t), nil); err != nil || len(l.Handles) != 0 {
 		t.Errorf("directory handles: %v %v", err, l.Handles)
 	}
+}
+
+// TestFiles_PutRangeFromURL (issue 13 item 3): a range copied from another file by URL,
+// with the CRC-64 Azure computes, checked against the one the client sends; the source is
+// authorized for the caller (the key, or the source's own SAS) before it is read.
+func TestFiles_PutRangeFromURL(t *testing.T) {
+	svc, _, _, cred := filesFixture(t)
+	root := svc.NewShareClient("data").NewRootDirectoryClient()
+	src, dst := root.NewFileClient("src.bin"), root.NewFileClient("dst.bin")
+	content := []byte(strings.Repeat("range-from-url ", 512))[:4096]
+	for _, f := range []*file.Client{src, dst} {
+		if _, err := f.Create(ctxT(t), 8192, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := src.UploadRange(ctxT(t), 1024, streamOf(content), nil); err != nil {
+		t.Fatal(err)
+	}
+	qp, err := sas.SignatureValues{Protocol: sas.ProtocolHTTPS, ExpiryTime: time.Now().Add(time.Hour).UTC(), ShareName: "data", FilePath: "src.bin",
+		Permissions: (&sas.FilePermissions{Read: true}).String()}.SignWithSharedKey(cred)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srcURL := src.URL() + "?" + qp.Encode()
+	crc := crc64.Checksum(content, crc64.MakeTable(0x9A6C9329AC4BC9B5))
+	resp, err := dst.UploadRangeFromURL(ctxT(t), srcURL, 1024, 0, int64(len(content)), &file.UploadRangeFromURLOptions{
+		SourceContentValidation: file.SourceContentValidationTypeCRC64(crc)})
+	if err != nil || len(resp.XMSContentCRC64) != 8 || encbinary.LittleEndian.Uint64(resp.XMSContentCRC64) != crc {
+		t.Fatalf("Put Range From URL: %v", err)
+	}
+	d, err := dst.DownloadStream(ctxT(t), &file.DownloadStreamOptions{Range: file.HTTPRange{Offset: 0, Count: int64(len(content))}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(d.Body)
+	d.Body.Close()
+	if string(got) != string(content) {
+		t.Error("the copied range differs from the source's")
+	}
+	_, err = dst.UploadRangeFromURL(ctxT(t), srcURL, 1024, 0, int64(len(content)), &file.UploadRangeFromURLOptions{
+		SourceContentValidation: file.SourceContentValidationTypeCRC64(crc + 1)})
+	wantFileError(t, err, http.StatusBadRequest, fileerror.Code("Crc64Mismatch"))
+	_, err = dst.UploadRangeFromURL(ctxT(t), srcURL, 8000, 0, 1000, nil)
+	wantFileError(t, err, http.StatusBadRequest, fileerror.InvalidHeaderValue)
+
+	// A caller holding only a SAS for the destination's share cannot read another share's
+	// file through it.
+	if _, err := svc.NewShareClient("other").Create(ctxT(t), nil); err != nil {
+		t.Fatal(err)
+	}
+	secret := svc.NewShareClient("other").NewRootDirectoryClient().NewFileClient("secret.bin")
+	if _, err := secret.Create(ctxT(t), 10, nil); err != nil {
+		t.Fatal(err)
+	}
+	u, err := svc.NewShareClient("data").GetSASURL(sas.SharePermissions{Read: true, Write: true}, time.Now().Add(time.Hour), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, query, _ := strings.Cut(u, "?")
+	viaSAS, err := file.NewClientWithNoCredential(base+"/dst.bin?"+query, &file.ClientOptions{ClientOptions: noRetryFile(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = viaSAS.UploadRangeFromURL(ctxT(t), secret.URL(), 0, 0, 10, nil)
+	wantFileError(t, err, http.StatusForbidden, fileerror.Code("CannotVerifyCopySource"))
 }

@@ -182,6 +182,8 @@ func (q *request) serveFile() error {
 		return q.copyFile()
 	case comp == "" && m == http.MethodPut:
 		return q.createFile()
+	case comp == "range" && m == http.MethodPut && q.r.Header.Get("x-ms-copy-source") != "":
+		return q.putRangeFromURL()
 	case comp == "range" && m == http.MethodPut:
 		return q.putRange()
 	case comp == "rangelist" && m == http.MethodGet:
