@@ -375,35 +375,8 @@ func (q *request) putRange() error {
 	var n Node
 	err = q.svc.st.Update(q.ctx, func(tx store.Tx) error {
 		var err error
-		if n, err = q.loadNode(tx, false); err != nil {
-			return err
-		}
-		if err := q.leaseFor(n, true); err != nil {
-			return err
-		}
-		if end >= n.Size {
-			return invalidRange(n.Size)
-		}
-		c, err := q.cipher(n)
-		if err != nil {
-			return err
-		}
-		if write == "update" {
-			if err := writeRangeTx(tx, c, q.account.Name, q.share, &n, start, body); err != nil {
-				return err
-			}
-			n.Ranges = addRange(n.Ranges, start, end+1)
-		} else {
-			if err := clearRangeTx(tx, c, q.account.Name, q.share, &n, start, end+1); err != nil {
-				return err
-			}
-		}
-		now := q.svc.now().UTC()
-		n.LastModified, n.ETag, n.ChangeTime, n.Copy = now, newETag(now), now, nil
-		if !strings.EqualFold(q.r.Header.Get("x-ms-file-last-write-time"), "preserve") {
-			n.LastWriteTime = now
-		}
-		return putNodeTx(tx, q.account.Name, q.share, n)
+		n, err = q.putRangeTx(tx, start, end, body)
+		return err
 	})
 	if err != nil {
 		return err
@@ -885,4 +858,37 @@ func (q *request) abortCopy() error {
 		return azerr.BadRequest("InvalidQueryParameterValue", "Value for one of the query parameters specified in the request URI is invalid: copyid '%s' names no copy of this file.", id)
 	}
 	return azerr.Conflict("NoPendingCopyOperation", "There is currently no pending copy operation.")
+}
+
+// putRangeTx writes data at [start, end] of the request's file (clears it when data is nil)
+// and stamps the file as changed, within its size and its lease.
+func (q *request) putRangeTx(tx store.Tx, start, end int64, data []byte) (Node, error) {
+	n, err := q.loadNode(tx, false)
+	if err != nil {
+		return n, err
+	}
+	if err := q.leaseFor(n, true); err != nil {
+		return n, err
+	}
+	if end >= n.Size {
+		return n, invalidRange(n.Size)
+	}
+	c, err := q.cipher(n)
+	if err != nil {
+		return n, err
+	}
+	if data != nil {
+		if err := writeRangeTx(tx, c, q.account.Name, q.share, &n, start, data); err != nil {
+			return n, err
+		}
+		n.Ranges = addRange(n.Ranges, start, end+1)
+	} else if err := clearRangeTx(tx, c, q.account.Name, q.share, &n, start, end+1); err != nil {
+		return n, err
+	}
+	now := q.svc.now().UTC()
+	n.LastModified, n.ETag, n.ChangeTime, n.Copy = now, newETag(now), now, nil
+	if !strings.EqualFold(q.r.Header.Get("x-ms-file-last-write-time"), "preserve") {
+		n.LastWriteTime = now
+	}
+	return n, putNodeTx(tx, q.account.Name, q.share, n)
 }

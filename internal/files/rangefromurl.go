@@ -79,29 +79,8 @@ func (q *request) putRangeFromURL() error {
 		if v := h.Get("x-ms-source-content-crc64"); v != "" && v != crc64Header(data) {
 			return azerr.BadRequest("Crc64Mismatch", "The CRC64 value specified in the request did not match with the CRC64 value calculated by the server.")
 		}
-		if n, err = q.loadNode(tx, false); err != nil {
-			return err
-		}
-		if err := q.leaseFor(n, true); err != nil {
-			return err
-		}
-		if end >= n.Size {
-			return invalidRange(n.Size)
-		}
-		c, err := q.cipher(n)
-		if err != nil {
-			return err
-		}
-		if err := writeRangeTx(tx, c, q.account.Name, q.share, &n, start, data); err != nil {
-			return err
-		}
-		n.Ranges = addRange(n.Ranges, start, end+1)
-		now := q.svc.now().UTC()
-		n.LastModified, n.ETag, n.ChangeTime, n.Copy = now, newETag(now), now, nil
-		if !strings.EqualFold(h.Get("x-ms-file-last-write-time"), "preserve") {
-			n.LastWriteTime = now
-		}
-		return putNodeTx(tx, q.account.Name, q.share, n)
+		n, err = q.putRangeTx(tx, start, end, data)
+		return err
 	})
 	if err != nil {
 		return err
