@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -482,6 +484,27 @@ func TestAzureCLI(t *testing.T) {
 	}
 	if !found {
 		t.Fatalf("az resource list did not list vm1 with a system-assigned identity: %+v", listed)
+	}
+	// az resource list's own filters ($filter on /resources): by name, by tag, by type.
+	admin.json(&vm, "resource", "create", "--id", strings.TrimSuffix(vmID, "/vm1")+"/vm2", "--api-version", "2023-03-01", "--is-full-object",
+		"--properties", `{"location":"westus","tags":{"team":"blue"},"properties":{}}`)
+	var listedNames []string
+	admin.json(&listedNames, "resource", "list", "--name", "vm1", "--query", "[].name")
+	if len(listedNames) != 1 || listedNames[0] != "vm1" {
+		t.Errorf("az resource list --name vm1 = %v", listedNames)
+	}
+	admin.json(&listedNames, "resource", "list", "--tag", "team=blue", "--query", "[].name")
+	if len(listedNames) != 1 || listedNames[0] != "vm2" {
+		t.Errorf("az resource list --tag team=blue = %v", listedNames)
+	}
+	// The server filters ($filter), not only az.
+	if st, _, body := rawARM(t, http.MethodGet, subScope+"/resources?api-version=2021-04-01&$filter="+url.QueryEscape("tagName eq 'team' and tagValue eq 'blue'"), ""); st != http.StatusOK ||
+		!strings.Contains(body, "/vm2") || strings.Contains(body, "/vm1\"") {
+		t.Errorf("GET /resources with a tag $filter: %d %s", st, body)
+	}
+	admin.json(&listedNames, "resource", "list", "-g", rg, "--resource-type", "Microsoft.Compute/virtualMachines", "--query", "[].name")
+	if len(listedNames) != 2 {
+		t.Errorf("az resource list -g %s --resource-type Microsoft.Compute/virtualMachines = %v", rg, listedNames)
 	}
 
 	// 7. az login --identity through MSI_ENDPOINT, before and after a role assignment.

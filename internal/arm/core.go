@@ -466,7 +466,7 @@ func (s *Service) listResources(c *Call, sub, rg string) (int, any, error) {
 		scope += "/resourceGroups/" + rg
 		action = "Microsoft.Resources/subscriptions/resourceGroups/resources/read"
 	}
-	typeFilter, err := parseTypeFilter(c.R.URL.Query().Get("$filter"))
+	filter, err := parseResourceFilter(c.R.URL.Query().Get("$filter"))
 	if err != nil {
 		return 0, nil, err
 	}
@@ -479,7 +479,7 @@ func (s *Service) listResources(c *Call, sub, rg string) (int, any, error) {
 		if strings.Count(r.Type, "/") != 1 {
 			continue
 		}
-		if typeFilter != "" && !strings.EqualFold(r.Type, typeFilter) {
+		if !filter.match(r) {
 			continue
 		}
 		top = append(top, r)
@@ -495,18 +495,99 @@ func (s *Service) listResources(c *Call, sub, rg string) (int, any, error) {
 	return http.StatusOK, map[string]any{"value": out}, nil
 }
 
-var typeFilterRE = regexp.MustCompile(`(?i)^\s*resourceType\s+eq\s+'([^']+)'\s*$`)
+// resourceFilter is the $filter of a resources list, as the Azure CLI and the SDKs send it:
+// clauses joined by "and", each resourceType, resourceGroup, name, location, tagName or
+// tagValue eq '<value>', or substringof('<text>', name).
+type resourceFilter struct {
+	eq        map[string]string // field (lower case) → value
+	substring string
+}
 
-func parseTypeFilter(f string) (string, error) {
-	if f == "" {
-		return "", nil
+var (
+	filterEqRE  = regexp.MustCompile(`(?i)^\s*(resourceType|resourceGroup|name|location|tagName|tagValue)\s+eq\s+'((?:[^']|'')*)'`)
+	filterSubRE = regexp.MustCompile(`(?i)^\s*substringof\(\s*'((?:[^']|'')*)'\s*,\s*name\s*\)`)
+	filterAndRE = regexp.MustCompile(`(?i)^\s+and\s+`)
+)
+
+func parseResourceFilter(f string) (resourceFilter, error) {
+	out := resourceFilter{eq: map[string]string{}}
+	bad := func() (resourceFilter, error) {
+		return out, azerr.BadRequest("InvalidFilterInQueryString",
+			"Invalid $filter '%s'. Cerulean supports clauses joined by 'and': resourceType, resourceGroup, name, location, tagName or tagValue eq '<value>', and substringof('<text>', name).", f)
 	}
-	m := typeFilterRE.FindStringSubmatch(f)
-	if m == nil {
-		return "", azerr.BadRequest("InvalidFilterInQueryString",
-			"Invalid $filter '%s'. Cerulean supports $filter=resourceType eq '<Namespace/type>'.", f)
+	rest := f
+	for strings.TrimSpace(rest) != "" {
+		if m := filterEqRE.FindStringSubmatch(rest); m != nil {
+			field := strings.ToLower(m[1])
+			if _, dup := out.eq[field]; dup {
+				return bad()
+			}
+			out.eq[field] = strings.ReplaceAll(m[2], "''", "'")
+			rest = rest[len(m[0]):]
+		} else if m := filterSubRE.FindStringSubmatch(rest); m != nil && out.substring == "" {
+			out.substring = strings.ReplaceAll(m[1], "''", "'")
+			rest = rest[len(m[0]):]
+		} else {
+			return bad()
+		}
+		if strings.TrimSpace(rest) == "" {
+			break
+		}
+		m := filterAndRE.FindString(rest)
+		if m == "" {
+			return bad()
+		}
+		rest = rest[len(m):]
 	}
-	return m[1], nil
+	if _, ok := out.eq["tagvalue"]; ok {
+		if _, ok := out.eq["tagname"]; !ok {
+			return bad() // tagValue needs its tagName
+		}
+	}
+	return out, nil
+}
+
+func (f resourceFilter) match(r Resource) bool {
+	for field, v := range f.eq {
+		switch field {
+		case "resourcetype":
+			if !strings.EqualFold(r.Type, v) {
+				return false
+			}
+		case "resourcegroup":
+			parsed, err := ParseID(strings.Split(strings.Trim(r.ID, "/"), "/"))
+			if err != nil || !strings.EqualFold(parsed.ResourceGroup, v) {
+				return false
+			}
+		case "name":
+			if !strings.EqualFold(r.Name, v) {
+				return false
+			}
+		case "location":
+			if !strings.EqualFold(strings.ReplaceAll(r.Location, " ", ""), strings.ReplaceAll(v, " ", "")) {
+				return false
+			}
+		case "tagname":
+			val, ok := tagOf(r.Tags, v)
+			if !ok {
+				return false
+			}
+			if want, has := f.eq["tagvalue"]; has && val != want {
+				return false
+			}
+		}
+	}
+	return f.substring == "" || strings.Contains(strings.ToLower(r.Name), strings.ToLower(f.substring))
+}
+
+// tagOf is a tag's value, its name matched case-insensitively as Azure matches tag names.
+func tagOf(tags map[string]string, name string) (string, bool) {
+	for k, v := range tags {
+		if strings.EqualFold(k, name) {
+			return v, true
+		}
+	}
+	return "", false
 }
 
 // providerInfo describes a namespace for the providers endpoints.
