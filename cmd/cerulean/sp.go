@@ -6,10 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/cerulean-azure/cerulean/internal/atomicfile"
 	"github.com/cerulean-azure/cerulean/internal/directory"
+	"github.com/cerulean-azure/cerulean/internal/graph"
 	"github.com/cerulean-azure/cerulean/internal/instance"
 	"github.com/cerulean-azure/cerulean/internal/pki"
 	"github.com/cerulean-azure/cerulean/internal/store"
@@ -42,6 +45,9 @@ give its caller an access policy).`,
 			}
 			validity := time.Duration(years) * 365 * 24 * time.Hour
 			graphPerms, _ := cmd.Flags().GetStringSlice("graph-permission")
+			if err := checkGraphPermissions(graphPerms); err != nil {
+				return err
+			}
 			cert, err := certificateFlags(cmd, args[0], validity)
 			if err != nil {
 				return err
@@ -105,21 +111,11 @@ is kept); --create-cert FILE creates a self-signed certificate and key, writes b
 			if years < 1 || years > 100 {
 				return fmt.Errorf("--years must be between 1 and 100, got %d", years)
 			}
-			in, err := instance.Open(cmd.Context(), dataDir(cmd))
+			in, p, err := openSP(cmd, args[0])
 			if err != nil {
 				return err
 			}
 			defer in.Close()
-			p, err := in.Dir.GetByAppID(cmd.Context(), args[0])
-			if errors.Is(err, directory.ErrPrincipalNotFound) {
-				p, err = in.Dir.Get(cmd.Context(), args[0])
-			}
-			if errors.Is(err, directory.ErrPrincipalNotFound) {
-				return fmt.Errorf("no service principal with appId or objectId %s (create one with `cerulean sp create`)", args[0])
-			}
-			if err != nil {
-				return err
-			}
 			cert, err := certificateFlags(cmd, p.DisplayName, time.Duration(years)*365*24*time.Hour)
 			if err != nil {
 				return err
@@ -145,7 +141,50 @@ is kept); --create-cert FILE creates a self-signed certificate and key, writes b
 	add.Flags().Int("years", 2, "years a created certificate is valid")
 	addCertificateFlags(add)
 	credential.AddCommand(add)
-	cmd.AddCommand(create, credential)
+	grant := &cobra.Command{
+		Use:   "grant <app-id|object-id> <permission>...",
+		Short: "Grant a service principal Microsoft Graph application permissions (admin consent)",
+		Long: `Grant an existing service principal, the bootstrap administrator included, Microsoft
+Graph application permissions, as an administrator's consent does in Entra ID. Tokens issued
+afterwards carry them in their roles claim (tokens issued before keep what they had, as in
+Azure). Cerulean honours: ` + strings.Join(graph.Permissions, ", ") + `.
+Example: cerulean sp grant $AZURE_CLIENT_ID Group.ReadWrite.All`,
+		Args: cobra.MinimumNArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkGraphPermissions(args[1:]); err != nil {
+				return err
+			}
+			in, p, err := openSP(cmd, args[0])
+			if err != nil {
+				return err
+			}
+			defer in.Close()
+			err = in.Store.Update(cmd.Context(), func(tx store.Tx) error {
+				for _, perm := range args[1:] {
+					canonical := perm
+					for _, k := range graph.Permissions {
+						if strings.EqualFold(k, perm) {
+							canonical = k
+						}
+					}
+					if err := in.Dir.GrantGraphPermissionTx(tx, p.ObjectID, canonical); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			granted, err := in.Dir.Get(cmd.Context(), p.ObjectID)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "granted; %s (%s) now holds: %s. New tokens carry them.\n", granted.DisplayName, granted.AppID, strings.Join(granted.GraphPermissions, ", "))
+			return nil
+		},
+	}
+	cmd.AddCommand(create, credential, grant)
 	return cmd
 }
 
@@ -186,4 +225,35 @@ func certificateFlags(cmd *cobra.Command, commonName string, validity time.Durat
 		return nil, err
 	}
 	return cert, nil
+}
+
+// openSP opens the data folder and finds a service principal by appId or objectId; the
+// caller closes the instance.
+func openSP(cmd *cobra.Command, id string) (*instance.Instance, directory.Principal, error) {
+	in, err := instance.Open(cmd.Context(), dataDir(cmd))
+	if err != nil {
+		return nil, directory.Principal{}, err
+	}
+	p, err := in.Dir.GetByAppID(cmd.Context(), id)
+	if errors.Is(err, directory.ErrPrincipalNotFound) {
+		p, err = in.Dir.Get(cmd.Context(), id)
+	}
+	if errors.Is(err, directory.ErrPrincipalNotFound) {
+		err = fmt.Errorf("no service principal with appId or objectId %s (create one with `cerulean sp create`)", id)
+	}
+	if err != nil {
+		in.Close()
+		return nil, p, err
+	}
+	return in, p, nil
+}
+
+// checkGraphPermissions refuses a permission Cerulean does not honour.
+func checkGraphPermissions(perms []string) error {
+	for _, perm := range perms {
+		if !slices.ContainsFunc(graph.Permissions, func(k string) bool { return strings.EqualFold(k, perm) }) {
+			return fmt.Errorf("%q is not a Microsoft Graph permission Cerulean honours; use one of %s", perm, strings.Join(graph.Permissions, ", "))
+		}
+	}
+	return nil
 }

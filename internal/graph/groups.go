@@ -20,8 +20,14 @@ import (
 var (
 	groupReadPerms   = []string{"Group.Read.All", "Group.ReadWrite.All", "GroupMember.Read.All", "GroupMember.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"}
 	groupWritePerms  = []string{"Group.ReadWrite.All", "Directory.ReadWrite.All"}
+	groupCreatePerms = []string{"Group.Create", "Group.ReadWrite.All", "Directory.ReadWrite.All"}
 	memberWritePerms = []string{"GroupMember.ReadWrite.All", "Group.ReadWrite.All", "Directory.ReadWrite.All"}
 )
+
+// Permissions are the Microsoft Graph application permissions Cerulean honours (what 'cerulean
+// sp grant' and 'sp create --graph-permission' accept).
+var Permissions = []string{"Application.Read.All", "Directory.Read.All", "Directory.ReadWrite.All", "Group.Create", "Group.Read.All",
+	"Group.ReadWrite.All", "GroupMember.Read.All", "GroupMember.ReadWrite.All", "User.Read.All"}
 
 var directoryObjectRE = regexp.MustCompile(`(?i)/(?:directoryObjects|users|servicePrincipals|groups)/([0-9a-f-]{36})$`)
 
@@ -61,11 +67,13 @@ func notFound(id string) graphError {
 func (s *Service) serveGroups(w http.ResponseWriter, r *http.Request, claims *sts.Claims, segs []string) {
 	write := r.Method != http.MethodGet
 	perms := groupReadPerms
-	if write {
+	switch {
+	case write && len(segs) == 1 && r.Method == http.MethodPost:
+		perms = groupCreatePerms // Group.Create: new groups only
+	case write && len(segs) > 2:
+		perms = memberWritePerms
+	case write:
 		perms = groupWritePerms
-		if len(segs) > 2 {
-			perms = memberWritePerms
-		}
 	}
 	if !allowed(claims, perms) {
 		writeError(w, graphError{http.StatusForbidden, "Authorization_RequestDenied", deniedMessage})
