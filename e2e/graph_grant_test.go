@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"net/http"
+	"net/url"
 	"os/exec"
 	"strings"
 	"testing"
@@ -31,5 +32,58 @@ func TestGraph_SPGrant(t *testing.T) {
 	out, err := exec.Command(binary, "sp", "grant", sp.AppID, "Mail.Send", "--data", dataDir).CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "Group.ReadWrite.All") {
 		t.Errorf("granting an unknown permission: %v %s", err, out)
+	}
+}
+
+// TestGraph_AppRoleAssignments (issue 13 item 5): admin consent through Microsoft Graph, as
+// tooling grants it: Graph's own service principal lists its app roles; an assignment of
+// one to an application (POST servicePrincipals/{id}/appRoleAssignments) needs
+// AppRoleAssignment.ReadWrite.All; the application's new tokens carry the permission, and
+// deleting the assignment takes it back.
+func TestGraph_AppRoleAssignments(t *testing.T) {
+	consenter := newServicePrincipal(t, "graph-consenter")
+	app := newServicePrincipal(t, "graph-consented")
+	cerulean(t, "sp", "grant", consenter.AppID, "AppRoleAssignment.ReadWrite.All", "Application.Read.All")
+	ccred := spCredential(t, consenter.AppID, consenter.Password)
+	st, list := graphCall(t, ccred, http.MethodGet, "/servicePrincipals?$filter="+url.QueryEscape("appId eq '00000003-0000-0000-c000-000000000000'"), nil)
+	values, _ := list["value"].([]any)
+	if st != http.StatusOK || len(values) != 1 {
+		t.Fatalf("Microsoft Graph's service principal: %d %v", st, list)
+	}
+	graphSP := values[0].(map[string]any)
+	roleID := ""
+	for _, r := range graphSP["appRoles"].([]any) {
+		if role := r.(map[string]any); role["value"] == "Group.ReadWrite.All" {
+			roleID = role["id"].(string)
+		}
+	}
+	if roleID != "62a82d76-70ea-41e2-9197-370581804d09" {
+		t.Fatalf("Group.ReadWrite.All's app role id = %q", roleID)
+	}
+	assign := map[string]any{"principalId": app.ObjectID, "resourceId": graphSP["id"], "appRoleId": roleID}
+	if st, body := graphCall(t, spCredential(t, app.AppID, app.Password), http.MethodPost, "/servicePrincipals/"+app.ObjectID+"/appRoleAssignments", assign); st != http.StatusForbidden {
+		t.Errorf("an application consenting to itself: %d %v, want 403", st, body)
+	}
+	st, created := graphCall(t, ccred, http.MethodPost, "/servicePrincipals/"+app.ObjectID+"/appRoleAssignments", assign)
+	if st != http.StatusCreated || created["appRoleId"] != roleID || created["principalId"] != app.ObjectID {
+		t.Fatalf("appRoleAssignments POST: %d %v", st, created)
+	}
+	group := map[string]any{"displayName": "consented-" + app.AppID[:8], "mailNickname": "consented" + app.AppID[:8], "securityEnabled": true, "mailEnabled": false}
+	if st, body := graphCall(t, spCredential(t, app.AppID, app.Password), http.MethodPost, "/groups", group); st != http.StatusCreated {
+		t.Errorf("the consented application creates a group: %d %v", st, body)
+	}
+	if st, l := graphCall(t, ccred, http.MethodGet, "/servicePrincipals/"+app.ObjectID+"/appRoleAssignments", nil); st != http.StatusOK || len(l["value"].([]any)) != 1 {
+		t.Errorf("appRoleAssignments GET: %d %v", st, l)
+	}
+	if st, body := graphCall(t, ccred, http.MethodDelete, "/servicePrincipals/"+app.ObjectID+"/appRoleAssignments/"+created["id"].(string), nil); st != http.StatusNoContent {
+		t.Fatalf("appRoleAssignments DELETE: %d %v", st, body)
+	}
+	group["mailNickname"] = "revoked" + app.AppID[:8]
+	if st, body := graphCall(t, spCredential(t, app.AppID, app.Password), http.MethodPost, "/groups", group); st != http.StatusForbidden {
+		t.Errorf("after the assignment was deleted, a new token still creates groups: %d %v", st, body)
+	}
+	bad := map[string]any{"principalId": app.ObjectID, "resourceId": graphSP["id"], "appRoleId": "00000000-0000-0000-0000-000000000001"}
+	if st, _ := graphCall(t, ccred, http.MethodPost, "/servicePrincipals/"+app.ObjectID+"/appRoleAssignments", bad); st != http.StatusBadRequest {
+		t.Errorf("an unknown app role: %d, want 400", st)
 	}
 }

@@ -340,6 +340,22 @@ func (d *Directory) ListDeleted(ctx context.Context) ([]Principal, error) {
 	return out, err
 }
 
+// RevokeGraphPermissionTx takes a Microsoft Graph application permission back.
+func (d *Directory) RevokeGraphPermissionTx(tx store.Tx, objectID, permission string) error {
+	p, err := d.GetTx(tx, objectID)
+	if err != nil {
+		return err
+	}
+	kept := p.GraphPermissions[:0]
+	for _, g := range p.GraphPermissions {
+		if !strings.EqualFold(g, permission) {
+			kept = append(kept, g)
+		}
+	}
+	p.GraphPermissions = kept
+	return putJSON(tx, colPrincipals, p.ObjectID, p)
+}
+
 // GrantGraphPermissionTx grants a service principal a Microsoft Graph application
 // permission (such as "Directory.Read.All"); it is idempotent.
 func (d *Directory) GrantGraphPermissionTx(tx store.Tx, objectID, permission string) error {

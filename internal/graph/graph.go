@@ -77,6 +77,20 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serveGroups(w, r, &claims, segs[1:])
 		return
 	}
+	if len(segs) >= 4 && strings.EqualFold(segs[1], "servicePrincipals") && strings.EqualFold(segs[3], "appRoleAssignments") && len(segs) <= 5 {
+		assignment := ""
+		if len(segs) == 5 {
+			assignment = segs[4]
+		}
+		s.serveAppRoleAssignments(w, r, &claims, segs[2], assignment)
+		return
+	}
+	// Microsoft Graph's own service principal, by its appId or object id.
+	if len(segs) == 3 && strings.EqualFold(segs[1], "servicePrincipals") && r.Method == http.MethodGet &&
+		(strings.EqualFold(segs[2], GraphAppID) || strings.EqualFold(segs[2], graphSPID(claims.TenantID))) {
+		writeJSON(w, graphSPView(claims.TenantID))
+		return
+	}
 	if r.Method != http.MethodGet {
 		writeError(w, graphError{http.StatusBadRequest, "Request_BadRequest", "Cerulean's Microsoft Graph writes groups only; /me, /servicePrincipals and /users are read-only."})
 		return
@@ -136,6 +150,9 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		out := []any{}
+		if collection == "serviceprincipals" && match(directory.Principal{Kind: directory.KindServicePrincipal, ObjectID: graphSPID(claims.TenantID), AppID: GraphAppID, DisplayName: "Microsoft Graph"}) {
+			out = append(out, graphSPView(claims.TenantID)) // Microsoft Graph itself, readable by anyone signed in
+		}
 		for _, p := range ps {
 			if !want(p) || !match(p) {
 				continue

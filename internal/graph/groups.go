@@ -26,8 +26,8 @@ var (
 
 // Permissions are the Microsoft Graph application permissions Cerulean honours (what 'cerulean
 // sp grant' and 'sp create --graph-permission' accept).
-var Permissions = []string{"Application.Read.All", "Directory.Read.All", "Directory.ReadWrite.All", "Group.Create", "Group.Read.All",
-	"Group.ReadWrite.All", "GroupMember.Read.All", "GroupMember.ReadWrite.All", "User.Read.All"}
+var Permissions = []string{"Application.Read.All", "AppRoleAssignment.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All", "Group.Create",
+	"Group.Read.All", "Group.ReadWrite.All", "GroupMember.Read.All", "GroupMember.ReadWrite.All", "User.Read.All"}
 
 var directoryObjectRE = regexp.MustCompile(`(?i)/(?:directoryObjects|users|servicePrincipals|groups)/([0-9a-f-]{36})$`)
 
