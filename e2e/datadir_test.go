@@ -63,8 +63,17 @@ func TestDataDir_SecondServeRefused(t *testing.T) {
 		t.Fatalf("server.json after the server stopped: %v; want it removed", err)
 	}
 	s2 := startOwnServer(t, s.data)
-	s2.cmd.Process.Signal(os.Interrupt)
+	// A server killed -9 leaves its server.json; cerulean env then says no server answers
+	// (exit 1), rather than print settings for a dead address.
+	s2.cmd.Process.Kill()
 	s2.cmd.Wait()
+	out, err = exec.Command(binary, "env", "--data", s.data).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "no server answers") || strings.Contains(string(out), "export ") {
+		t.Errorf("cerulean env after the server was killed: %v\n%s", err, out)
+	}
+	s3 := startOwnServer(t, s.data)
+	s3.cmd.Process.Signal(os.Interrupt)
+	s3.cmd.Wait()
 }
 
 // TestDataDir_Modes (issue 10 item 11): with umask 022 and a data folder that already exists
@@ -120,5 +129,13 @@ func TestDataDir_Modes(t *testing.T) {
 		if !seen[name] {
 			t.Errorf("%s is not in the data folder (have %v)", name, seen)
 		}
+	}
+}
+
+// TestVersion (issue 13 item 6): cerulean version names the build and its Go version.
+func TestVersion(t *testing.T) {
+	out, err := exec.Command(binary, "version").Output()
+	if err != nil || !strings.HasPrefix(string(out), "cerulean ") || !strings.Contains(string(out), "go1.") {
+		t.Errorf("cerulean version: %v %q", err, out)
 	}
 }

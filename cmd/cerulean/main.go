@@ -4,6 +4,7 @@ package main
 
 import (
 	"github.com/cerulean-azure/cerulean/internal/atomicfile"
+	"runtime/debug"
 
 	"context"
 	"encoding/json"
@@ -67,7 +68,7 @@ Start it with 'cerulean serve', then load its settings into a shell with
 		}
 		return nil
 	}
-	root.AddCommand(serveCmd(), envCmd(), identityCmd(), spCmd(), signingKeyCmd(), rootKeyCmd(), storageCmd(), accessCmd(), icaclsCmd(), smbCmd(), groupCmd(), activityCmd(), agentCmd(), storageSyncCmd())
+	root.AddCommand(versionCmd(), serveCmd(), envCmd(), identityCmd(), spCmd(), signingKeyCmd(), rootKeyCmd(), storageCmd(), accessCmd(), icaclsCmd(), smbCmd(), groupCmd(), activityCmd(), agentCmd(), storageSyncCmd())
 	return root
 }
 
@@ -177,7 +178,9 @@ func serve(ctx context.Context, log *slog.Logger, data, listen, smbAddr string, 
 			srv.PollKeysNow()
 		}
 	}()
-	return srv.Serve(ctx, ln)
+	err = srv.Serve(ctx, ln)
+	log.Info("cerulean stopped", "address", addr, "data", data)
+	return err
 }
 
 // envVars is what `cerulean env` prints.
@@ -238,6 +241,12 @@ identity (run 'eval "$(cerulean env)"' again to be the administrator).`,
 			st, err := instance.ReadState(data)
 			if err != nil {
 				return err
+			}
+			// A state file a killed server left behind names an address nobody answers on.
+			if c, err := net.DialTimeout("tcp", st.Address, 2*time.Second); err != nil {
+				return fmt.Errorf("no server answers at %s (the last one to use %s stopped): start one with `cerulean serve --data %s`", st.Address, data, data)
+			} else {
+				c.Close()
 			}
 			in, err := instance.Open(ctx, data)
 			if err != nil {
@@ -438,4 +447,34 @@ func identityCmd() *cobra.Command {
 	}
 	cmd.AddCommand(list, cred)
 	return cmd
+}
+
+// versionCmd prints the build's module version and VCS revision.
+func versionCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print Cerulean's version (module version, commit, Go version)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			info, ok := debug.ReadBuildInfo()
+			if !ok {
+				return errors.New("this binary carries no build information")
+			}
+			rev, modified, when := "unknown", "", ""
+			for _, s := range info.Settings {
+				switch s.Key {
+				case "vcs.revision":
+					rev = s.Value
+				case "vcs.modified":
+					if s.Value == "true" {
+						modified = " (modified)"
+					}
+				case "vcs.time":
+					when = " " + s.Value
+				}
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "cerulean %s, commit %s%s%s, %s\n", info.Main.Version, rev, modified, when, info.GoVersion)
+			return nil
+		},
+	}
 }
