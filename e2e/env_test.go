@@ -1,7 +1,10 @@
 package e2e
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
+	"net/http"
 	"os"
 	"os/exec"
 	"strings"
@@ -110,4 +113,48 @@ func TestChildDefaultCredential(t *testing.T) {
 	}
 	cred, err := azidentity.NewDefaultAzureCredential(nil)
 	printToken(t, cred, err)
+}
+
+// TestEnv_TrustBundle (issue 13 item 6): the shell 'eval "$(cerulean env)"' configures trusts
+// Cerulean and still reaches the public registries: SSL_CERT_FILE and REQUESTS_CA_BUNDLE name
+// a bundle of the system roots and Cerulean's CA, and NO_PROXY lets Go modules, npm, Debian,
+// PyPI and GitHub bypass Cerulean's Azure-only proxy.
+func TestEnv_TrustBundle(t *testing.T) {
+	out := string(cerulean(t, "env"))
+	vars := map[string]string{}
+	for _, line := range strings.Split(out, "\n") {
+		if k, v, ok := strings.Cut(strings.TrimPrefix(line, "export "), "="); ok {
+			vars[k] = strings.Trim(v, "'")
+		}
+	}
+	bundle := vars["SSL_CERT_FILE"]
+	if bundle == "" || vars["REQUESTS_CA_BUNDLE"] != bundle {
+		t.Fatalf("SSL_CERT_FILE %q, REQUESTS_CA_BUNDLE %q", bundle, vars["REQUESTS_CA_BUNDLE"])
+	}
+	b, err := os.ReadFile(bundle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, _ := os.ReadFile(srv.CACertFile)
+	if !strings.Contains(string(b), strings.TrimSpace(string(ca))) {
+		t.Error("the bundle lacks Cerulean's CA")
+	}
+	if _, err := os.Stat("/etc/ssl/certs/ca-certificates.crt"); err == nil && strings.Count(string(b), "BEGIN CERTIFICATE") < 10 {
+		t.Error("the bundle lacks the system's roots")
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(b) {
+		t.Fatal("the bundle holds no certificate")
+	}
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	resp, err := hc.Get(srv.ResourceManagerEndpoint + "/metadata/endpoints?api-version=2022-09-01")
+	if err != nil {
+		t.Fatalf("Cerulean through the bundle: %v", err)
+	}
+	resp.Body.Close()
+	for _, host := range []string{".golang.org", ".npmjs.org", ".debian.org", "github.com", "127.0.0.1"} {
+		if !strings.Contains(vars["NO_PROXY"], host) {
+			t.Errorf("NO_PROXY %q lacks %s", vars["NO_PROXY"], host)
+		}
+	}
 }

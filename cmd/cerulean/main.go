@@ -3,6 +3,7 @@
 package main
 
 import (
+	"bytes"
 	"github.com/cerulean-azure/cerulean/internal/atomicfile"
 	"runtime/debug"
 
@@ -289,7 +290,11 @@ identity (run 'eval "$(cerulean env)"' again to be the administrator).`,
 				enc.SetIndent("", "  ")
 				return enc.Encode(v)
 			}
-			printExports(cmd, v)
+			bundle, err := trustBundle(data, v.CACertFile)
+			if err != nil {
+				return err
+			}
+			printExports(cmd, v, bundle)
 			return nil
 		},
 	}
@@ -328,15 +333,46 @@ var credentialVars = []string{"AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET", "AZURE_T
 	"AZURE_CLIENT_CERTIFICATE_PATH", "AZURE_CLIENT_CERTIFICATE_PASSWORD", "AZURE_CLIENT_SEND_CERTIFICATE_CHAIN",
 	"AZURE_USERNAME", "AZURE_PASSWORD", "AZURE_FEDERATED_TOKEN_FILE", "AZURE_ADDITIONALLY_ALLOWED_TENANTS"}
 
-func printExports(cmd *cobra.Command, v envVars) {
+// noProxy is what a developer's shell reaches directly: loopback, and the registries Go,
+// npm, Debian, PyPI and GitHub tooling fetch from (Cerulean's proxy serves Azure hosts only).
+const noProxy = "127.0.0.1,localhost,.golang.org,.googleapis.com,.npmjs.org,.debian.org,.pypi.org,.pythonhosted.org,github.com,.github.com,.githubusercontent.com"
+
+// trustBundle writes <data>/ca-bundle.pem: the system's trusted roots and Cerulean's CA, so
+// that a shell whose SSL_CERT_FILE (Go) and REQUESTS_CA_BUNDLE (Python) name it trusts
+// Cerulean and still reaches the public registries (those variables replace the system
+// roots). Without a system bundle it is Cerulean's CA alone.
+func trustBundle(data, caFile string) (string, error) {
+	ca, err := os.ReadFile(caFile)
+	if err != nil {
+		return "", err
+	}
+	var system []byte
+	for _, f := range []string{"/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt", "/etc/ssl/cert.pem"} {
+		if b, err := os.ReadFile(f); err == nil {
+			system = b
+			break
+		}
+	}
+	if system == nil {
+		return caFile, nil
+	}
+	bundle := absPath(filepath.Join(data, "ca-bundle.pem"))
+	content := append(append(append([]byte(nil), system...), '\n'), ca...)
+	if old, err := os.ReadFile(bundle); err == nil && bytes.Equal(old, content) {
+		return bundle, nil
+	}
+	return bundle, atomicfile.Write(bundle, content, 0o644)
+}
+
+func printExports(cmd *cobra.Command, v envVars, bundle string) {
 	proxy := v.Proxy
 	if v.ResourceProxy != "" {
 		proxy = v.ResourceProxy
 	}
 	out := cmd.OutOrStdout()
 	lines := [][2]string{
-		{"SSL_CERT_FILE", v.CACertFile}, {"REQUESTS_CA_BUNDLE", v.CACertFile}, {"NODE_EXTRA_CA_CERTS", v.CACertFile},
-		{"HTTP_PROXY", proxy}, {"HTTPS_PROXY", proxy}, {"NO_PROXY", "127.0.0.1,localhost"},
+		{"SSL_CERT_FILE", bundle}, {"REQUESTS_CA_BUNDLE", bundle}, {"NODE_EXTRA_CA_CERTS", v.CACertFile},
+		{"HTTP_PROXY", proxy}, {"HTTPS_PROXY", proxy}, {"NO_PROXY", noProxy},
 		{"AZURE_SUBSCRIPTION_ID", v.SubscriptionID},
 	}
 	if v.Resource == "" {
