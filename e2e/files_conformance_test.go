@@ -476,6 +476,8 @@ func TestFiles_ConformanceRenameAndAbort(t *testing.T) {
 	wantFileError(t, err, http.StatusConflict, fileerror.Code("NoPendingCopyOperation"))
 	_, err = copied.AbortCopy(ctxT(t), "00000000-0000-0000-0000-000000000000", nil)
 	wantFileError(t, err, http.StatusBadRequest, fileerror.InvalidQueryParameterValue)
+	_, err = root.NewFileClient("never-copied.txt").AbortCopy(ctxT(t), "copynotstarted", nil)
+	wantFileError(t, err, http.StatusBadRequest, fileerror.InvalidQueryParameterValue)
 }
 
 // TestFiles_ConformanceHandles (issue 13 item 3): REST holds no handles open, so without SMB
@@ -548,6 +550,9 @@ func TestFiles_PutRangeFromURL(t *testing.T) {
 	wantFileError(t, err, http.StatusBadRequest, fileerror.Code("Crc64Mismatch"))
 	_, err = dst.UploadRangeFromURL(ctxT(t), srcURL, 8000, 0, 1000, nil)
 	wantFileError(t, err, http.StatusBadRequest, fileerror.InvalidHeaderValue)
+	// The request's Shared Key does not cover the source: it needs its own SAS.
+	_, err = dst.UploadRangeFromURL(ctxT(t), src.URL(), 1024, 0, int64(len(content)), nil)
+	wantFileError(t, err, http.StatusForbidden, fileerror.Code("CannotVerifyCopySource"))
 
 	// A caller holding only a SAS for the destination's share cannot read another share's
 	// file through it.

@@ -847,6 +847,9 @@ func (q *request) abortCopy() error {
 	if id == "" {
 		return azerr.BadRequest("MissingRequiredQueryParameter", "A query parameter that's mandatory for this request is not specified: copyid.")
 	}
+	if _, err := uuid.Parse(id); err != nil {
+		return azerr.BadRequest("InvalidQueryParameterValue", "Value for one of the query parameters specified in the request URI is invalid: copyid '%s' is not a copy id.", id)
+	}
 	n, err := q.viewNode(false)
 	if err != nil {
 		return err

@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 
 	"github.com/cerulean-azure/cerulean/internal/azerr"
+	"github.com/cerulean-azure/cerulean/internal/store"
 )
 
 // List Handles and Force Close Handles. REST requests hold no handles open, so without SMB
@@ -22,12 +23,17 @@ func (q *request) handles(list bool) error {
 	if q.svc.smbServing.Load() {
 		return azerr.BadRequest("NotSupported", "Listing and closing SMB handles is not supported by this version of Cerulean while it serves the shares over SMB.")
 	}
-	// The object must exist (a directory for directory calls, a file for file calls).
-	if q.path != "" {
-		if _, err := q.viewNode(q.q("restype") == "directory"); err != nil {
+	// The object must exist: a file or a directory (clients address both without restype).
+	if err := q.svc.st.View(q.ctx, func(tx store.Tx) error {
+		if _, err := GetShareTx(tx, q.account.Name, q.share); err != nil {
 			return err
 		}
-	} else if _, err := q.viewShare(); err != nil {
+		if q.path == "" {
+			return nil
+		}
+		_, err := getNodeTx(tx, q.account.Name, q.share, q.path)
+		return err
+	}); err != nil {
 		return err
 	}
 	if list {

@@ -56,6 +56,11 @@ func (q *request) putRangeFromURL() error {
 	if err != nil {
 		return err
 	}
+	// Unlike Copy File's, this source is not covered by the request's own credential: it
+	// carries its SAS (bearer source authorization is not built).
+	if srcSAS.Get("sig") == "" {
+		return azerr.Forbidden("CannotVerifyCopySource", "This request is not authorized to perform this operation: give x-ms-copy-source a SAS that lets it be read.")
+	}
 	if err := q.authorizeSource(copySource, srcShare, srcPath, srcSAS); err != nil {
 		return err
 	}
