@@ -189,5 +189,21 @@ func TestActivityLog(t *testing.T) {
 		if len(got) < 6 || !refused {
 			t.Fatalf("cerulean activity list = %+v", got)
 		}
+		// The default table fits a terminal (issue 13 item 6): short times, callers and
+		// resources relative to the subscription; --wide has the full ids.
+		table := string(cerulean(t, "activity", "list", "--scope", rgScope, "--since", "1h"))
+		lines := strings.Split(strings.TrimSpace(table), "\n")
+		if len(lines) != len(got)+1 || !strings.Contains(table, "  AuthorizationFailed  ") || !strings.Contains(table, sp.AppID[:8]) ||
+			strings.Contains(table, "/subscriptions/") {
+			t.Fatalf("cerulean activity list (table):\n%s", table)
+		}
+		for _, l := range lines {
+			if len(l) > 132 {
+				t.Errorf("a line of %d characters:\n%s", len(l), l)
+			}
+		}
+		if wide := string(cerulean(t, "activity", "list", "--scope", rgScope, "--since", "1h", "--wide")); !strings.Contains(wide, rgScope) || !strings.Contains(wide, sp.AppID) {
+			t.Fatalf("cerulean activity list --wide:\n%s", wide)
+		}
 	})
 }

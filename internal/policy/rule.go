@@ -381,6 +381,12 @@ func CompileRule(raw json.RawMessage) (*Rule, error) {
 		return nil, invalidRule("%v.", err)
 	}
 	if r.If == nil {
+		var whole map[string]json.RawMessage
+		if json.Unmarshal(raw, &whole) == nil && (whole["policyRule"] != nil || whole["properties"] != nil) {
+			// A whole definition (as the portal's editor takes it) given where only its rule goes.
+			return nil, invalidRule("'if' is required: this is a whole policy definition (mode, policyRule, parameters), and only its policyRule goes here. " +
+				"With az: --rules \"$(jq .policyRule file.json)\" --mode \"$(jq -r .mode file.json)\"; or PUT the whole object as the definition's properties.")
+		}
 		return nil, invalidRule("'if' is required.")
 	}
 	count := 0

@@ -94,6 +94,15 @@ func TestRule_Refused(t *testing.T) {
 	}
 }
 
+// A whole definition where only its rule goes (az policy definition create --rules @file with
+// seed 003's JSON) is refused with what to pass instead.
+func TestRule_WholeDefinitionRefusedWithAdvice(t *testing.T) {
+	_, err := CompileRule(json.RawMessage(`{"mode":"All","policyRule":{"if":{"field":"type","equals":"x"},"then":{"effect":"deny"}},"parameters":{}}`))
+	if e, ok := azerr.As(err); !ok || e.Status != 400 || e.Code != "InvalidPolicyRule" || !strings.Contains(e.Message, "jq .policyRule") {
+		t.Fatalf("whole definition as the rule: %v", err)
+	}
+}
+
 func FuzzPolicyRule(f *testing.F) {
 	f.Add(`{"if":{"field":"type","equals":"Microsoft.Storage/storageAccounts"},"then":{"effect":"deny"}}`)
 	f.Add(`{"if":{"allOf":[{"field":"tags['a']","exists":true},{"not":{"field":"location","in":["x"]}}]},"then":{"effect":"audit"}}`)
