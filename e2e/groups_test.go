@@ -96,7 +96,9 @@ func TestGroups(t *testing.T) {
 	if err := json.Unmarshal(cerulean(t, "group", "create", "inner-"+suffix), &inner); err != nil {
 		t.Fatal(err)
 	}
-	cerulean(t, "group", "member", "add", "inner-"+suffix, member.ObjectID)
+	if out := string(cerulean(t, "group", "member", "add", "inner-"+suffix, member.ObjectID)); !strings.Contains(out, "added "+member.ObjectID+" to group inner-"+suffix) {
+		t.Errorf("cerulean group member add says %q, not what it did", out) // issue 13 item 6
+	}
 	ref := map[string]any{"@odata.id": "https://graph.microsoft.com/v1.0/directoryObjects/" + inner.ObjectID}
 	if status, body := graphCall(t, graphAdmin, http.MethodPost, "/groups/"+outerID+"/members/$ref", ref); status != http.StatusNoContent {
 		t.Fatalf("add inner to outer = %d %v", status, body)

@@ -89,13 +89,19 @@ groups too. Groups are also served as Microsoft Graph's /v1.0/groups (members vi
 	del := &cobra.Command{
 		Use: "delete <group>", Short: "Delete a group (its role assignments stop applying)", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return groupErr(args[0], withDir(cmd, func(d *directory.Directory, tx store.Tx) error {
+			var name string
+			err := groupErr(args[0], withDir(cmd, func(d *directory.Directory, tx store.Tx) error {
 				g, err := d.FindGroupTx(tx, args[0])
 				if err != nil {
 					return err
 				}
+				name = g.DisplayName + " (" + g.ObjectID + ")"
 				return d.DeleteGroupTx(tx, g.ObjectID)
 			}))
+			if err == nil {
+				fmt.Fprintf(cmd.OutOrStdout(), "deleted group %s\n", name)
+			}
+			return err
 		},
 	}
 
@@ -109,16 +115,26 @@ groups too. Groups are also served as Microsoft Graph's /v1.0/groups (members vi
 		member.AddCommand(&cobra.Command{
 			Use: use, Short: short, Args: cobra.ExactArgs(2),
 			RunE: func(cmd *cobra.Command, args []string) error {
-				return groupErr(args[0], withDir(cmd, func(d *directory.Directory, tx store.Tx) error {
+				var name string
+				err := groupErr(args[0], withDir(cmd, func(d *directory.Directory, tx store.Tx) error {
 					g, err := d.FindGroupTx(tx, args[0])
 					if err != nil {
 						return err
 					}
+					name = g.DisplayName + " (" + g.ObjectID + ")"
 					if add {
 						return d.AddMemberTx(tx, g.ObjectID, args[1])
 					}
 					return d.RemoveMemberTx(tx, g.ObjectID, args[1])
 				}))
+				if err == nil {
+					if add {
+						fmt.Fprintf(cmd.OutOrStdout(), "added %s to group %s; its role assignments now apply to it\n", args[1], name)
+					} else {
+						fmt.Fprintf(cmd.OutOrStdout(), "removed %s from group %s\n", args[1], name)
+					}
+				}
+				return err
 			},
 		})
 	}
