@@ -18,6 +18,11 @@ type backupBlob struct {
 	Current  string          `json:"current"`
 	Versions []backupVersion `json:"versions"`
 	Policy   *rotationPolicy `json:"rotationPolicy,omitempty"`
+	Managed  bool            `json:"managed,omitempty"`
+	// A certificate's backup also holds its policy and its key's and secret's backups.
+	CertPolicy *certPolicy `json:"certPolicy,omitempty"`
+	Key        *backupBlob `json:"key,omitempty"`
+	Secret     *backupBlob `json:"secret,omitempty"`
 }
 
 // backupVersion is one version in a backup: its record with Sealed cleared, and the
@@ -80,7 +85,7 @@ func backupTx[V any, P interface {
 	*V
 	sealedVersion
 }](c *call, tx store.Tx, k kind, o object) (backupBlob, error) {
-	b := backupBlob{Kind: strings.ToLower(k.name), Name: o.Name, Current: o.Current, Policy: o.Policy}
+	b := backupBlob{Kind: strings.ToLower(k.name), Name: o.Name, Current: o.Current, Policy: o.Policy, Managed: o.Managed}
 	items, err := tx.List(k.verCol, objKey(c.vault.Name, o.Name)+"/")
 	if err != nil {
 		return b, err
@@ -103,6 +108,23 @@ func backupTx[V any, P interface {
 	return b, nil
 }
 
+// restorableTx refuses to restore over an object of kind k named name, live or deleted.
+func (c *call) restorableTx(tx store.Tx, k kind, name string) error {
+	var existing object
+	err := getJSON(tx, k.objCol, objKey(c.vault.Name, name), &existing)
+	if err == nil {
+		if existing.Deleted != nil {
+			return deletedButRecoverable(k.name, name)
+		}
+		noun := strings.ToLower(k.name)
+		return azerr.Conflict("Conflict", "There was a conflict restoring the %s '%s': a %s of that name already exists in this vault. Delete and purge it first, or restore into another vault.", noun, name, noun)
+	}
+	if !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	return nil
+}
+
 // restoreTx writes backup b as object b.Name of kind k in this vault, every version sealed
 // again for its new place, and returns the current version. A name in use, live or deleted,
 // is refused.
@@ -111,16 +133,7 @@ func restoreTx[V any, P interface {
 	sealedVersion
 }](c *call, tx store.Tx, k kind, b backupBlob) (V, error) {
 	var current V
-	var existing object
-	err := getJSON(tx, k.objCol, objKey(c.vault.Name, b.Name), &existing)
-	if err == nil {
-		if existing.Deleted != nil {
-			return current, deletedButRecoverable(k.name, b.Name)
-		}
-		noun := strings.ToLower(k.name)
-		return current, azerr.Conflict("Conflict", "There was a conflict restoring the %s '%s': a %s of that name already exists in this vault. Delete and purge it first, or restore into another vault.", noun, b.Name, noun)
-	}
-	if !errors.Is(err, store.ErrNotFound) {
+	if err := c.restorableTx(tx, k, b.Name); err != nil {
 		return current, err
 	}
 	found := false
@@ -144,7 +157,7 @@ func restoreTx[V any, P interface {
 	if !found {
 		return current, badParameter("The backup blob is corrupt: it has no current version.")
 	}
-	return current, putJSON(tx, k.objCol, objKey(c.vault.Name, b.Name), object{Name: b.Name, Current: b.Current, Policy: b.Policy})
+	return current, putJSON(tx, k.objCol, objKey(c.vault.Name, b.Name), object{Name: b.Name, Current: b.Current, Policy: b.Policy, Managed: b.Managed})
 }
 
 func (c *call) backupKey(name string) (int, any, error) {
@@ -153,6 +166,9 @@ func (c *call) backupKey(name string) (int, any, error) {
 		o, err := c.loadKey(tx, name, false)
 		if err != nil {
 			return err
+		}
+		if o.Managed {
+			return managedByCertificate(keyKind, "backup", name)
 		}
 		b, err = backupTx[keyVersion](c, tx, keyKind, o)
 		return err

@@ -25,6 +25,11 @@ type object struct {
 	Current string          `json:"current"`
 	Deleted *deletion       `json:"deleted,omitempty"`
 	Policy  *rotationPolicy `json:"rotationPolicy,omitempty"`
+	// Managed marks the key and secret a certificate owns; CertPolicy and Pending are a
+	// certificate's policy and creation operation.
+	Managed    bool           `json:"managed,omitempty"`
+	CertPolicy *certPolicy    `json:"certPolicy,omitempty"`
+	Pending    *certOperation `json:"pending,omitempty"`
 }
 
 // keyVersion is one version of a key. Sealed holds the PKCS#8 private key, sealed under
@@ -38,6 +43,7 @@ type keyVersion struct {
 	Sealed     []byte            `json:"sealed"`
 	Attributes attributes        `json:"attributes"`
 	Tags       map[string]string `json:"tags,omitempty"`
+	Managed    bool              `json:"managed,omitempty"`
 }
 
 func objKey(vault, name string) string { return vaultKey(vault) + "/" + strings.ToLower(name) }
@@ -95,19 +101,7 @@ func (c *call) loadVersion(tx store.Tx, name, version string) (object, keyVersio
 }
 
 func (c *call) versionsTx(tx store.Tx, name string) ([]keyVersion, error) {
-	items, err := tx.List(colKeyVersions, objKey(c.vault.Name, name)+"/")
-	if err != nil {
-		return nil, err
-	}
-	out := make([]keyVersion, 0, len(items))
-	for _, it := range items {
-		var kv keyVersion
-		if err := json.Unmarshal(it.Value, &kv); err != nil {
-			return nil, err
-		}
-		out = append(out, kv)
-	}
-	return out, nil
+	return listJSON[keyVersion](tx, colKeyVersions, objKey(c.vault.Name, name)+"/")
 }
 
 // privateKey opens a version's private key (cached once opened).
@@ -160,6 +154,9 @@ func (c *call) keyBundle(kv keyVersion) map[string]any {
 	m := map[string]any{"key": j, "attributes": c.attributesView(kv.Attributes)}
 	if len(kv.Tags) > 0 {
 		m["tags"] = kv.Tags
+	}
+	if kv.Managed {
+		m["managed"] = true
 	}
 	return m
 }
@@ -296,6 +293,8 @@ func (c *call) storeNewVersion(name, kty string, key crypto.Signer, ops []string
 			return err
 		case o.Deleted != nil:
 			return deletedButRecoverable("Key", name)
+		case o.Managed:
+			return managedByCertificate(keyKind, "create", name)
 		}
 		kv.Name = o.Name // keep the spelling of the first version (seal contexts are case-folded)
 		o.Current = kv.Version
@@ -358,8 +357,12 @@ func (c *call) updateKey(name, version string) (int, any, error) {
 	var kv keyVersion
 	err := c.svc.st.Update(c.ctx, func(tx store.Tx) error {
 		var err error
-		if _, kv, err = c.loadVersion(tx, name, version); err != nil {
+		var o object
+		if o, kv, err = c.loadVersion(tx, name, version); err != nil {
 			return err
+		}
+		if o.Managed {
+			return managedByCertificate(keyKind, "update", name)
 		}
 		kv.Attributes.apply(in.Attributes)
 		if ops != nil {
@@ -385,6 +388,9 @@ func (c *call) keyItem(kv keyVersion, withVersion bool) map[string]any {
 	m := map[string]any{"kid": c.kid(kv.Name, version), "attributes": c.attributesView(kv.Attributes)}
 	if len(kv.Tags) > 0 {
 		m["tags"] = kv.Tags
+	}
+	if kv.Managed {
+		m["managed"] = true
 	}
 	return m
 }
@@ -422,15 +428,9 @@ func (c *call) listKeys() (int, any, error) {
 	}); err != nil {
 		return 0, nil, err
 	}
-	from, to, next, err := c.page(names(objs, func(o object) string { return o.Name }), "/keys")
-	if err != nil {
-		return 0, nil, err
-	}
-	out := []any{}
-	for _, o := range objs[from:to] {
-		out = append(out, c.keyItem(cur[strings.ToLower(o.Name)], false))
-	}
-	return http.StatusOK, map[string]any{"value": out, "nextLink": nullable(next)}, nil
+	return c.objectsPage(objs, "/keys", func(o object) (map[string]any, error) {
+		return c.keyItem(cur[strings.ToLower(o.Name)], false), nil
+	})
 }
 
 func nullable(s string) any {
@@ -441,27 +441,8 @@ func nullable(s string) any {
 }
 
 func (c *call) listKeyVersions(name string) (int, any, error) {
-	var vs []keyVersion
-	err := c.svc.st.View(c.ctx, func(tx store.Tx) error {
-		if _, err := c.loadKey(tx, name, false); err != nil {
-			return err
-		}
-		var err error
-		vs, err = c.versionsTx(tx, name)
-		return err
-	})
-	if err != nil {
-		return 0, nil, err
-	}
-	from, to, next, err := c.page(names(vs, func(v keyVersion) string { return v.Version }), "/keys/"+name+"/versions")
-	if err != nil {
-		return 0, nil, err
-	}
-	out := []any{}
-	for _, kv := range vs[from:to] {
-		out = append(out, c.keyItem(kv, true))
-	}
-	return http.StatusOK, map[string]any{"value": out, "nextLink": nullable(next)}, nil
+	return listVersionsPage(c, keyKind, name, func(v keyVersion) string { return v.Version },
+		func(kv keyVersion) (map[string]any, error) { return c.keyItem(kv, true), nil })
 }
 
 // ---- delete, deleted keys, recover, purge ----
@@ -485,16 +466,10 @@ func (c *call) listDeletedKeys() (int, any, error) {
 	}); err != nil {
 		return 0, nil, err
 	}
-	from, to, next, err := c.page(names(objs, func(o object) string { return o.Name }), "/deletedkeys")
-	if err != nil {
-		return 0, nil, err
-	}
-	out := []any{}
-	for _, o := range objs[from:to] {
+	return c.objectsPage(objs, "/deletedkeys", func(o object) (map[string]any, error) {
 		kv := cur[strings.ToLower(o.Name)]
-		out = append(out, c.deletedFields(keyKind, c.keyItem(kv, false), kv.Name, o.Deleted))
-	}
-	return http.StatusOK, map[string]any{"value": out, "nextLink": nullable(next)}, nil
+		return c.deletedFields(keyKind, c.keyItem(kv, false), kv.Name, o.Deleted), nil
+	})
 }
 
 func (c *call) getDeletedKey(name string) (int, any, error) {

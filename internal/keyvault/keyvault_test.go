@@ -37,7 +37,7 @@ func newTestService(t testing.TB, clk *clock, settings Settings) (*Service, Vaul
 	s := New(db, b, nil, access.New(db), clk.now, settings)
 	v := Vault{Name: "unit", UID: "uid1", ResourceID: "/subscriptions/s/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/unit",
 		SubscriptionID: "s", TenantID: "t", Location: "westus", RetentionDays: 7,
-		AccessPolicies: []AccessPolicy{{TenantID: "t", ObjectID: testOID, Permissions: Permissions{Keys: []string{"all"}, Secrets: []string{"all"}}}}}
+		AccessPolicies: []AccessPolicy{{TenantID: "t", ObjectID: testOID, Permissions: Permissions{Keys: []string{"all"}, Secrets: []string{"all"}, Certificates: []string{"all"}}}}}
 	if err := db.Update(context.Background(), func(tx store.Tx) error { return PutVaultTx(tx, v) }); err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,7 @@ package keyvault
 import (
 	"encoding/json"
 	"errors"
+	"net/http"
 	"strings"
 
 	"github.com/cerulean-azure/cerulean/internal/azerr"
@@ -27,7 +28,8 @@ func (k kind) notFound(name string) error {
 	if k.name == "Key" {
 		return keyNotFound(name)
 	}
-	return azerr.NotFound("SecretNotFound", "A secret with (name/id) %s was not found in this key vault. If you recently deleted this secret you may be able to recover it using the correct recovery command. For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125182", name)
+	noun := strings.ToLower(k.name)
+	return azerr.NotFound(k.name+"NotFound", "A %s with (name/id) %s was not found in this key vault. If you recently deleted this %s you may be able to recover it using the correct recovery command. For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125182", noun, name, noun)
 }
 
 // loadObject returns an object; deleted objects count as absent unless wantDeleted.
@@ -56,7 +58,8 @@ func (c *call) loadVersionOf(tx store.Tx, k kind, o object, version string, v an
 }
 
 // listObjects returns the vault's objects of a kind, live or deleted, sorted by name, with
-// each one's current version decoded by decode.
+// each one's current version decoded by decode (raw is nil for a certificate with no
+// version yet). Deleted keys and secrets a certificate owns are listed with it, not here.
 func (c *call) listObjects(tx store.Tx, k kind, deleted bool, decode func(o object, raw []byte) error) ([]object, error) {
 	items, err := tx.List(k.objCol, vaultKey(c.vault.Name)+"/")
 	if err != nil {
@@ -68,12 +71,14 @@ func (c *call) listObjects(tx store.Tx, k kind, deleted bool, decode func(o obje
 		if err := json.Unmarshal(it.Value, &o); err != nil {
 			return nil, err
 		}
-		if (o.Deleted != nil) != deleted {
+		if (o.Deleted != nil) != deleted || (deleted && o.Managed) {
 			continue
 		}
-		raw, err := tx.Get(k.verCol, it.Key+"/"+o.Current)
-		if err != nil {
-			return nil, err
+		var raw []byte
+		if o.Current != "" {
+			if raw, err = tx.Get(k.verCol, it.Key+"/"+o.Current); err != nil {
+				return nil, err
+			}
 		}
 		if err := decode(o, raw); err != nil {
 			return nil, err
@@ -91,6 +96,9 @@ func (c *call) softDelete(k kind, name string, current any) (object, error) {
 		var err error
 		if o, err = c.loadObject(tx, k, name, false); err != nil {
 			return err
+		}
+		if o.Managed {
+			return managedByCertificate(k, "delete", name)
 		}
 		if err := c.loadVersionOf(tx, k, o, "", current); err != nil {
 			return err
@@ -122,6 +130,9 @@ func (c *call) recover(k kind, name string, current any) error {
 		if err != nil {
 			return err
 		}
+		if o.Managed {
+			return managedByCertificate(k, "recover", name)
+		}
 		if err := c.loadVersionOf(tx, k, o, "", current); err != nil {
 			return err
 		}
@@ -133,8 +144,12 @@ func (c *call) recover(k kind, name string, current any) error {
 // purge removes a soft-deleted object for good, unless the vault has purge protection.
 func (c *call) purge(k kind, name string) error {
 	return c.svc.st.Update(c.ctx, func(tx store.Tx) error {
-		if _, err := c.loadObject(tx, k, name, true); err != nil {
+		o, err := c.loadObject(tx, k, name, true)
+		if err != nil {
 			return err
+		}
+		if o.Managed {
+			return managedByCertificate(k, "purge", name)
 		}
 		if c.vault.PurgeProtection {
 			return purgeProtected()
@@ -148,4 +163,81 @@ func (c *call) deletedFields(k kind, m map[string]any, name string, d *deletion)
 	m["recoveryId"] = VaultURI(c.vault.Name) + "/deleted" + strings.ToLower(k.name) + "s/" + name
 	m["deletedDate"], m["scheduledPurgeDate"] = d.DeletedDate, d.ScheduledPurgeDate
 	return m
+}
+
+// listJSON decodes every record of col under prefix, in key order.
+func listJSON[T any](tx store.Tx, col, prefix string) ([]T, error) {
+	items, err := tx.List(col, prefix)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]T, 0, len(items))
+	for _, it := range items {
+		var v T
+		if err := json.Unmarshal(it.Value, &v); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// versioned is a key, secret or certificate version record.
+type versioned interface {
+	keyVersion | secretVersion | certVersion
+}
+
+// listVersionsPage answers GET /{collection}/{name}/versions: one page of the live object's
+// versions, each rendered by view.
+func listVersionsPage[V versioned](c *call, k kind, name string, version func(V) string, view func(V) (map[string]any, error)) (int, any, error) {
+	var vs []V
+	err := c.svc.st.View(c.ctx, func(tx store.Tx) error {
+		if _, err := c.loadObject(tx, k, name, false); err != nil {
+			return err
+		}
+		var err error
+		vs, err = listJSON[V](tx, k.verCol, objKey(c.vault.Name, name)+"/")
+		return err
+	})
+	if err != nil {
+		return 0, nil, err
+	}
+	from, to, next, err := c.page(names(vs, version), "/"+strings.ToLower(k.name)+"s/"+name+"/versions")
+	if err != nil {
+		return 0, nil, err
+	}
+	out := []any{}
+	for _, v := range vs[from:to] {
+		m, err := view(v)
+		if err != nil {
+			return 0, nil, err
+		}
+		out = append(out, m)
+	}
+	return http.StatusOK, map[string]any{"value": out, "nextLink": nullable(next)}, nil
+}
+
+// decodeTagged decodes the body into v and checks the tags it carried.
+func (c *call) decodeTagged(v any, tags *map[string]string) error {
+	if err := c.decode(v); err != nil {
+		return err
+	}
+	return validTags(*tags)
+}
+
+// objectsPage answers a list of objects (sorted by name): one page, each rendered by view.
+func (c *call) objectsPage(objs []object, path string, view func(o object) (map[string]any, error)) (int, any, error) {
+	from, to, next, err := c.page(names(objs, func(o object) string { return o.Name }), path)
+	if err != nil {
+		return 0, nil, err
+	}
+	out := []any{}
+	for _, o := range objs[from:to] {
+		m, err := view(o)
+		if err != nil {
+			return 0, nil, err
+		}
+		out = append(out, m)
+	}
+	return http.StatusOK, map[string]any{"value": out, "nextLink": nullable(next)}, nil
 }

@@ -196,6 +196,9 @@ func (c *call) rotationPolicy(name string) (int, any, error) {
 		if o, err = c.loadKey(tx, name, false); err != nil {
 			return err
 		}
+		if o.Managed {
+			return managedByCertificate(keyKind, "setrotationpolicy", name)
+		}
 		now := c.svc.now().UTC().Unix()
 		in.Attributes.Created, in.Attributes.Updated = now, now
 		if o.Policy != nil {
@@ -298,7 +301,7 @@ func (s *Service) RotateDue(ctx context.Context) ([]string, error) {
 // purgeExpiredTx removes soft-deleted keys and secrets of v whose scheduled purge date has
 // passed, as Key Vault does at the end of the retention period.
 func purgeExpiredTx(tx store.Tx, v Vault, now time.Time) error {
-	for _, cols := range [][2]string{{colKeys, colKeyVersions}, {colSecrets, colSecretVersions}} {
+	for _, cols := range [][2]string{{colKeys, colKeyVersions}, {colSecrets, colSecretVersions}, {colCertificates, colCertificateVersions}} {
 		items, err := tx.List(cols[0], vaultKey(v.Name)+"/")
 		if err != nil {
 			return err

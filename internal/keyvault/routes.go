@@ -34,20 +34,27 @@ type Operation struct {
 }
 
 const (
-	actKeyRead       = "Microsoft.KeyVault/vaults/keys/read"
-	actSecretMeta    = "Microsoft.KeyVault/vaults/secrets/readMetadata/action"
-	actSecretGet     = "Microsoft.KeyVault/vaults/secrets/getSecret/action"
-	actSecretUpdate  = "Microsoft.KeyVault/vaults/secrets/update/action"
-	actKeyUpdate     = "Microsoft.KeyVault/vaults/keys/update/action"
-	actCertRead      = "Microsoft.KeyVault/vaults/certificates/read"
-	notSupportedCert = "The /certificates API"
+	actKeyRead      = "Microsoft.KeyVault/vaults/keys/read"
+	actSecretMeta   = "Microsoft.KeyVault/vaults/secrets/readMetadata/action"
+	actSecretGet    = "Microsoft.KeyVault/vaults/secrets/getSecret/action"
+	actSecretUpdate = "Microsoft.KeyVault/vaults/secrets/update/action"
+	actKeyUpdate    = "Microsoft.KeyVault/vaults/keys/update/action"
+	actCertRead     = "Microsoft.KeyVault/vaults/certificates/read"
+	actCertUpdate   = "Microsoft.KeyVault/vaults/certificates/update/action"
+	actCertCreate   = "Microsoft.KeyVault/vaults/certificates/create/action"
+	actCertContacts = "Microsoft.KeyVault/vaults/certificatecontacts/write"
+	actIssuerRead   = "Microsoft.KeyVault/vaults/certificatecas/read"
+	actIssuerWrite  = "Microsoft.KeyVault/vaults/certificatecas/write"
 )
 
 func keys(p ...string) []string    { return append([]string{"keys"}, p...) }
 func secrets(p ...string) []string { return append([]string{"secrets"}, p...) }
 
+func certs(p ...string) []string { return append([]string{"certificates"}, p...) }
+
 func kp(name string) permission { return permission{"keys", name} }
 func sp(name string) permission { return permission{"secrets", name} }
+func cp(name string) permission { return permission{"certificates", name} }
 
 // operations is the Key Vault data plane. Order matters: literals before placeholders.
 var operations = []operation{
@@ -91,19 +98,40 @@ var operations = []operation{
 	{Method: "DELETE", Path: []string{"deletedsecrets", "{name}"}, Action: "Microsoft.KeyVault/vaults/secrets/purge/action", Perm: sp("purge"), h: func(c *call, p opParams) (int, any, error) { return c.purgeSecret(p.name) }},
 	{Method: "POST", Path: []string{"deletedsecrets", "{name}", "recover"}, Action: "Microsoft.KeyVault/vaults/secrets/recover/action", Perm: sp("recover"), h: func(c *call, p opParams) (int, any, error) { return c.recoverSecret(p.name) }},
 
-	// Certificates are authorized like Key Vault (so role assignments can be tried), then
-	// not served.
-	{Method: "GET", Path: []string{"certificates"}, Action: actCertRead, Perm: permission{"certificates", "list"}, OnVault: true, h: certificatesNotSupported},
-	{Method: "GET", Path: []string{"deletedcertificates"}, Action: actCertRead, Perm: permission{"certificates", "list"}, OnVault: true, h: certificatesNotSupported},
-}
+	{Method: "GET", Path: certs(), Action: actCertRead, Perm: cp("list"), OnVault: true, h: func(c *call, _ opParams) (int, any, error) { return c.listCertificates() }},
+	{Method: "GET", Path: certs("contacts"), Action: actCertContacts, Perm: cp("managecontacts"), OnVault: true, h: func(c *call, _ opParams) (int, any, error) { return c.certContacts() }},
+	{Method: "PUT", Path: certs("contacts"), Action: actCertContacts, Perm: cp("managecontacts"), OnVault: true, h: func(c *call, _ opParams) (int, any, error) { return c.certContacts() }},
+	{Method: "DELETE", Path: certs("contacts"), Action: actCertContacts, Perm: cp("managecontacts"), OnVault: true, h: func(c *call, _ opParams) (int, any, error) { return c.certContacts() }},
+	{Method: "GET", Path: certs("issuers"), Action: actIssuerRead, Perm: cp("listissuers"), OnVault: true, h: func(c *call, _ opParams) (int, any, error) { return c.listIssuers() }},
+	{Method: "GET", Path: certs("issuers", "{name}"), Action: actIssuerRead, Perm: cp("getissuers"), OnVault: true, h: func(c *call, p opParams) (int, any, error) { return c.getIssuer(p.name) }},
+	{Method: "PUT", Path: certs("issuers", "{name}"), Action: actIssuerWrite, Perm: cp("setissuers"), OnVault: true, h: func(c *call, p opParams) (int, any, error) { return c.setIssuer(p.name) }},
+	{Method: "PATCH", Path: certs("issuers", "{name}"), Action: actIssuerWrite, Perm: cp("setissuers"), OnVault: true, h: func(c *call, p opParams) (int, any, error) { return c.setIssuer(p.name) }},
+	{Method: "DELETE", Path: certs("issuers", "{name}"), Action: "Microsoft.KeyVault/vaults/certificatecas/delete", Perm: cp("deleteissuers"), OnVault: true, h: func(c *call, p opParams) (int, any, error) { return c.deleteIssuer(p.name) }},
+	{Method: "POST", Path: certs("restore"), Action: "Microsoft.KeyVault/vaults/certificates/restore/action", Perm: cp("restore"), OnVault: true, h: func(c *call, _ opParams) (int, any, error) { return c.restoreCertificate() }},
+	{Method: "GET", Path: certs("{name}"), Action: actCertRead, Perm: cp("get"), h: func(c *call, p opParams) (int, any, error) { return c.getCertificate(p.name, "") }},
+	{Method: "PATCH", Path: certs("{name}"), Action: actCertUpdate, Perm: cp("update"), h: func(c *call, p opParams) (int, any, error) { return c.updateCertificate(p.name, "") }},
+	{Method: "DELETE", Path: certs("{name}"), Action: "Microsoft.KeyVault/vaults/certificates/delete", Perm: cp("delete"), h: func(c *call, p opParams) (int, any, error) { return c.deleteCertificate(p.name) }},
+	{Method: "POST", Path: certs("{name}", "create"), Action: actCertCreate, Perm: cp("create"), h: func(c *call, p opParams) (int, any, error) { return c.createCertificate(p.name) }},
+	{Method: "POST", Path: certs("{name}", "import"), Action: "Microsoft.KeyVault/vaults/certificates/import/action", Perm: cp("import"), h: func(c *call, p opParams) (int, any, error) { return c.importCertificate(p.name) }},
+	{Method: "GET", Path: certs("{name}", "versions"), Action: actCertRead, Perm: cp("list"), h: func(c *call, p opParams) (int, any, error) { return c.listCertificateVersions(p.name) }},
+	{Method: "GET", Path: certs("{name}", "policy"), Action: actCertRead, Perm: cp("get"), h: func(c *call, p opParams) (int, any, error) { return c.certificatePolicy(p.name) }},
+	{Method: "PATCH", Path: certs("{name}", "policy"), Action: actCertUpdate, Perm: cp("update"), h: func(c *call, p opParams) (int, any, error) { return c.certificatePolicy(p.name) }},
+	{Method: "GET", Path: certs("{name}", "pending"), Action: actCertRead, Perm: cp("get"), h: func(c *call, p opParams) (int, any, error) { return c.getCertOperation(p.name) }},
+	{Method: "PATCH", Path: certs("{name}", "pending"), Action: actCertUpdate, Perm: cp("update"), h: func(c *call, p opParams) (int, any, error) { return c.updateCertOperation(p.name) }},
+	{Method: "DELETE", Path: certs("{name}", "pending"), Action: actCertUpdate, Perm: cp("update"), h: func(c *call, p opParams) (int, any, error) { return c.deleteCertOperation(p.name) }},
+	{Method: "POST", Path: certs("{name}", "pending", "merge"), Action: actCertCreate, Perm: cp("create"), h: func(c *call, p opParams) (int, any, error) { return c.mergeCertificate(p.name) }},
+	{Method: "POST", Path: certs("{name}", "backup"), Action: "Microsoft.KeyVault/vaults/certificates/backup/action", Perm: cp("backup"), h: func(c *call, p opParams) (int, any, error) { return c.backupCertificate(p.name) }},
+	{Method: "GET", Path: certs("{name}", "{version}"), Action: actCertRead, Perm: cp("get"), h: func(c *call, p opParams) (int, any, error) { return c.getCertificate(p.name, p.version) }},
+	{Method: "PATCH", Path: certs("{name}", "{version}"), Action: actCertUpdate, Perm: cp("update"), h: func(c *call, p opParams) (int, any, error) { return c.updateCertificate(p.name, p.version) }},
 
-func certificatesNotSupported(*call, opParams) (int, any, error) {
-	return 0, nil, notSupported(notSupportedCert)
+	{Method: "GET", Path: []string{"deletedcertificates"}, Action: actCertRead, Perm: cp("list"), OnVault: true, h: func(c *call, _ opParams) (int, any, error) { return c.listDeletedCertificates() }},
+	{Method: "GET", Path: []string{"deletedcertificates", "{name}"}, Action: actCertRead, Perm: cp("get"), h: func(c *call, p opParams) (int, any, error) { return c.getDeletedCertificate(p.name) }},
+	{Method: "DELETE", Path: []string{"deletedcertificates", "{name}"}, Action: "Microsoft.KeyVault/vaults/certificates/purge/action", Perm: cp("purge"), h: func(c *call, p opParams) (int, any, error) { return c.purgeCertificate(p.name) }},
+	{Method: "POST", Path: []string{"deletedcertificates", "{name}", "recover"}, Action: "Microsoft.KeyVault/vaults/certificates/recover/action", Perm: cp("recover"), h: func(c *call, p opParams) (int, any, error) { return c.recoverCertificate(p.name) }},
 }
 
 // unsupportedCollections answer NotSupported whatever the rest of the path.
 var unsupportedCollections = map[string]string{
-	"certificates": notSupportedCert, "deletedcertificates": "The /deletedcertificates API",
 	"storage": "The /storage API", "deletedstorage": "The /deletedstorage API", "rng": "The /rng API", "securitydomain": "The /securitydomain API",
 }
 
@@ -197,23 +225,24 @@ func (c *call) dispatch(o *operation, p opParams) (int, any, error) {
 		spec := cryptoOps[p.op]
 		action, perm = spec.action, kp(spec.perm)
 	}
-	if p.name != "" {
-		kind := "key"
-		if o.Path[0] == "secrets" || o.Path[0] == "deletedsecrets" {
-			kind = "secret"
+	kind, scopeOf := "key", c.keyScope
+	switch o.Path[0] {
+	case "secrets", "deletedsecrets":
+		kind, scopeOf = "secret", c.secretScope
+	case "certificates", "deletedcertificates":
+		kind, scopeOf = "certificate", c.certScope
+		if len(o.Path) > 1 && o.Path[1] == "issuers" {
+			kind = "issuer"
 		}
+	}
+	if p.name != "" {
 		if err := checkName(kind, p.name); err != nil {
 			return 0, nil, err
 		}
 	}
 	scope := c.vault.ResourceID
 	if !o.OnVault {
-		switch o.Path[0] {
-		case "secrets", "deletedsecrets":
-			scope = c.secretScope(p.name)
-		default:
-			scope = c.keyScope(p.name)
-		}
+		scope = scopeOf(p.name)
 	}
 	if err := c.authorize(action, scope, perm); err != nil {
 		return 0, nil, err
@@ -235,6 +264,8 @@ func methodNotAllowedOr404(c *call, pathFound bool, segs []string) error {
 			return keyNotFound(segs[1] + "/" + segs[2])
 		case "secrets":
 			return secretKind.notFound(segs[1] + "/" + segs[2])
+		case "certificates":
+			return certKind.notFound(segs[1] + "/" + segs[2])
 		}
 	}
 	return notFoundPath(segs)

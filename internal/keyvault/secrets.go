@@ -20,6 +20,9 @@ type secretVersion struct {
 	Sealed      []byte            `json:"sealed"`
 	Attributes  attributes        `json:"attributes"`
 	Tags        map[string]string `json:"tags,omitempty"`
+	// Managed secrets hold a certificate with its key; Kid is that key's version.
+	Managed bool   `json:"managed,omitempty"`
+	Kid     string `json:"kid,omitempty"`
 }
 
 func secretSealContext(v Vault, name, version string) string {
@@ -47,6 +50,12 @@ func (c *call) secretView(sv secretVersion, withVersion, withValue bool) (map[st
 	}
 	if len(sv.Tags) > 0 {
 		m["tags"] = sv.Tags
+	}
+	if sv.Managed {
+		m["managed"] = true
+		if withValue {
+			m["kid"] = sv.Kid
+		}
 	}
 	if withValue {
 		v, err := c.svc.barrier.Open(secretSealContext(c.vault, sv.Name, sv.Version), sv.Sealed)
@@ -113,6 +122,8 @@ func (c *call) setSecret(name string) (int, any, error) {
 			return err
 		case o.Deleted != nil:
 			return deletedButRecoverable("Secret", name)
+		case o.Managed:
+			return managedByCertificate(secretKind, "set", name)
 		}
 		sv.Name, o.Current = o.Name, sv.Version
 		if err := putJSON(tx, colSecretVersions, objKey(c.vault.Name, name)+"/"+sv.Version, sv); err != nil {
@@ -170,6 +181,9 @@ func (c *call) updateSecret(name, version string) (int, any, error) {
 		if sv, err = c.loadSecretVersion(tx, name, version); err != nil {
 			return err
 		}
+		if sv.Managed {
+			return managedByCertificate(secretKind, "update", name)
+		}
 		sv.Attributes.apply(in.Attributes)
 		if in.ContentType != nil {
 			sv.ContentType = *in.ContentType
@@ -211,23 +225,14 @@ func (c *call) listSecretsPage(deleted bool, path string) (int, any, error) {
 	}); err != nil {
 		return 0, nil, err
 	}
-	from, to, next, err := c.page(names(objs, func(o object) string { return o.Name }), path)
-	if err != nil {
-		return 0, nil, err
-	}
-	out := []any{}
-	for _, o := range objs[from:to] {
+	return c.objectsPage(objs, path, func(o object) (map[string]any, error) {
 		sv := cur[strings.ToLower(o.Name)]
 		m, err := c.secretView(sv, false, false)
-		if err != nil {
-			return 0, nil, err
-		}
-		if deleted {
+		if err == nil && deleted {
 			m = c.deletedFields(secretKind, m, sv.Name, o.Deleted)
 		}
-		out = append(out, m)
-	}
-	return http.StatusOK, map[string]any{"value": out, "nextLink": nullable(next)}, nil
+		return m, err
+	})
 }
 
 func (c *call) listSecrets() (int, any, error) { return c.listSecretsPage(false, "/secrets") }
@@ -236,37 +241,8 @@ func (c *call) listDeletedSecrets() (int, any, error) {
 }
 
 func (c *call) listSecretVersions(name string) (int, any, error) {
-	var vs []secretVersion
-	err := c.svc.st.View(c.ctx, func(tx store.Tx) error {
-		if _, err := c.loadObject(tx, secretKind, name, false); err != nil {
-			return err
-		}
-		items, err := tx.List(colSecretVersions, objKey(c.vault.Name, name)+"/")
-		for _, it := range items {
-			var sv secretVersion
-			if err := json.Unmarshal(it.Value, &sv); err != nil {
-				return err
-			}
-			vs = append(vs, sv)
-		}
-		return err
-	})
-	if err != nil {
-		return 0, nil, err
-	}
-	from, to, next, err := c.page(names(vs, func(v secretVersion) string { return v.Version }), "/secrets/"+name+"/versions")
-	if err != nil {
-		return 0, nil, err
-	}
-	out := []any{}
-	for _, sv := range vs[from:to] {
-		m, err := c.secretView(sv, true, false)
-		if err != nil {
-			return 0, nil, err
-		}
-		out = append(out, m)
-	}
-	return http.StatusOK, map[string]any{"value": out, "nextLink": nullable(next)}, nil
+	return listVersionsPage(c, secretKind, name, func(v secretVersion) string { return v.Version },
+		func(sv secretVersion) (map[string]any, error) { return c.secretView(sv, true, false) })
 }
 
 func (c *call) deleteSecret(name string) (int, any, error) {
@@ -301,6 +277,9 @@ func (c *call) backupSecret(name string) (int, any, error) {
 		o, err := c.loadObject(tx, secretKind, name, false)
 		if err != nil {
 			return err
+		}
+		if o.Managed {
+			return managedByCertificate(secretKind, "backup", name)
 		}
 		b, err = backupTx[secretVersion](c, tx, secretKind, o)
 		return err

@@ -43,7 +43,7 @@ func newThrottle() *throttle { return &throttle{windows: map[string]*window{}} }
 // class names the budget a request draws from.
 func (c *call) throttleClass(segs []string) string {
 	switch strings.ToLower(segs[0]) {
-	case "secrets", "deletedsecrets":
+	case "secrets", "deletedsecrets", "certificates", "deletedcertificates":
 		return "secrets"
 	}
 	if len(segs) >= 3 && strings.EqualFold(segs[2], "create") {

@@ -17,6 +17,11 @@ const (
 	colKeyVersions    = "keyvault.keyVersions"
 	colSecrets        = "keyvault.secrets"
 	colSecretVersions = "keyvault.secretVersions"
+	// Certificates, their versions, a vault's certificate issuers and its contacts.
+	colCertificates        = "keyvault.certificates"
+	colCertificateVersions = "keyvault.certificateVersions"
+	colCertIssuers         = "keyvault.certificateIssuers"
+	colCertContacts        = "keyvault.certificateContacts"
 )
 
 // KeyCollections are the store collections the outcome of a key operation depends on,
@@ -151,7 +156,7 @@ func RecoverVaultTx(tx store.Tx, name string) (Vault, error) {
 // purge protection.
 func PurgeVaultTx(tx store.Tx, name string) error {
 	prefix := vaultKey(name) + "/"
-	for _, col := range []string{colKeys, colKeyVersions, colSecrets, colSecretVersions} {
+	for _, col := range []string{colKeys, colKeyVersions, colSecrets, colSecretVersions, colCertificates, colCertificateVersions, colCertIssuers, colCertContacts} {
 		items, err := tx.List(col, prefix)
 		if err != nil {
 			return err
