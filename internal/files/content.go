@@ -68,7 +68,8 @@ func (s *Service) fileCipher(ctx context.Context, a Account, share string, n Nod
 	if err != nil {
 		return nil, err
 	}
-	return encryption.ForFile(dk, a.UID, share, n.ID, n.Generation)
+	// A share snapshot's chunks are the live share's, sealed under its name.
+	return encryption.ForFile(dk, a.UID, baseShareName(share), n.ID, n.Generation)
 }
 
 // firstRangeAfter is the index of the first of the sorted ranges that ends after off.

@@ -455,6 +455,7 @@ func (q *request) listDirectory() error {
 		XMLName         xml.Name `xml:"EnumerationResults"`
 		ServiceEndpoint string   `xml:"ServiceEndpoint,attr"`
 		ShareName       string   `xml:"ShareName,attr"`
+		ShareSnapshot   string   `xml:"ShareSnapshot,attr,omitempty"`
 		DirectoryPath   string   `xml:"DirectoryPath,attr"`
 		Prefix          *xmlName `xml:"Prefix,omitempty"`
 		Marker          string   `xml:"Marker,omitempty"`
@@ -464,7 +465,7 @@ func (q *request) listDirectory() error {
 			Items []entry `xml:",any"`
 		} `xml:"Entries"`
 		NextMarker string `xml:"NextMarker"`
-	}{ServiceEndpoint: q.base + "/", ShareName: q.share, DirectoryPath: dir.Path, Prefix: prefixXML, Marker: q.q("marker"),
+	}{ServiceEndpoint: q.base + "/", ShareName: baseShareName(q.share), ShareSnapshot: snapshotOf(q.share), DirectoryPath: dir.Path, Prefix: prefixXML, Marker: q.q("marker"),
 		MaxResults: q.q("maxresults"), DirectoryID: strconv.FormatUint(dir.ID, 10), Entries: struct {
 			Items []entry `xml:",any"`
 		}{entries}, NextMarker: next})

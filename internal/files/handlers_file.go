@@ -409,6 +409,9 @@ func setBodyMD5(h http.Header, body []byte) {
 }
 
 func (q *request) listRanges() error {
+	if q.q("prevsharesnapshot") != "" {
+		return q.listRangeDiff()
+	}
 	n, err := q.viewNode(false)
 	if err != nil {
 		return err
@@ -557,6 +560,10 @@ func (q *request) copyFile() error {
 	if err := q.authorizeSource(copySource, srcShare, srcPath, srcSAS); err != nil {
 		return err
 	}
+	// Authorized at the share; read from the snapshot the URL names, if it names one.
+	if srcShare, err = sourceSnapshot(srcShare, srcSAS); err != nil {
+		return err
+	}
 	if _, err := q.svc.dataKey(q.ctx, q.account); err != nil {
 		return err
 	}
@@ -678,6 +685,9 @@ func (q *request) rename(dir bool) error {
 	srcShare, srcPath, srcSAS, err := q.sourcePath(renameSource, raw)
 	if err != nil {
 		return err
+	}
+	if srcSAS.Get("sharesnapshot") != "" {
+		return errSnapshotOperation() // nothing moves out of a snapshot
 	}
 	if !strings.EqualFold(srcShare, q.share) {
 		return azerr.BadRequest("InvalidInput", "A rename stays within its share.")

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -43,13 +44,29 @@ func (q *request) listShares() error {
 		return err
 	}
 	var list []Share
+	withSnapshots := strings.Contains(q.q("include"), "snapshots")
 	if err := q.svc.st.View(q.ctx, func(tx store.Tx) error {
 		var err error
-		list, err = ListSharesTx(tx, q.account.Name)
+		if withSnapshots {
+			list, err = listAllSharesTx(tx, q.account.Name)
+		} else {
+			list, err = ListSharesTx(tx, q.account.Name)
+		}
 		return err
 	}); err != nil {
 		return err
 	}
+	// By name; a share's snapshots, oldest first, before the share itself.
+	sort.SliceStable(list, func(i, j int) bool {
+		a, b := list[i], list[j]
+		if a.Name != b.Name {
+			return a.Name < b.Name
+		}
+		if (a.Snapshot == "") != (b.Snapshot == "") {
+			return b.Snapshot == ""
+		}
+		return a.Snapshot < b.Snapshot
+	})
 	type shareProps struct {
 		LastModified     string `xml:"Last-Modified"`
 		Etag             string `xml:"Etag"`
@@ -58,9 +75,11 @@ func (q *request) listShares() error {
 		LeaseStatus      string `xml:"LeaseStatus"`
 		LeaseState       string `xml:"LeaseState"`
 		EnabledProtocols string `xml:"EnabledProtocols"`
+		SnapshotVDA      *bool  `xml:"EnableSnapshotVirtualDirectoryAccess,omitempty"`
 	}
 	type shareItem struct {
 		Name       string       `xml:"Name"`
+		Snapshot   string       `xml:"Snapshot,omitempty"`
 		Properties shareProps   `xml:"Properties"`
 		Metadata   *xmlMetadata `xml:"Metadata,omitempty"`
 	}
@@ -76,8 +95,9 @@ func (q *request) listShares() error {
 			next = s.Name
 			break
 		}
-		it := shareItem{Name: s.Name, Properties: shareProps{LastModified: s.LastModified.Format(http.TimeFormat), Etag: s.ETag,
-			Quota: s.Quota, AccessTier: s.AccessTier, LeaseStatus: "unlocked", LeaseState: "available", EnabledProtocols: s.EnabledProtocols}}
+		it := shareItem{Name: s.Name, Snapshot: s.Snapshot, Properties: shareProps{LastModified: s.LastModified.Format(http.TimeFormat), Etag: s.ETag,
+			Quota: s.Quota, AccessTier: s.AccessTier, LeaseStatus: "unlocked", LeaseState: "available", EnabledProtocols: s.EnabledProtocols,
+			SnapshotVDA: s.snapshotVirtualDirectoryAccess()}}
 		if withMeta {
 			m := xmlMetadata(s.Metadata)
 			it.Metadata = &m
@@ -109,6 +129,9 @@ func (q *request) serveShare() error {
 			return err
 		}
 		s := Share{Name: q.share, Metadata: meta, AccessTier: q.r.Header.Get("x-ms-access-tier"), EnabledProtocols: q.r.Header.Get("x-ms-enabled-protocols")}
+		if err := s.setSnapshotVirtualDirectoryAccess(q.r.Header); err != nil {
+			return err
+		}
 		if v := q.r.Header.Get("x-ms-share-quota"); v != "" {
 			n, err := strconv.Atoi(v)
 			if err != nil || n < 1 || n > DefaultQuota {
@@ -137,11 +160,16 @@ func (q *request) serveShare() error {
 		q.w.Header().Set("x-ms-share-quota", strconv.Itoa(s.Quota))
 		q.w.Header().Set("x-ms-access-tier", s.AccessTier)
 		q.w.Header().Set("x-ms-enabled-protocols", s.EnabledProtocols)
+		if v := s.snapshotVirtualDirectoryAccess(); v != nil {
+			q.w.Header().Set("x-ms-enable-snapshot-virtual-directory-access", strconv.FormatBool(*v))
+		}
 		shareLeaseHeaders(q.w, s.Lease, q.svc.now())
 		q.w.WriteHeader(http.StatusOK)
 		return nil
 	case comp == "lease" && m == http.MethodPut:
 		return q.leaseShare()
+	case comp == "snapshot" && m == http.MethodPut:
+		return q.snapshotShare()
 	case comp == "acl" && m == http.MethodPut:
 		return q.setShareACL()
 	case comp == "acl" && (m == http.MethodGet || m == http.MethodHead):
@@ -162,10 +190,13 @@ func (q *request) serveShare() error {
 			if err != nil {
 				return err
 			}
+			if s.Snapshot != "" { // ?sharesnapshot=: that snapshot alone
+				return DeleteShareTx(tx, q.account.Name, q.share)
+			}
 			if err := CheckShareDelete(s, q.r.Header.Get("x-ms-lease-id"), q.svc.now()); err != nil {
 				return err
 			}
-			return DeleteShareTx(tx, q.account.Name, q.share)
+			return DeleteShareWithSnapshotsTx(tx, q.account.Name, q.share, q.r.Header.Get("x-ms-delete-snapshots"))
 		}); err != nil {
 			return err
 		}
@@ -191,6 +222,9 @@ func (q *request) serveShare() error {
 			}
 			if v := q.r.Header.Get("x-ms-access-tier"); v != "" && comp == "properties" {
 				s.AccessTier = v
+			}
+			if comp == "properties" {
+				return s.setSnapshotVirtualDirectoryAccess(q.r.Header)
 			}
 			return nil
 		})

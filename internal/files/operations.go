@@ -39,6 +39,7 @@ var operations = []operation{
 	{"Get Share ACL", 'c', "GET", "acl", false, "r"},
 	{"Get Share ACL", 'c', "HEAD", "acl", false, "r"},
 	{"Set Share ACL", 'c', "PUT", "acl", false, "w"},
+	{"Snapshot Share", 'c', "PUT", "snapshot", false, "w"},
 
 	{"List Directories and Files", 'd', "GET", "list", false, "l"},
 	{"Create Directory", 'd', "PUT", "", false, "cw"},

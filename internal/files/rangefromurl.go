@@ -64,6 +64,9 @@ func (q *request) putRangeFromURL() error {
 	if err := q.authorizeSource(copySource, srcShare, srcPath, srcSAS); err != nil {
 		return err
 	}
+	if srcShare, err = sourceSnapshot(srcShare, srcSAS); err != nil {
+		return err
+	}
 	var n Node
 	var data []byte
 	err = q.svc.st.Update(q.ctx, func(tx store.Tx) error {

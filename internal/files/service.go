@@ -338,6 +338,9 @@ func (s *Service) serve(w http.ResponseWriter, r *http.Request, accountName, bas
 			return err
 		}
 	}
+	if err := q.useSnapshot(); err != nil {
+		return err
+	}
 	if q.path == "" && q.q("restype") == "share" {
 		return q.serveShare()
 	}

@@ -29,6 +29,11 @@ type Share struct {
 	Lease *ShareLease `json:"lease,omitempty"`
 	// ACL is the share's stored access policies (Set Share ACL), at most five.
 	ACL []SignedIdentifier `json:"acl,omitempty"`
+	// Snapshot is a share snapshot's time (x-ms-snapshot); "" for the live share. A snapshot
+	// is stored as a share of its own, named <share>@<snapshot> (see snapshots.go).
+	Snapshot string `json:"snapshot,omitempty"`
+	// SnapshotVirtualDirectoryAccess is an NFS share's x-ms-enable-snapshot-virtual-directory-access.
+	SnapshotVirtualDirectoryAccess *bool `json:"snapshotVirtualDirectoryAccess,omitempty"`
 }
 
 // SignedIdentifier is a stored access policy: what a SAS naming it (si) leaves out. The
@@ -76,7 +81,7 @@ func PutShareTx(tx store.Tx, account string, s Share) error {
 	if err != nil {
 		return fmt.Errorf("encode share: %w", err)
 	}
-	return tx.Put(colShares, shareKey(account, s.Name), b)
+	return tx.Put(colShares, shareKey(account, storedName(s.Name, s.Snapshot)), b)
 }
 
 // CreateShareTx creates a share with its root directory; ShareAlreadyExists if it exists.
@@ -106,8 +111,20 @@ func CreateShareTx(tx store.Tx, account string, s Share, now time.Time) (Share, 
 	return s, createRootTx(tx, account, s.Name, now)
 }
 
-// ListSharesTx returns an account's shares in name order.
+// ListSharesTx returns an account's shares in name order, without their snapshots.
 func ListSharesTx(tx store.Tx, account string) ([]Share, error) {
+	all, err := listAllSharesTx(tx, account)
+	out := all[:0]
+	for _, s := range all {
+		if s.Snapshot == "" {
+			out = append(out, s)
+		}
+	}
+	return out, err
+}
+
+// listAllSharesTx returns an account's shares and share snapshots.
+func listAllSharesTx(tx store.Tx, account string) ([]Share, error) {
 	items, err := tx.List(colShares, accountKey(account)+"/")
 	if err != nil {
 		return nil, err

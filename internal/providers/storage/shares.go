@@ -352,7 +352,13 @@ func (shares) ServeARM(c *arm.Call) (int, any, error) {
 					return err
 				}
 			}
-			err := files.DeleteShareTx(tx, account, name)
+			// $include: snapshots (the default) or leased-snapshots delete the share's
+			// snapshots with it; none refuses while it has any.
+			include := "include"
+			if strings.EqualFold(c.R.URL.Query().Get("$include"), "none") {
+				include = ""
+			}
+			err := files.DeleteShareWithSnapshotsTx(tx, account, name, include)
 			if e, ok := azerr.As(err); ok && e.Status == http.StatusNotFound {
 				status = http.StatusNoContent
 				return nil

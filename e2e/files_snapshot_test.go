@@ -1,0 +1,177 @@
+package e2e
+
+import (
+	"io"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azfile/directory"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azfile/file"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azfile/fileerror"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azfile/sas"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azfile/service"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azfile/share"
+)
+
+// TestFiles_ShareSnapshots (issue 13 item 3): share snapshots as azfile drives them. A
+// snapshot keeps the share as it was (content, listings, properties, metadata) while the
+// share changes; it lists with include=snapshots; it is read-only (400
+// ShareSnapshotOperationNotSupported); a file deleted from the share is restored by copying
+// it from the snapshot with a SAS; List Ranges diffs two snapshots (following a rename only
+// with support-rename); a share with snapshots is deleted only with its snapshots.
+func TestFiles_ShareSnapshots(t *testing.T) {
+	svc, _, _, cred := filesFixture(t)
+	sc := svc.NewShareClient("data")
+	fc := sc.NewDirectoryClient("dir").NewFileClient("a.txt")
+
+	snap1, err := sc.CreateSnapshot(ctxT(t), &share.CreateSnapshotOptions{Metadata: map[string]*string{"taken": to.Ptr("first")}})
+	if err != nil || snap1.Snapshot == nil || snap1.ETag == nil || snap1.LastModified == nil {
+		t.Fatalf("create a snapshot: %v %+v", err, snap1)
+	}
+	if _, err := time.Parse(time.RFC3339Nano, *snap1.Snapshot); err != nil || len(*snap1.Snapshot) != len("2026-12-03T19:50:00.0000000Z") {
+		t.Fatalf("x-ms-snapshot %q: %v", *snap1.Snapshot, err)
+	}
+	// The share changes: new bytes, a new file, the old one renamed.
+	if _, err := fc.UploadRange(ctxT(t), 0, streamOf([]byte("HELLO")), nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sc.NewRootDirectoryClient().NewFileClient("new.txt").Create(ctxT(t), 3, nil); err != nil {
+		t.Fatal(err)
+	}
+
+	// Reads from the snapshot see the share as it was.
+	ss, err := sc.WithSnapshot(*snap1.Snapshot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := ss.NewDirectoryClient("dir").NewFileClient("a.txt")
+	if body := download(t, old); body != "hello files" {
+		t.Errorf("the snapshot's a.txt = %q, want what it held then", body)
+	}
+	if live := download(t, fc); live != "HELLO files" {
+		t.Errorf("the share's a.txt = %q", live)
+	}
+	names := listNames(t, ss.NewRootDirectoryClient())
+	if len(names) != 1 || names[0] != "dir" {
+		t.Errorf("the snapshot's root lists %v, want [dir] (new.txt came later)", names)
+	}
+	props, err := ss.GetProperties(ctxT(t), nil)
+	if err != nil || props.Metadata["Taken"] == nil || *props.Metadata["Taken"] != "first" {
+		t.Errorf("the snapshot's properties: %v %v", err, props.Metadata)
+	}
+	if _, err := old.GetProperties(ctxT(t), nil); err != nil {
+		t.Errorf("a file's properties in the snapshot: %v", err)
+	}
+
+	// Listed with include=snapshots: the snapshot before the share, with its metadata.
+	pager := svc.NewListSharesPager(&service.ListSharesOptions{Include: service.ListSharesInclude{Snapshots: true, Metadata: true}, Prefix: to.Ptr("data")})
+	page, err := pager.NextPage(ctxT(t))
+	if err != nil || len(page.Shares) != 2 || page.Shares[0].Snapshot == nil || *page.Shares[0].Snapshot != *snap1.Snapshot ||
+		page.Shares[1].Snapshot != nil || *page.Shares[0].Metadata["taken"] != "first" {
+		t.Fatalf("list shares with snapshots: %v %+v", err, page.Shares)
+	}
+	page, err = svc.NewListSharesPager(&service.ListSharesOptions{Prefix: to.Ptr("data")}).NextPage(ctxT(t))
+	if err != nil || len(page.Shares) != 1 {
+		t.Fatalf("list shares without snapshots: %v %d", err, len(page.Shares))
+	}
+
+	// Read-only.
+	_, err = old.UploadRange(ctxT(t), 0, streamOf([]byte("x")), nil)
+	wantFileError(t, err, http.StatusBadRequest, fileerror.ShareSnapshotOperationNotSupported)
+	_, err = ss.NewRootDirectoryClient().NewFileClient("x.txt").Create(ctxT(t), 1, nil)
+	wantFileError(t, err, http.StatusBadRequest, fileerror.ShareSnapshotOperationNotSupported)
+	_, err = ss.SetMetadata(ctxT(t), nil)
+	wantFileError(t, err, http.StatusBadRequest, fileerror.ShareSnapshotOperationNotSupported)
+	bad, _ := sc.WithSnapshot("yesterday")
+	_, err = bad.GetProperties(ctxT(t), nil)
+	wantFileError(t, err, http.StatusBadRequest, fileerror.Code("InvalidQueryParameterValue"))
+
+	// List Ranges diff: changed bytes since snapshot 1; after a rename, found only with
+	// support-rename.
+	diff, err := fc.GetRangeList(ctxT(t), &file.GetRangeListOptions{PrevShareSnapshot: snap1.Snapshot})
+	if err != nil || len(diff.Ranges) != 1 || *diff.Ranges[0].Start != 0 || *diff.Ranges[0].End != 10 {
+		t.Errorf("range diff since snapshot 1: %v %+v", err, diff.Ranges)
+	}
+	renamed, err := fc.Rename(ctxT(t), "moved.txt", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap2, err := sc.CreateSnapshot(ctxT(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	moved := sc.NewRootDirectoryClient().NewFileClient("moved.txt")
+	_, err = moved.GetRangeList(ctxT(t), &file.GetRangeListOptions{PrevShareSnapshot: snap1.Snapshot, ShareSnapshot: snap2.Snapshot})
+	wantFileError(t, err, http.StatusConflict, fileerror.Code("PreviousSnapshotNotFound"))
+	diff, err = moved.GetRangeList(ctxT(t), &file.GetRangeListOptions{PrevShareSnapshot: snap1.Snapshot, ShareSnapshot: snap2.Snapshot, SupportRename: to.Ptr(true)})
+	if err != nil || len(diff.Ranges) != 1 || *diff.ETag != *renamed.ETag {
+		t.Errorf("range diff across a rename: %v %+v", err, diff.Ranges)
+	}
+
+	// Restore a deleted file by copying it from the snapshot with a SAS.
+	if _, err := moved.Delete(ctxT(t), nil); err != nil {
+		t.Fatal(err)
+	}
+	qp, err := sas.SignatureValues{Protocol: sas.ProtocolHTTPS, ExpiryTime: time.Now().Add(time.Hour), ShareName: "data",
+		Permissions: (&sas.SharePermissions{Read: true}).String()}.SignWithSharedKey(cred)
+	if err != nil {
+		t.Fatal(err)
+	}
+	parts, _ := sas.ParseURL(old.URL())
+	parts.ShareSnapshot, parts.SAS = *snap1.Snapshot, qp
+	if _, err := fc.StartCopyFromURL(ctxT(t), parts.String(), nil); err != nil {
+		t.Fatalf("copy from the snapshot: %v", err)
+	}
+	if got := download(t, fc); got != "hello files" {
+		t.Errorf("restored from the snapshot: %q", got)
+	}
+
+	// Deleting: not while it has snapshots; one snapshot alone; then the rest with the share.
+	_, err = sc.Delete(ctxT(t), nil)
+	wantFileError(t, err, http.StatusConflict, fileerror.ShareHasSnapshots)
+	if _, err := sc.Delete(ctxT(t), &share.DeleteOptions{ShareSnapshot: snap2.Snapshot}); err != nil {
+		t.Fatalf("delete snapshot 2: %v", err)
+	}
+	s2, _ := sc.WithSnapshot(*snap2.Snapshot)
+	_, err = s2.GetProperties(ctxT(t), nil)
+	wantFileError(t, err, http.StatusNotFound, fileerror.ShareNotFound)
+	if _, err := sc.Delete(ctxT(t), &share.DeleteOptions{DeleteSnapshots: to.Ptr(share.DeleteSnapshotsOptionTypeInclude)}); err != nil {
+		t.Fatalf("delete with snapshots: %v", err)
+	}
+	page, err = svc.NewListSharesPager(&service.ListSharesOptions{Include: service.ListSharesInclude{Snapshots: true}, Prefix: to.Ptr("data")}).NextPage(ctxT(t))
+	if err != nil || len(page.Shares) != 0 {
+		t.Fatalf("after deleting with snapshots: %v %d", err, len(page.Shares))
+	}
+}
+
+func download(t *testing.T, fc *file.Client) string {
+	t.Helper()
+	dl, err := fc.DownloadStream(ctxT(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dl.Body.Close()
+	b, _ := io.ReadAll(dl.Body)
+	return string(b)
+}
+
+func listNames(t *testing.T, dc *directory.Client) []string {
+	t.Helper()
+	var names []string
+	pager := dc.NewListFilesAndDirectoriesPager(nil)
+	for pager.More() {
+		page, err := pager.NextPage(ctxT(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range page.Segment.Directories {
+			names = append(names, *d.Name)
+		}
+		for _, f := range page.Segment.Files {
+			names = append(names, *f.Name)
+		}
+	}
+	return names
+}
