@@ -38,6 +38,7 @@ type suite struct {
 var suites = []suite{
 	{"azsecrets", "github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azsecrets", "v1.5.1", []string{"."}, "30m"},
 	{"azkeys", "github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azkeys", "v1.5.0", []string{"."}, "60m"},
+	{"azcertificates", "github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azcertificates", "v1.4.0", []string{"."}, "30m"},
 	{"armkeyvault", "github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/keyvault/armkeyvault", "v1.5.0", []string{"."}, "30m"},
 	{"armstorage", "github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/storage/armstorage", "v1.8.1", []string{"."}, "60m"},
 	{"azfile", "github.com/Azure/azure-sdk-for-go/sdk/storage/azfile", "v1.7.2", []string{"./file", "./share", "./directory", "./service", "./lease"}, "120m"},
@@ -436,6 +437,10 @@ func testEnv(e serverEnv, r resources) []string {
 		"AZURE_TENANT_ID="+e.TenantID, "AZURE_CLIENT_ID="+e.AdminClientID, "AZURE_CLIENT_SECRET="+e.AdminClientSecret,
 		"AZURE_SUBSCRIPTION_ID="+e.SubscriptionID, "AZURE_AUTHORITY_HOST="+e.AuthorityHost, "AZURE_OBJECT_ID="+e.AdminObjectID,
 		"AZURE_TOKEN_CREDENTIALS=EnvironmentCredential", "LOCATION="+location,
+		// Suites pinned to an older azidentity (azcertificates v1.4.0: 1.10.1) refuse the value
+		// EnvironmentCredential in DefaultAzureCredential; given a service directory, their test
+		// credential is a client secret credential for the same administrator instead.
+		"AZURE_SERVICE_DIRECTORY=CONFORMANCE", "CONFORMANCE_CLIENT_ID="+e.AdminClientID, "CONFORMANCE_CLIENT_SECRET="+e.AdminClientSecret, "CONFORMANCE_TENANT_ID="+e.TenantID,
 		"AZURE_RECORD_MODE=live", "PROXY_MANUAL_START=true",
 		"GOWORK=off", "GOFLAGS=-mod=mod", "GOPROXY=off",
 		"AZURE_KEYVAULT_URL=https://"+r.Vault+".vault.azure.net/",
