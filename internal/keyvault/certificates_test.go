@@ -1,6 +1,7 @@
 package keyvault
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -365,4 +366,33 @@ func signCSR(t *testing.T, csr *x509.CertificateRequest, ca *x509.Certificate, c
 		t.Fatal(err)
 	}
 	return der
+}
+
+// TestCertificate_AutoRenew: the policy sweep renews a Self certificate when its AutoRenew
+// action fires (at a lifetime percentage), keeping its policy; a certificate whose action
+// is EmailContacts is left alone.
+func TestCertificate_AutoRenew(t *testing.T) {
+	clk := &clock{time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	s, v := newTestService(t, clk, DefaultSettings())
+	mustCall(t, s, v, http.MethodPost, "/certificates/renewed/create", `{"policy":{"issuer":{"name":"Self"},"x509_props":{"subject":"CN=r","validity_months":10},
+		"lifetime_actions":[{"trigger":{"lifetime_percentage":50},"action":{"action_type":"AutoRenew"}}]}}`)
+	mustCall(t, s, v, http.MethodPost, "/certificates/notified/create", `{"policy":{"issuer":{"name":"Self"},"x509_props":{"subject":"CN=n","validity_months":10},
+		"lifetime_actions":[{"trigger":{"lifetime_percentage":50},"action":{"action_type":"EmailContacts"}}]}}`)
+	first := mustCall(t, s, v, http.MethodGet, "/certificates/renewed", "")["id"]
+	clk.t = clk.t.AddDate(0, 4, 0)
+	if ids, err := s.RotateDue(context.Background()); err != nil || len(ids) != 0 {
+		t.Fatalf("at 40%% of the lifetime: %v %v", ids, err)
+	}
+	clk.t = clk.t.AddDate(0, 1, 1)
+	ids, err := s.RotateDue(context.Background())
+	if err != nil || len(ids) != 1 {
+		t.Fatalf("past 50%% of the lifetime: renewed %v, %v; want the AutoRenew certificate only", ids, err)
+	}
+	got := mustCall(t, s, v, http.MethodGet, "/certificates/renewed", "")
+	if got["id"] == first || got["id"] != ids[0] || !cerOf(t, got).NotBefore.Equal(clk.t) {
+		t.Fatalf("after renewal: %v (first %v)", got["id"], first)
+	}
+	if ids, _ := s.RotateDue(context.Background()); len(ids) != 0 {
+		t.Fatalf("renewed again at once: %v", ids)
+	}
 }

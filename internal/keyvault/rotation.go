@@ -238,9 +238,10 @@ func rotationDue(p *rotationPolicy, cur keyVersion, now time.Time) bool {
 	return false
 }
 
-// RotateDue rotates every key whose rotation policy's Rotate action has fired, and purges
-// soft-deleted keys and secrets past their scheduled purge date. It returns the ids of the
-// new key versions.
+// RotateDue rotates every key whose rotation policy's Rotate action has fired, renews every
+// Self certificate whose policy's AutoRenew action has fired, and purges soft-deleted keys,
+// secrets and certificates past their scheduled purge date. It returns the ids of the new
+// key and certificate versions.
 func (s *Service) RotateDue(ctx context.Context) ([]string, error) {
 	var vaults []Vault
 	if err := s.st.View(ctx, func(tx store.Tx) error {
@@ -257,7 +258,7 @@ func (s *Service) RotateDue(ctx context.Context) ([]string, error) {
 			continue
 		}
 		c := &call{ctx: ctx, vault: v, svc: s}
-		var due []string
+		var due, renew []string
 		if err := s.st.Update(ctx, func(tx store.Tx) error {
 			if err := purgeExpiredTx(tx, v, now); err != nil {
 				return err
@@ -271,9 +272,30 @@ func (s *Service) RotateDue(ctx context.Context) ([]string, error) {
 					due = append(due, o.Name)
 				}
 			}
-			return nil
+			certs, current, err := c.certsTx(tx, false, false)
+			for _, o := range certs {
+				if renewalDue(o.CertPolicy, current[strings.ToLower(o.Name)], now) {
+					renew = append(renew, o.Name)
+				}
+			}
+			return err
 		}); err != nil {
 			return rotated, err
+		}
+		for _, name := range renew {
+			rc := &call{ctx: ctx, vault: v, svc: s, body: []byte("{}")}
+			if _, _, err := rc.createCertificate(name); err != nil {
+				return rotated, err
+			}
+			var cv certVersion
+			_ = s.st.View(ctx, func(tx store.Tx) error {
+				var err error
+				_, cv, err = rc.loadCert(tx, name, "")
+				return err
+			})
+			if cv.Version != "" {
+				rotated = append(rotated, rc.certID(cv.Name, cv.Version))
+			}
 		}
 		for _, name := range due {
 			_, body, err := c.rotate(name)
@@ -337,9 +359,37 @@ func (s *Service) Run(ctx context.Context, logf func(msg string, args ...any)) {
 			if err != nil && ctx.Err() == nil {
 				logf("key rotation sweep failed", "error", err)
 			}
-			for _, kid := range rotated {
-				logf("key rotated by its rotation policy", "kid", kid)
+			for _, id := range rotated {
+				logf("new version made by its policy (key rotation or certificate AutoRenew)", "id", id)
 			}
 		}
 	}
+}
+
+// renewalDue reports whether a Self certificate's AutoRenew lifetime action has fired for
+// its current version: at a percentage of its lifetime, or days before it expires.
+func renewalDue(p *certPolicy, cur *certVersion, now time.Time) bool {
+	if p == nil || cur == nil || p.Issuer == nil || !strings.EqualFold(p.Issuer.Name, issuerSelf) ||
+		cur.Attributes.NotBefore == nil || cur.Attributes.Expires == nil {
+		return false
+	}
+	nbf, exp := time.Unix(*cur.Attributes.NotBefore, 0), time.Unix(*cur.Attributes.Expires, 0)
+	for _, a := range p.LifetimeActions {
+		if a.Action.ActionType != "AutoRenew" {
+			continue
+		}
+		var at time.Time
+		switch {
+		case a.Trigger.LifetimePercentage != nil:
+			at = nbf.Add(exp.Sub(nbf) / 100 * time.Duration(*a.Trigger.LifetimePercentage))
+		case a.Trigger.DaysBeforeExpiry != nil:
+			at = exp.AddDate(0, 0, -*a.Trigger.DaysBeforeExpiry)
+		default:
+			continue
+		}
+		if !now.Before(at) {
+			return true
+		}
+	}
+	return false
 }
