@@ -302,7 +302,7 @@ var versionRE = regexp.MustCompile(`^[0-9a-fA-F]{32}$`)
 // kept, so /keys/k/ names the latest version).
 func (s *Service) route(c *call, segs []string) (int, any, error) {
 	if len(segs) == 0 || segs[0] == "" {
-		return 0, nil, azerr.NotFound("NotFound", "The path must name a collection of the vault: /keys, /secrets, /deletedkeys or /deletedsecrets.")
+		return 0, nil, azerr.NotFound("NotFound", "The path must name a collection of the vault: /keys, /secrets, /certificates, /deletedkeys, /deletedsecrets or /deletedcertificates.")
 	}
 	if err := s.limits.allow(c, segs); err != nil {
 		return 0, nil, err
