@@ -354,9 +354,17 @@ func TestFiles_ConformanceServiceProperties(t *testing.T) {
 		t.Errorf("the ARM-set CORS rules over REST (metrics kept): %v %+v", err, got)
 	}
 	_, err = fs.SetServiceProperties(ctxT(t), rg, account, armstorage.FileServiceProperties{FileServiceProperties: &armstorage.FileServicePropertiesProperties{
-		ShareDeleteRetentionPolicy: &armstorage.DeleteRetentionPolicy{Enabled: to.Ptr(true), Days: to.Ptr[int32](7)}}}, nil)
-	if respStatus(err) != http.StatusBadRequest || !strings.Contains(err.Error(), "NotSupported") {
-		t.Errorf("share soft delete through ARM: %v, want 400 NotSupported", err)
+		ShareDeleteRetentionPolicy: &armstorage.DeleteRetentionPolicy{Enabled: to.Ptr(true), Days: to.Ptr[int32](0)}}}, nil)
+	if respStatus(err) != http.StatusBadRequest {
+		t.Errorf("share soft delete kept 0 days through ARM: %v, want 400", err)
+	}
+	if _, err = fs.SetServiceProperties(ctxT(t), rg, account, armstorage.FileServiceProperties{FileServiceProperties: &armstorage.FileServicePropertiesProperties{
+		ShareDeleteRetentionPolicy: &armstorage.DeleteRetentionPolicy{Enabled: to.Ptr(true), Days: to.Ptr[int32](7)}}}, nil); err != nil {
+		t.Fatalf("share soft delete through ARM: %v", err)
+	}
+	viaARM, err = fs.GetServiceProperties(ctxT(t), rg, account, nil)
+	if p := viaARM.FileServiceProperties.FileServiceProperties; err != nil || !*p.ShareDeleteRetentionPolicy.Enabled || *p.ShareDeleteRetentionPolicy.Days != 7 {
+		t.Errorf("share soft delete read back through ARM: %v", err)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/storage/armstorage"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azfile/directory"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azfile/file"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azfile/fileerror"
@@ -174,4 +175,80 @@ func listNames(t *testing.T, dc *directory.Client) []string {
 		}
 	}
 	return names
+}
+
+// TestFiles_ShareSoftDelete (issue 13 item 3): with share soft delete on (the ARM
+// fileServices retention policy), a deleted share is listed with include=deleted (version,
+// deleted time, remaining days) and restored with its content and snapshots; a restore needs
+// its headers (400 MissingRequiredHeader), a deleted version that exists (404) and no live
+// share of that name (409 ShareAlreadyExists).
+func TestFiles_ShareSoftDelete(t *testing.T) {
+	svc, account, rg, _ := filesFixture(t)
+	fs, err := armstorage.NewFileServicesClient(srv.SubscriptionID, adminCredential(t), armOptions(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fs.SetServiceProperties(ctxT(t), rg, account, armstorage.FileServiceProperties{FileServiceProperties: &armstorage.FileServicePropertiesProperties{
+		ShareDeleteRetentionPolicy: &armstorage.DeleteRetentionPolicy{Enabled: to.Ptr(true), Days: to.Ptr[int32](3)}}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	sc := svc.NewShareClient("data")
+	snap, err := sc.CreateSnapshot(ctxT(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = sc.Restore(ctxT(t), "", nil)
+	wantFileError(t, err, http.StatusBadRequest, fileerror.MissingRequiredHeader)
+	if _, err := sc.Delete(ctxT(t), &share.DeleteOptions{DeleteSnapshots: to.Ptr(share.DeleteSnapshotsOptionTypeInclude)}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = sc.GetProperties(ctxT(t), nil)
+	wantFileError(t, err, http.StatusNotFound, fileerror.ShareNotFound)
+
+	deletedVersion := func() string {
+		t.Helper()
+		page, err := svc.NewListSharesPager(&service.ListSharesOptions{Include: service.ListSharesInclude{Deleted: true}, Prefix: to.Ptr("data")}).NextPage(ctxT(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var deleted []*service.Share
+		for _, s := range page.Shares {
+			if s.Deleted != nil && *s.Deleted {
+				deleted = append(deleted, s)
+			}
+		}
+		if len(deleted) != 1 || deleted[0].Version == nil || deleted[0].Properties.DeletedTime == nil || *deleted[0].Properties.RemainingRetentionDays != 3 {
+			t.Fatalf("list shares with deleted: %+v", page.Shares)
+		}
+		return *deleted[0].Version
+	}
+	version := deletedVersion()
+	page, err := svc.NewListSharesPager(&service.ListSharesOptions{Include: service.ListSharesInclude{Snapshots: true}, Prefix: to.Ptr("data")}).NextPage(ctxT(t))
+	if err != nil || len(page.Shares) != 0 {
+		t.Fatalf("a deleted share or its snapshot listed without include=deleted: %v %d", err, len(page.Shares))
+	}
+	_, err = sc.Restore(ctxT(t), "0000000000000001", nil)
+	wantFileError(t, err, http.StatusNotFound, fileerror.ShareNotFound)
+
+	// A live share of the same name blocks the restore.
+	if _, err := sc.Create(ctxT(t), nil); err != nil {
+		t.Fatal(err)
+	}
+	_, err = sc.Restore(ctxT(t), version, nil)
+	wantFileError(t, err, http.StatusConflict, fileerror.ShareAlreadyExists)
+	if _, err := sc.Delete(ctxT(t), nil); err != nil {
+		t.Fatal(err)
+	}
+	// Two deleted versions now; restore the first.
+	if res, err := sc.Restore(ctxT(t), version, nil); err != nil || res.ETag == nil {
+		t.Fatalf("restore: %v", err)
+	}
+	if got := download(t, sc.NewDirectoryClient("dir").NewFileClient("a.txt")); got != "hello files" {
+		t.Errorf("a restored share's file: %q", got)
+	}
+	ss, _ := sc.WithSnapshot(*snap.Snapshot)
+	if got := download(t, ss.NewDirectoryClient("dir").NewFileClient("a.txt")); got != "hello files" {
+		t.Errorf("a restored share's snapshot: %q", got)
+	}
+	deletedVersion() // the empty share deleted later is still there to restore
 }

@@ -44,13 +44,18 @@ func (q *request) listShares() error {
 		return err
 	}
 	var list []Share
-	withSnapshots := strings.Contains(q.q("include"), "snapshots")
+	include := q.q("include")
+	withSnapshots, withDeleted := strings.Contains(include, "snapshots"), strings.Contains(include, "deleted")
+	now := q.svc.now()
 	if err := q.svc.st.View(q.ctx, func(tx store.Tx) error {
-		var err error
-		if withSnapshots {
-			list, err = listAllSharesTx(tx, q.account.Name)
-		} else {
-			list, err = ListSharesTx(tx, q.account.Name)
+		all, err := listAllSharesTx(tx, q.account.Name)
+		for _, s := range all {
+			switch {
+			case s.Deleted && (!withDeleted || s.Snapshot != "" || s.expired(now)):
+			case s.Snapshot != "" && !withSnapshots:
+			default:
+				list = append(list, s)
+			}
 		}
 		return err
 	}); err != nil {
@@ -65,7 +70,10 @@ func (q *request) listShares() error {
 		if (a.Snapshot == "") != (b.Snapshot == "") {
 			return b.Snapshot == ""
 		}
-		return a.Snapshot < b.Snapshot
+		if a.Snapshot != b.Snapshot {
+			return a.Snapshot < b.Snapshot
+		}
+		return a.Version < b.Version
 	})
 	type shareProps struct {
 		LastModified     string `xml:"Last-Modified"`
@@ -76,10 +84,14 @@ func (q *request) listShares() error {
 		LeaseState       string `xml:"LeaseState"`
 		EnabledProtocols string `xml:"EnabledProtocols"`
 		SnapshotVDA      *bool  `xml:"EnableSnapshotVirtualDirectoryAccess,omitempty"`
+		DeletedTime      string `xml:"DeletedTime,omitempty"`
+		RemainingDays    *int   `xml:"RemainingRetentionDays,omitempty"`
 	}
 	type shareItem struct {
 		Name       string       `xml:"Name"`
 		Snapshot   string       `xml:"Snapshot,omitempty"`
+		Deleted    bool         `xml:"Deleted,omitempty"`
+		Version    string       `xml:"Version,omitempty"`
 		Properties shareProps   `xml:"Properties"`
 		Metadata   *xmlMetadata `xml:"Metadata,omitempty"`
 	}
@@ -97,7 +109,11 @@ func (q *request) listShares() error {
 		}
 		it := shareItem{Name: s.Name, Snapshot: s.Snapshot, Properties: shareProps{LastModified: s.LastModified.Format(http.TimeFormat), Etag: s.ETag,
 			Quota: s.Quota, AccessTier: s.AccessTier, LeaseStatus: "unlocked", LeaseState: "available", EnabledProtocols: s.EnabledProtocols,
-			SnapshotVDA: s.snapshotVirtualDirectoryAccess()}}
+			SnapshotVDA: s.snapshotVirtualDirectoryAccess()}, Deleted: s.Deleted, Version: s.Version}
+		if s.Deleted {
+			days := s.remainingDays(now)
+			it.Properties.DeletedTime, it.Properties.RemainingDays = s.DeletedTime.Format(http.TimeFormat), &days
+		}
 		if withMeta {
 			m := xmlMetadata(s.Metadata)
 			it.Metadata = &m
@@ -170,6 +186,8 @@ func (q *request) serveShare() error {
 		return q.leaseShare()
 	case comp == "snapshot" && m == http.MethodPut:
 		return q.snapshotShare()
+	case comp == "undelete" && m == http.MethodPut:
+		return q.restoreShare()
 	case comp == "acl" && m == http.MethodPut:
 		return q.setShareACL()
 	case comp == "acl" && (m == http.MethodGet || m == http.MethodHead):
@@ -196,7 +214,7 @@ func (q *request) serveShare() error {
 			if err := CheckShareDelete(s, q.r.Header.Get("x-ms-lease-id"), q.svc.now()); err != nil {
 				return err
 			}
-			return DeleteShareWithSnapshotsTx(tx, q.account.Name, q.share, q.r.Header.Get("x-ms-delete-snapshots"))
+			return DeleteShareWithSnapshotsTx(tx, q.account.Name, q.share, q.r.Header.Get("x-ms-delete-snapshots"), q.svc.now())
 		}); err != nil {
 			return err
 		}

@@ -40,6 +40,7 @@ var operations = []operation{
 	{"Get Share ACL", 'c', "HEAD", "acl", false, "r"},
 	{"Set Share ACL", 'c', "PUT", "acl", false, "w"},
 	{"Snapshot Share", 'c', "PUT", "snapshot", false, "w"},
+	{"Restore Share", 'c', "PUT", "undelete", false, "w"},
 
 	{"List Directories and Files", 'd', "GET", "list", false, "l"},
 	{"Create Directory", 'd', "PUT", "", false, "cw"},

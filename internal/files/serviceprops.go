@@ -23,7 +23,7 @@ type ServiceProperties struct {
 	HourMetrics   Metrics    `json:"hourMetrics"`
 	MinuteMetrics Metrics    `json:"minuteMetrics"`
 	Cors          []CorsRule `json:"cors,omitempty"`
-	// ShareDeleteRetention is share soft delete; only "off" is accepted until it is built.
+	// ShareDeleteRetention is share soft delete: deleted shares are kept this many days.
 	ShareDeleteRetention Retention   `json:"shareDeleteRetention"`
 	SMB                  SMBSettings `json:"smb"`
 }
@@ -112,8 +112,8 @@ func (p ServiceProperties) validate() error {
 			return bad("A metrics retention policy keeps 1 to 365 days, got %d.", m.Retention.Days)
 		}
 	}
-	if p.ShareDeleteRetention.Enabled {
-		return azerr.BadRequest("NotSupported", "Share soft delete is not supported by this version of Cerulean: a deleted share is gone at once. Leave shareDeleteRetentionPolicy disabled.")
+	if r := p.ShareDeleteRetention; r.Enabled && (r.Days < 1 || r.Days > 365) {
+		return bad("A share delete retention policy keeps 1 to 365 days, got %d.", r.Days)
 	}
 	return nil
 }

@@ -34,6 +34,21 @@ type Share struct {
 	Snapshot string `json:"snapshot,omitempty"`
 	// SnapshotVirtualDirectoryAccess is an NFS share's x-ms-enable-snapshot-virtual-directory-access.
 	SnapshotVirtualDirectoryAccess *bool `json:"snapshotVirtualDirectoryAccess,omitempty"`
+	// A soft-deleted share (share soft delete on): its version, when it was deleted and how
+	// many days it is kept. It is stored as <share>#<version> (see softdelete.go).
+	Deleted       bool      `json:"deleted,omitempty"`
+	Version       string    `json:"version,omitempty"`
+	DeletedTime   time.Time `json:"deletedTime,omitempty"`
+	RetentionDays int       `json:"retentionDays,omitempty"`
+}
+
+// stored is the name a share, share snapshot or deleted share is stored under.
+func (s Share) stored() string {
+	n := s.Name
+	if s.Version != "" {
+		n += "#" + s.Version
+	}
+	return storedName(n, s.Snapshot)
 }
 
 // SignedIdentifier is a stored access policy: what a SAS naming it (si) leaves out. The
@@ -81,7 +96,7 @@ func PutShareTx(tx store.Tx, account string, s Share) error {
 	if err != nil {
 		return fmt.Errorf("encode share: %w", err)
 	}
-	return tx.Put(colShares, shareKey(account, storedName(s.Name, s.Snapshot)), b)
+	return tx.Put(colShares, shareKey(account, s.stored()), b)
 }
 
 // CreateShareTx creates a share with its root directory; ShareAlreadyExists if it exists.
@@ -111,12 +126,13 @@ func CreateShareTx(tx store.Tx, account string, s Share, now time.Time) (Share, 
 	return s, createRootTx(tx, account, s.Name, now)
 }
 
-// ListSharesTx returns an account's shares in name order, without their snapshots.
+// ListSharesTx returns an account's shares in name order, without their snapshots and
+// deleted shares.
 func ListSharesTx(tx store.Tx, account string) ([]Share, error) {
 	all, err := listAllSharesTx(tx, account)
 	out := all[:0]
 	for _, s := range all {
-		if s.Snapshot == "" {
+		if s.Snapshot == "" && !s.Deleted {
 			out = append(out, s)
 		}
 	}

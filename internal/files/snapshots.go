@@ -47,7 +47,7 @@ func snapshotOf(stored string) string {
 
 // baseShareName is the live share a stored name belongs to.
 func baseShareName(stored string) string {
-	if i := strings.IndexByte(stored, '@'); i >= 0 {
+	if i := strings.IndexAny(stored, "@#"); i >= 0 {
 		return stored[:i]
 	}
 	return stored
@@ -199,7 +199,7 @@ func copyUnderTx(tx store.Tx, col, from, to string) error {
 // unless $include=none): its snapshots too when the request says
 // so (x-ms-delete-snapshots: include or include-leased), otherwise 409 ShareHasSnapshots
 // while it has any.
-func DeleteShareWithSnapshotsTx(tx store.Tx, account, share, deleteSnapshots string) error {
+func DeleteShareWithSnapshotsTx(tx store.Tx, account, share, deleteSnapshots string, now time.Time) error {
 	snaps, err := shareSnapshotsTx(tx, account, share)
 	if err != nil {
 		return err
@@ -212,10 +212,17 @@ func DeleteShareWithSnapshotsTx(tx store.Tx, account, share, deleteSnapshots str
 		default:
 			return invalidHeader("x-ms-delete-snapshots", "must be include or include-leased")
 		}
-		for _, sn := range snaps {
-			if err := DeleteShareTx(tx, account, storedName(share, sn.Snapshot)); err != nil {
-				return err
-			}
+	}
+	props, err := GetServicePropertiesTx(tx, account)
+	if err != nil {
+		return err
+	}
+	if r := props.ShareDeleteRetention; r.Enabled {
+		return softDeleteShareTx(tx, account, share, snaps, now, r.Days)
+	}
+	for _, sn := range snaps {
+		if err := DeleteShareTx(tx, account, storedName(share, sn.Snapshot)); err != nil {
+			return err
 		}
 	}
 	return DeleteShareTx(tx, account, share)

@@ -358,7 +358,7 @@ func (shares) ServeARM(c *arm.Call) (int, any, error) {
 			if strings.EqualFold(c.R.URL.Query().Get("$include"), "none") {
 				include = ""
 			}
-			err := files.DeleteShareWithSnapshotsTx(tx, account, name, include)
+			err := files.DeleteShareWithSnapshotsTx(tx, account, name, include, time.Now())
 			if e, ok := azerr.As(err); ok && e.Status == http.StatusNotFound {
 				status = http.StatusNoContent
 				return nil
