@@ -498,12 +498,8 @@ func (c *call) mergeCertificate(name string) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	var o object
-	if err := c.svc.st.View(c.ctx, func(tx store.Tx) error {
-		var err error
-		o, err = c.loadObject(tx, certKind, name, false)
-		return err
-	}); err != nil {
+	o, err := c.liveCert(name)
+	if err != nil {
 		return 0, nil, err
 	}
 	op := o.Pending
@@ -550,13 +546,20 @@ func (c *call) mergeCertificate(name string) (int, any, error) {
 
 // ---- the pending operation ----
 
-func (c *call) getCertOperation(name string) (int, any, error) {
+// liveCert reads a live certificate object.
+func (c *call) liveCert(name string) (object, error) {
 	var o object
-	if err := c.svc.st.View(c.ctx, func(tx store.Tx) error {
+	err := c.svc.st.View(c.ctx, func(tx store.Tx) error {
 		var err error
 		o, err = c.loadObject(tx, certKind, name, false)
 		return err
-	}); err != nil {
+	})
+	return o, err
+}
+
+func (c *call) getCertOperation(name string) (int, any, error) {
+	o, err := c.liveCert(name)
+	if err != nil {
 		return 0, nil, err
 	}
 	if o.Pending == nil {

@@ -396,3 +396,24 @@ func TestCertificate_AutoRenew(t *testing.T) {
 		t.Fatalf("renewed again at once: %v", ids)
 	}
 }
+
+// TestCertificate_AccessPolicy: in a vault with access policies, certificate operations need
+// the certificates permission Key Vault names for each.
+func TestCertificate_AccessPolicy(t *testing.T) {
+	s, v := newTestService(t, &clock{time.Now()}, DefaultSettings())
+	mustCall(t, s, v, http.MethodPost, "/certificates/ap/create", `{"policy":{"issuer":{"name":"Self"},"x509_props":{"subject":"CN=ap"}}}`)
+	limited := v
+	limited.AccessPolicies = []AccessPolicy{{TenantID: "t", ObjectID: testOID, Permissions: Permissions{Certificates: []string{"Get", "List"}}}}
+	mustCall(t, s, limited, http.MethodGet, "/certificates/ap", "")
+	mustCall(t, s, limited, http.MethodGet, "/certificates", "")
+	for _, req := range [][3]string{
+		{http.MethodPost, "/certificates/ap/create", `{}`}, {http.MethodDelete, "/certificates/ap", ""},
+		{http.MethodPut, "/certificates/contacts", `{"contacts":[{"email":"a@b"}]}`}, {http.MethodGet, "/certificates/issuers", ""},
+		{http.MethodGet, "/secrets/ap", ""},
+	} {
+		_, _, err := testCall(t, s, limited, req[0], req[1], req[2])
+		if e, ok := azerr.As(err); !ok || e.Status != http.StatusForbidden || !strings.Contains(mustJSON(e), "AccessDenied") {
+			t.Errorf("%s %s with certificates get/list only: %v, want 403 AccessDenied", req[0], req[1], err)
+		}
+	}
+}
