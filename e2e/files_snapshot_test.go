@@ -14,6 +14,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azfile/sas"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azfile/service"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azfile/share"
+	"github.com/google/uuid"
 )
 
 // TestFiles_ShareSnapshots (issue 13 item 3): share snapshots as azfile drives them. A
@@ -251,4 +252,48 @@ func TestFiles_ShareSoftDelete(t *testing.T) {
 		t.Errorf("a restored share's snapshot: %q", got)
 	}
 	deletedVersion() // the empty share deleted later is still there to restore
+}
+
+// TestFiles_PremiumShares (issue 13 item 3): a FileStorage account's shares report what
+// their quota provisions (IOPS, ingress, egress, bandwidth, next quota downgrade), in Get
+// Share Properties and List Shares, and keep paid bursting settings; a standard account's
+// share refuses paid bursting (400 InvalidHeaderValue).
+func TestFiles_PremiumShares(t *testing.T) {
+	rg := "prem-" + uuid.NewString()[:8]
+	if err := createGroup(t, adminCredential(t), rg); err != nil {
+		t.Fatal(err)
+	}
+	name := newAccountName()
+	svc, _ := fileServiceOf(t, rg, name, createAccountKind(t, rg, name, armstorage.KindFileStorage, armstorage.SKUNamePremiumLRS))
+	sc := svc.NewShareClient("premium")
+	if _, err := sc.Create(ctxT(t), &share.CreateOptions{Quota: to.Ptr[int32](1024), PaidBurstingEnabled: to.Ptr(true),
+		PaidBurstingMaxIops: to.Ptr[int64](5000), PaidBurstingMaxBandwidthMibps: to.Ptr[int64](1000)}); err != nil {
+		t.Fatal(err)
+	}
+	p, err := sc.GetProperties(ctxT(t), nil)
+	// 1,024 GiB: 3,000 + 1,024 IOPS; 40 + ceil(40.96) = 81 MB/s in, 60 + ceil(61.44) = 122 out.
+	if err != nil || *p.ProvisionedIops != 4024 || *p.ProvisionedIngressMBps != 81 || *p.ProvisionedEgressMBps != 122 ||
+		*p.ProvisionedBandwidthMiBps != 203 || p.NextAllowedQuotaDowngradeTime == nil ||
+		!*p.PaidBurstingEnabled || *p.PaidBurstingMaxIops != 5000 || *p.PaidBurstingMaxBandwidthMibps != 1000 {
+		t.Fatalf("premium share properties: %v %+v", err, p)
+	}
+	if _, err := sc.SetProperties(ctxT(t), &share.SetPropertiesOptions{PaidBurstingMaxIops: to.Ptr[int64](7000)}); err != nil {
+		t.Fatal(err)
+	}
+	page, err := svc.NewListSharesPager(nil).NextPage(ctxT(t))
+	if err != nil || len(page.Shares) != 1 {
+		t.Fatal(err)
+	}
+	if lp := page.Shares[0].Properties; lp.ProvisionedIops == nil || *lp.ProvisionedIops != 4024 || *lp.ProvisionedBandwidthMiBps != 203 ||
+		lp.NextAllowedQuotaDowngradeTime == nil || *lp.PaidBurstingMaxIops != 7000 {
+		t.Errorf("a premium share listed: %+v", lp)
+	}
+
+	std, _, _, _ := filesFixture(t)
+	_, err = std.NewShareClient("data").SetProperties(ctxT(t), &share.SetPropertiesOptions{PaidBurstingEnabled: to.Ptr(true)})
+	wantFileError(t, err, http.StatusBadRequest, fileerror.InvalidHeaderValue)
+	sp, err := std.NewShareClient("data").GetProperties(ctxT(t), nil)
+	if err != nil || sp.ProvisionedIops != nil {
+		t.Errorf("a standard share reports provisioned IOPS: %v %v", err, sp.ProvisionedIops)
+	}
 }

@@ -38,7 +38,13 @@ func fileServiceCred(t *testing.T) (*service.Client, string, string, *service.Sh
 		t.Fatal(err)
 	}
 	name := newAccountName()
-	a := createAccount(t, rg, name)
+	c, cred := fileServiceOf(t, rg, name, createAccount(t, rg, name))
+	return c, name, rg, cred
+}
+
+// fileServiceOf is the File service client of an account, with its first key.
+func fileServiceOf(t *testing.T, rg, name string, a armstorage.Account) (*service.Client, *service.SharedKeyCredential) {
+	t.Helper()
 	keys, err := accountsClient(t, adminCredential(t)).ListKeys(ctxT(t), rg, name, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -52,7 +58,7 @@ func fileServiceCred(t *testing.T) (*service.Client, string, string, *service.Sh
 	if err != nil {
 		t.Fatal(err)
 	}
-	return c, name, rg, cred
+	return c, cred
 }
 
 func wantFileError(t *testing.T, err error, status int, code fileerror.Code) {

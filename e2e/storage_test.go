@@ -25,9 +25,14 @@ func newAccountName() string { return "st" + strings.ReplaceAll(uuid.NewString()
 // createAccount creates a StorageV2 account as the admin and returns it.
 func createAccount(t *testing.T, rg, name string) armstorage.Account {
 	t.Helper()
+	return createAccountKind(t, rg, name, armstorage.KindStorageV2, armstorage.SKUNameStandardLRS)
+}
+
+func createAccountKind(t *testing.T, rg, name string, kind armstorage.Kind, sku armstorage.SKUName) armstorage.Account {
+	t.Helper()
 	poller, err := accountsClient(t, adminCredential(t)).BeginCreate(ctxT(t), rg, name, armstorage.AccountCreateParameters{
-		Kind: to.Ptr(armstorage.KindStorageV2), Location: to.Ptr("westus"),
-		SKU: &armstorage.SKU{Name: to.Ptr(armstorage.SKUNameStandardLRS)}}, nil)
+		Kind: to.Ptr(kind), Location: to.Ptr("westus"),
+		SKU: &armstorage.SKU{Name: to.Ptr(sku)}}, nil)
 	if err != nil {
 		t.Fatalf("create account %s: %v", name, err)
 	}

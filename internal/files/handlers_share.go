@@ -86,6 +86,15 @@ func (q *request) listShares() error {
 		SnapshotVDA      *bool  `xml:"EnableSnapshotVirtualDirectoryAccess,omitempty"`
 		DeletedTime      string `xml:"DeletedTime,omitempty"`
 		RemainingDays    *int   `xml:"RemainingRetentionDays,omitempty"`
+		// A premium share's provisioned figures and paid bursting.
+		ProvisionedIops      *int   `xml:"ProvisionedIops,omitempty"`
+		ProvisionedIngress   *int   `xml:"ProvisionedIngressMBps,omitempty"`
+		ProvisionedEgress    *int   `xml:"ProvisionedEgressMBps,omitempty"`
+		ProvisionedBandwidth *int   `xml:"ProvisionedBandwidthMiBps,omitempty"`
+		NextDowngrade        string `xml:"NextAllowedQuotaDowngradeTime,omitempty"`
+		PaidBursting         *bool  `xml:"PaidBurstingEnabled,omitempty"`
+		PaidBurstingIops     *int64 `xml:"PaidBurstingMaxIops,omitempty"`
+		PaidBurstingMibps    *int64 `xml:"PaidBurstingMaxBandwidthMibps,omitempty"`
 	}
 	type shareItem struct {
 		Name       string       `xml:"Name"`
@@ -110,6 +119,21 @@ func (q *request) listShares() error {
 		it := shareItem{Name: s.Name, Snapshot: s.Snapshot, Properties: shareProps{LastModified: s.LastModified.Format(http.TimeFormat), Etag: s.ETag,
 			Quota: s.Quota, AccessTier: s.AccessTier, LeaseStatus: "unlocked", LeaseState: "available", EnabledProtocols: s.EnabledProtocols,
 			SnapshotVDA: s.snapshotVirtualDirectoryAccess()}, Deleted: s.Deleted, Version: s.Version}
+		if q.account.Premium {
+			pv := provisionedFor(s)
+			pr := &it.Properties
+			pr.ProvisionedIops, pr.ProvisionedIngress, pr.ProvisionedEgress, pr.ProvisionedBandwidth = &pv.IOPS, &pv.IngressMBps, &pv.EgressMBps, &pv.BandwidthMiBps
+			pr.NextDowngrade = pv.NextDowngrade.Format(http.TimeFormat)
+			if b := s.PaidBursting; b != nil {
+				pr.PaidBursting = &b.Enabled
+				if b.MaxIops > 0 {
+					pr.PaidBurstingIops = &b.MaxIops
+				}
+				if b.MaxBandwidthMibps > 0 {
+					pr.PaidBurstingMibps = &b.MaxBandwidthMibps
+				}
+			}
+		}
 		if s.Deleted {
 			days := s.remainingDays(now)
 			it.Properties.DeletedTime, it.Properties.RemainingDays = s.DeletedTime.Format(http.TimeFormat), &days
@@ -148,6 +172,9 @@ func (q *request) serveShare() error {
 		if err := s.setSnapshotVirtualDirectoryAccess(q.r.Header); err != nil {
 			return err
 		}
+		if err := s.setPaidBursting(q.account, q.r.Header); err != nil {
+			return err
+		}
 		if v := q.r.Header.Get("x-ms-share-quota"); v != "" {
 			n, err := strconv.Atoi(v)
 			if err != nil || n < 1 || n > DefaultQuota {
@@ -178,6 +205,9 @@ func (q *request) serveShare() error {
 		q.w.Header().Set("x-ms-enabled-protocols", s.EnabledProtocols)
 		if v := s.snapshotVirtualDirectoryAccess(); v != nil {
 			q.w.Header().Set("x-ms-enable-snapshot-virtual-directory-access", strconv.FormatBool(*v))
+		}
+		if q.account.Premium {
+			premiumHeaders(q.w, s)
 		}
 		shareLeaseHeaders(q.w, s.Lease, q.svc.now())
 		q.w.WriteHeader(http.StatusOK)
@@ -242,6 +272,9 @@ func (q *request) serveShare() error {
 				s.AccessTier = v
 			}
 			if comp == "properties" {
+				if err := s.setPaidBursting(q.account, q.r.Header); err != nil {
+					return err
+				}
 				return s.setSnapshotVirtualDirectoryAccess(q.r.Header)
 			}
 			return nil

@@ -58,6 +58,9 @@ type Account struct {
 	KeyVaultURI string `json:"keyVaultUri,omitempty"`
 	KeyName     string `json:"keyName,omitempty"`
 	KeyVersion  string `json:"keyVersion,omitempty"`
+	// Premium is a FileStorage (premium files) account: its shares are provisioned, and
+	// report the IOPS and bandwidth their quota buys (premiumshares.go).
+	Premium bool `json:"premium,omitempty"`
 }
 
 // AccountKey is one of the account's two keys.

@@ -34,6 +34,8 @@ type Share struct {
 	Snapshot string `json:"snapshot,omitempty"`
 	// SnapshotVirtualDirectoryAccess is an NFS share's x-ms-enable-snapshot-virtual-directory-access.
 	SnapshotVirtualDirectoryAccess *bool `json:"snapshotVirtualDirectoryAccess,omitempty"`
+	// Paid bursting of a premium share (x-ms-share-paid-bursting-*).
+	PaidBursting *PaidBursting `json:"paidBursting,omitempty"`
 	// A soft-deleted share (share soft delete on): its version, when it was deleted and how
 	// many days it is kept. It is stored as <share>#<version> (see softdelete.go).
 	Deleted       bool      `json:"deleted,omitempty"`

@@ -281,6 +281,7 @@ func (p *Provider) onWrite(c *arm.Call, tx store.Tx, r *arm.Resource, created bo
 	acct.ResourceID, acct.SubscriptionID, acct.Location = r.ID, c.ID.SubscriptionID, r.Location
 	acct.AllowSharedKeyAccess = props.AllowSharedKeyAccess == nil || *props.AllowSharedKeyAccess
 	acct.AllowHTTP = !props.SupportsHTTPSTrafficOnly
+	acct.Premium = strings.EqualFold(r.Kind, "FileStorage")
 	if err := p.configureEncryption(c, tx, r, &props, &acct, created); err != nil {
 		return err
 	}
