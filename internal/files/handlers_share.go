@@ -18,6 +18,8 @@ func (q *request) serveService() error {
 	switch {
 	case q.r.Method == http.MethodGet && q.q("comp") == "list":
 		return q.listShares()
+	case q.r.Method == http.MethodPost && q.q("restype") == "service" && q.q("comp") == "userdelegationkey":
+		return q.userDelegationKey()
 	case q.q("restype") == "service" && q.q("comp") == "properties":
 		return q.serviceProperties()
 	}

@@ -25,6 +25,7 @@ var operations = []operation{
 	{"List Shares", 's', "GET", "list", false, "l"},
 	{"Get File Service Properties", 's', "GET", "properties", false, "r"},
 	{"Set File Service Properties", 's', "PUT", "properties", false, "w"},
+	{"Get User Delegation Key", 's', "POST", "userdelegationkey", false, ""}, // OAuth only: no SAS permission
 
 	{"Create Share", 'c', "PUT", "", false, "cw"},
 	{"Get Share Properties", 'c', "GET", "", false, "r"},
@@ -114,6 +115,8 @@ func (o *operation) controlAction() string {
 	switch {
 	case o.Comp == "filepermission":
 		return ""
+	case o.Comp == "userdelegationkey":
+		return prefix + "generateUserDelegationKey/action"
 	case o.Level == 's' && o.Comp == "list":
 		return prefix + "shares/read"
 	case o.Level == 's' && o.Perms == "w":

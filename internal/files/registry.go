@@ -61,6 +61,9 @@ type Account struct {
 	// Premium is a FileStorage (premium files) account: its shares are provisioned, and
 	// report the IOPS and bandwidth their quota buys (premiumshares.go).
 	Premium bool `json:"premium,omitempty"`
+	// DelegationSecret (sealed) derives the account's user delegation keys
+	// (userdelegation.go); nil until the first one is asked for.
+	DelegationSecret []byte `json:"delegationSecret,omitempty"`
 }
 
 // AccountKey is one of the account's two keys.

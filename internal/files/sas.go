@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cerulean-azure/cerulean/internal/access"
 	"github.com/cerulean-azure/cerulean/internal/azerr"
 	"github.com/cerulean-azure/cerulean/internal/store"
 )
@@ -74,18 +75,29 @@ func (s *Service) verifySAS(r *http.Request, raw url.Values, a Account, share, p
 	sp, st, se, sip, spr := get("sp"), get("st"), get("se"), get("sip"), get("spr")
 	var toSign string
 	account := get("ss") != "" || get("srt") != ""
-	if account {
+	delegated := !account && get("skoid") != ""
+	canonical := "/file/" + a.Name + "/" + share
+	if get("sr") == "f" && path != "" {
+		canonical += "/" + path
+	}
+	var delegate access.Principal
+	switch {
+	case account:
 		toSign = AccountSASStringToSign(a.Name, raw)
-	} else {
-		canonical := "/file/" + a.Name + "/" + share
-		if get("sr") == "f" && path != "" {
-			canonical += "/" + path
+	case delegated:
+		toSign = UserDelegationSASStringToSign(canonical, raw)
+		if get("si") != "" {
+			return authFailed("A user delegation SAS cannot name a stored access policy (si).")
 		}
+		if delegate, err = s.verifyDelegationKey(raw, a, toSign); err != nil {
+			return err
+		}
+	default:
 		toSign = FileSASStringToSign(canonical, raw)
 	}
-	ok := false
+	ok := delegated
 	for _, k := range keys {
-		if want, good := signSharedKey(k, toSign); good && equalSig(want, get("sig")) {
+		if want, good := signSharedKey(k, toSign); !delegated && good && equalSig(want, get("sig")) {
 			ok = true
 		}
 	}
@@ -165,6 +177,10 @@ func (s *Service) verifySAS(r *http.Request, raw url.Values, a Account, share, p
 	}
 	if !strings.ContainsAny(sp, needs) {
 		return sasDenied("AuthorizationPermissionMismatch", "permission")
+	}
+	if delegated {
+		// As far as the SAS's permissions and its principal's data actions both reach, now.
+		return s.authorizeData(r.Context(), delegate, a, share, []string{delegatedAction(needs)})
 	}
 	return nil
 }

@@ -373,7 +373,8 @@ func (s *Service) authenticate(r *http.Request, a Account, share, path string) (
 	h := r.Header.Get("Authorization")
 	if h == "" {
 		if r.URL.Query().Get("sig") != "" {
-			if !a.AllowSharedKeyAccess {
+			// A user delegation SAS (skoid) is Entra-based: it works with Shared Key off.
+			if !a.AllowSharedKeyAccess && r.URL.Query().Get("skoid") == "" {
 				return caller{}, errKeyAuthNotPermitted()
 			}
 			return caller{sas: r.URL.Query()}, s.checkSAS(r, a, share, path, op)

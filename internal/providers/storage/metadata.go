@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/cerulean-azure/cerulean/internal/arm"
+	"github.com/cerulean-azure/cerulean/internal/files"
 	"github.com/cerulean-azure/cerulean/internal/store"
 )
 
@@ -20,7 +21,7 @@ func (p *Provider) registerMetadata(s *arm.Service) {
 	s.Register("Microsoft.Storage/operations", minAPIVersion, operations{s}, arm.Actions{http.MethodGet: arm.OwnView})
 	s.Register("Microsoft.Storage/skus", minAPIVersion, skuList{}, arm.Actions{http.MethodGet: "Microsoft.Storage/skus/read"})
 	s.Register("Microsoft.Storage/locations/usages", minAPIVersion, usages{}, arm.Actions{http.MethodGet: "Microsoft.Storage/locations/usages/read"})
-	s.Register(AccountType+"/revokeUserDelegationKeys", minAPIVersion, revokeDelegationKeys{},
+	s.Register(AccountType+"/revokeUserDelegationKeys", minAPIVersion, revokeDelegationKeys{p},
 		arm.Actions{http.MethodPost: AccountType + "/revokeUserDelegationKeys/action"})
 	s.Register(AccountType+"/ListAccountSas", minAPIVersion, sasAction{p, true}, arm.Actions{http.MethodPost: AccountType + "/listAccountSas/action"})
 	s.Register(AccountType+"/ListServiceSas", minAPIVersion, sasAction{p, false}, arm.Actions{http.MethodPost: AccountType + "/listServiceSas/action"})
@@ -109,12 +110,11 @@ func (usages) ServeARM(c *arm.Call) (int, any, error) {
 		"name": map[string]string{"value": "StorageAccounts", "localizedValue": "Storage Accounts Count"}}}}, nil
 }
 
-// revokeDelegationKeys revokes the account's user delegation keys: Cerulean issues none
-// (user delegation SAS is a Blob feature, and Blob is not built), so there is nothing to
-// revoke once the account is found.
-type revokeDelegationKeys struct{}
+// revokeDelegationKeys revokes the account's user delegation keys: a new delegation secret
+// voids every key issued so far and every user delegation SAS signed with one.
+type revokeDelegationKeys struct{ p *Provider }
 
-func (revokeDelegationKeys) ServeARM(c *arm.Call) (int, any, error) {
+func (r revokeDelegationKeys) ServeARM(c *arm.Call) (int, any, error) {
 	if c.R.Method != http.MethodPost {
 		return 0, nil, methodNotAllowed(c.R)
 	}
@@ -122,9 +122,13 @@ func (revokeDelegationKeys) ServeARM(c *arm.Call) (int, any, error) {
 	if err := c.Authorize(AccountType+"/revokeUserDelegationKeys/action", id); err != nil {
 		return 0, nil, err
 	}
-	err := c.Svc.Store().View(c.Ctx, func(tx store.Tx) error {
-		_, err := arm.GetResourceTx(tx, id)
-		return err
+	err := c.Svc.Store().Update(c.Ctx, func(tx store.Tx) error {
+		a, err := accountRecordTx(tx, c, id)
+		if err != nil {
+			return err
+		}
+		files.NewDelegationSecret(r.p.barrier, &a)
+		return files.PutAccountTx(tx, a)
 	})
 	if err != nil {
 		return 0, nil, err

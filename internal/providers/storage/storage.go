@@ -353,10 +353,7 @@ func (k keysAction) ServeARM(c *arm.Call) (int, any, error) {
 	}
 	var out []map[string]any
 	err := c.Svc.Store().Update(c.Ctx, func(tx store.Tx) error {
-		if _, err := arm.GetResourceTx(tx, id); err != nil {
-			return err
-		}
-		a, err := files.GetAccountTx(tx, c.ID.Names[0])
+		a, err := accountRecordTx(tx, c, id)
 		if err != nil {
 			return err
 		}
@@ -425,4 +422,13 @@ func (nameAvailability) ServeARM(c *arm.Call) (int, any, error) {
 		return http.StatusOK, map[string]any{"nameAvailable": false, "reason": "AlreadyExists", "message": "The storage account named " + in.Name + " is already taken."}, nil
 	}
 	return http.StatusOK, map[string]any{"nameAvailable": true}, nil
+}
+
+// accountRecordTx is the File service's record of the storage account id (a call on the
+// account, c.ID.Names[0] its name), once the ARM resource is found.
+func accountRecordTx(tx store.Tx, c *arm.Call, id string) (files.Account, error) {
+	if _, err := arm.GetResourceTx(tx, id); err != nil {
+		return files.Account{}, err
+	}
+	return files.GetAccountTx(tx, c.ID.Names[0])
 }
