@@ -91,6 +91,32 @@ func (s *ownServer) arm(t *testing.T, method, path, body string) []byte {
 	return b
 }
 
+// newAccount makes a storage account on the server, in a group "crash", and returns a File
+// service client maker for it (base URL and CA: the server's, or those of its restart).
+func (s *ownServer) newAccount(t *testing.T) func(base, ca string) *service.Client {
+	t.Helper()
+	sub := "/subscriptions/" + s.env.SubscriptionID
+	s.arm(t, http.MethodPut, sub+"/resourceGroups/crash?api-version=2021-04-01", `{"location":"westus"}`)
+	account := newAccountName()
+	s.arm(t, http.MethodPut, sub+"/resourceGroups/crash/providers/Microsoft.Storage/storageAccounts/"+account+"?api-version=2023-05-01",
+		`{"location":"westus","kind":"StorageV2","sku":{"name":"Standard_LRS"}}`)
+	var keys struct {
+		Keys []struct {
+			Value string `json:"value"`
+		} `json:"keys"`
+	}
+	json.Unmarshal(s.arm(t, http.MethodPost, sub+"/resourceGroups/crash/providers/Microsoft.Storage/storageAccounts/"+account+"/listKeys?api-version=2023-05-01", ""), &keys)
+	return func(base, ca string) *service.Client {
+		cred, _ := service.NewSharedKeyCredential(account, keys.Keys[0].Value)
+		c, err := service.NewClientWithSharedKeyCredential(base+"/"+account+"/", cred, &service.ClientOptions{
+			ClientOptions: azcore.ClientOptions{Transport: httpClientFor(t, ca), Retry: policy.RetryOptions{MaxRetries: -1}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+}
+
 type ackedRange struct {
 	offset int64
 	sum    [32]byte
@@ -104,26 +130,7 @@ type ackedRange struct {
 func TestFiles_CrashDurability(t *testing.T) {
 	data := t.TempDir()
 	s := startOwnServer(t, data)
-	sub := "/subscriptions/" + s.env.SubscriptionID
-	s.arm(t, http.MethodPut, sub+"/resourceGroups/crash?api-version=2021-04-01", `{"location":"westus"}`)
-	account := newAccountName()
-	s.arm(t, http.MethodPut, sub+"/resourceGroups/crash/providers/Microsoft.Storage/storageAccounts/"+account+"?api-version=2023-05-01",
-		`{"location":"westus","kind":"StorageV2","sku":{"name":"Standard_LRS"}}`)
-	var keys struct {
-		Keys []struct {
-			Value string `json:"value"`
-		} `json:"keys"`
-	}
-	json.Unmarshal(s.arm(t, http.MethodPost, sub+"/resourceGroups/crash/providers/Microsoft.Storage/storageAccounts/"+account+"/listKeys?api-version=2023-05-01", ""), &keys)
-	client := func(base, ca string) *service.Client {
-		cred, _ := service.NewSharedKeyCredential(account, keys.Keys[0].Value)
-		c, err := service.NewClientWithSharedKeyCredential(base+"/"+account+"/", cred, &service.ClientOptions{
-			ClientOptions: azcore.ClientOptions{Transport: httpClientFor(t, ca), Retry: policy.RetryOptions{MaxRetries: -1}}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return c
-	}
+	client := s.newAccount(t)
 	svc := client(s.env.ResourceManagerEndpoint, s.env.CACertFile)
 	sc := svc.NewShareClient("crash")
 	if _, err := sc.Create(ctxT(t), nil); err != nil {

@@ -297,3 +297,33 @@ func TestFiles_PremiumShares(t *testing.T) {
 		t.Errorf("a standard share reports provisioned IOPS: %v %v", err, sp.ProvisionedIops)
 	}
 }
+
+// TestFiles_ShareDeleteDelay: with serve --share-delete-delay, a deleted share stays "being
+// deleted" as Azure's do: a second Delete Share is accepted (202), Create Share of that name
+// answers 409 ShareBeingDeleted, reads answer 404; afterwards it is gone (404) and can be
+// created again.
+func TestFiles_ShareDeleteDelay(t *testing.T) {
+	s := startOwnServer(t, t.TempDir(), "--share-delete-delay", "3s")
+	defer func() { s.cmd.Process.Kill(); s.cmd.Wait() }()
+	sc := s.newAccount(t)(s.env.ResourceManagerEndpoint, s.env.CACertFile).NewShareClient("going")
+	if _, err := sc.Create(ctxT(t), nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sc.Delete(ctxT(t), nil); err != nil {
+		t.Fatal(err)
+	}
+	deleted := time.Now()
+	if _, err := sc.Delete(ctxT(t), nil); err != nil {
+		t.Errorf("a second delete while the share is being deleted: %v", err)
+	}
+	_, err := sc.Create(ctxT(t), nil)
+	wantFileError(t, err, http.StatusConflict, fileerror.ShareBeingDeleted)
+	_, err = sc.GetProperties(ctxT(t), nil)
+	wantFileError(t, err, http.StatusNotFound, fileerror.ShareNotFound)
+	time.Sleep(time.Until(deleted.Add(3500 * time.Millisecond)))
+	_, err = sc.Delete(ctxT(t), nil)
+	wantFileError(t, err, http.StatusNotFound, fileerror.ShareNotFound)
+	if _, err := sc.Create(ctxT(t), nil); err != nil {
+		t.Errorf("create again once deleted: %v", err)
+	}
+}

@@ -131,6 +131,7 @@ Every read and write goes through Cerulean's encryption, customer-key state and 
 	f.DurationVar(&all.RBACPropagation, "rbac-propagation", 0, "delay before role-assignment, custom-role and group changes reach tokens issued before them, as Azure's caches do (e.g. 5m; tokens issued after a change see it at once); 0 applies changes immediately")
 	f.DurationVar(&all.FileSyncIdentitySwitch, "filesync-identity-switch", 0, "how long an Azure File Sync registered server takes to start using its managed identity once configured to (Azure: up to 15m); 0 switches at once")
 	f.DurationVar(&all.KeyPollInterval, "key-poll-interval", all.KeyPollInterval, "how often storage accounts with automatic key version updating look for a new customer key version (Azure: daily; 'cerulean storage poll-keys' triggers one now)")
+	f.DurationVar(&all.Files.ShareDeleteDelay, "share-delete-delay", 0, "how long a deleted file share stays 'being deleted', as Azure's do (e.g. 30s): a second delete is accepted, creating that share again answers 409 ShareBeingDeleted; 0 deletes at once")
 	f.DurationVar(&all.Files.CMKCacheTTL, "cmk-cache-ttl", all.Files.CMKCacheTTL, "the longest a data key unwrapped by a customer-managed key is reused without asking Key Vault again (revocation does not wait for it: disabling or deleting the key, removing the identity's role or detaching the identity takes effect at once)")
 	return cmd
 }

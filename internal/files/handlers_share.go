@@ -184,6 +184,9 @@ func (q *request) serveShare() error {
 			}
 			s.Quota = n
 		}
+		if q.svc.beingDeleted(q.account.Name, q.share) {
+			return errShareBeingDeleted()
+		}
 		err = q.svc.st.Update(q.ctx, func(tx store.Tx) error {
 			var err error
 			s, err = CreateShareTx(tx, q.account.Name, s, q.svc.now())
@@ -235,9 +238,13 @@ func (q *request) serveShare() error {
 			ShareUsageBytes int64    `xml:"ShareUsageBytes"`
 		}{ShareUsageBytes: s.UsedBytes})
 	case comp == "" && m == http.MethodDelete:
+		live := false
 		if err := q.svc.st.Update(q.ctx, func(tx store.Tx) error {
 			s, err := GetShareTx(tx, q.account.Name, q.share)
 			if err != nil {
+				if e, ok := azerr.As(err); ok && e.Status == http.StatusNotFound && q.svc.beingDeleted(q.account.Name, q.share) {
+					return nil // deleted moments ago, and still being deleted: accepted again
+				}
 				return err
 			}
 			if s.Snapshot != "" { // ?sharesnapshot=: that snapshot alone
@@ -246,9 +253,13 @@ func (q *request) serveShare() error {
 			if err := CheckShareDelete(s, q.r.Header.Get("x-ms-lease-id"), q.svc.now()); err != nil {
 				return err
 			}
+			live = true
 			return DeleteShareWithSnapshotsTx(tx, q.account.Name, q.share, q.r.Header.Get("x-ms-delete-snapshots"), q.svc.now())
 		}); err != nil {
 			return err
+		}
+		if live {
+			q.svc.shareDeleted(q.account.Name, q.share)
 		}
 		q.w.WriteHeader(http.StatusAccepted)
 		return nil

@@ -45,6 +45,10 @@ type Settings struct {
 	// before Key Vault is asked again. Revocation does not wait for it: a cached key is
 	// dropped as soon as anything its unwrap depended on changes (see SetKeyDependencies).
 	CMKCacheTTL time.Duration
+	// ShareDeleteDelay is how long a deleted share stays "being deleted", as Azure's do
+	// (deleted in the background): a second Delete Share is accepted again, Create Share of
+	// that name answers 409 ShareBeingDeleted. 0: gone at once.
+	ShareDeleteDelay time.Duration
 }
 
 // DefaultSettings: customer-key unwraps are cached for 5 minutes.
@@ -79,6 +83,9 @@ type Service struct {
 	inherit   map[string]string // parent permission key + kind → the SDDL a child inherits
 
 	smbServing smbFlag // the shares are served over SMB too (handles.go)
+
+	deletingMu sync.Mutex
+	deleting   map[string]time.Time // account/share → when its deletion completes (ShareDeleteDelay)
 }
 
 // cachedKey is an unwrapped data key and what it was validated against: the wrapped form

@@ -132,3 +132,34 @@ func (q *request) restoreShare() error {
 	q.w.WriteHeader(http.StatusCreated)
 	return nil
 }
+
+// shareDeleted starts a deleted share's "being deleted" time (Settings.ShareDeleteDelay).
+func (s *Service) shareDeleted(account, share string) {
+	if s.settings.ShareDeleteDelay <= 0 {
+		return
+	}
+	s.deletingMu.Lock()
+	defer s.deletingMu.Unlock()
+	if s.deleting == nil {
+		s.deleting = map[string]time.Time{}
+	}
+	now := s.now()
+	for k, until := range s.deleting {
+		if now.After(until) {
+			delete(s.deleting, k)
+		}
+	}
+	s.deleting[shareKey(account, share)] = now.Add(s.settings.ShareDeleteDelay)
+}
+
+// beingDeleted reports whether a share deleted moments ago is still being deleted.
+func (s *Service) beingDeleted(account, share string) bool {
+	s.deletingMu.Lock()
+	defer s.deletingMu.Unlock()
+	until, ok := s.deleting[shareKey(account, share)]
+	return ok && s.now().Before(until)
+}
+
+func errShareBeingDeleted() error {
+	return azerr.Conflict("ShareBeingDeleted", "The specified share is being deleted. Try operation later.")
+}

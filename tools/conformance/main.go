@@ -385,7 +385,9 @@ func startServer(ctx context.Context, binary, data string) (*server, error) {
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(binary, "serve", "--data", data, "--listen", "127.0.0.1:0", "--log-level", "warn")
+	// Shares deleted in the background as in Azure: the suites delete a share, then delete it
+	// again in their cleanup, which Azure accepts while the first deletion runs.
+	cmd := exec.Command(binary, "serve", "--data", data, "--listen", "127.0.0.1:0", "--log-level", "warn", "--share-delete-delay", "30s")
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if err := cmd.Start(); err != nil {
 		return nil, err
