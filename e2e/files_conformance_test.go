@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/storage/armstorage"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azfile/directory"
@@ -520,7 +521,7 @@ func TestFiles_ConformanceHandles(t *testing.T) {
 // with the CRC-64 Azure computes, checked against the one the client sends; the source is
 // authorized for the caller (the key, or the source's own SAS) before it is read.
 func TestFiles_PutRangeFromURL(t *testing.T) {
-	svc, _, _, cred := filesFixture(t)
+	svc, account, rg, cred := filesFixture(t)
 	root := svc.NewShareClient("data").NewRootDirectoryClient()
 	src, dst := root.NewFileClient("src.bin"), root.NewFileClient("dst.bin")
 	content := []byte(strings.Repeat("range-from-url ", 512))[:4096]
@@ -581,5 +582,26 @@ func TestFiles_PutRangeFromURL(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = viaSAS.UploadRangeFromURL(ctxT(t), secret.URL(), 0, 0, 10, nil)
+	wantFileError(t, err, http.StatusForbidden, fileerror.Code("CannotVerifyCopySource"))
+
+	// x-ms-copy-source-authorization: a bearer token whose principal may read the source
+	// (Storage File Data Privileged Reader at the share), and no other.
+	reader := newServicePrincipal(t, "range-source-reader")
+	token := func() string {
+		tok, err := spCredential(t, reader.AppID, reader.Password).GetToken(ctxT(t), policy.TokenRequestOptions{Scopes: []string{"https://storage.azure.com/.default"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return "Bearer " + tok.Token
+	}
+	_, err = dst.UploadRangeFromURL(ctxT(t), src.URL(), 1024, 0, int64(len(content)), &file.UploadRangeFromURLOptions{CopySourceAuthorization: to.Ptr(token())})
+	wantFileError(t, err, http.StatusForbidden, fileerror.Code("CannotVerifyCopySource"))
+	if err := assignRole(t, adminCredential(t), accountScopeOf(rg, account)+"/fileServices/default/fileshares/data", "b8eda974-7b85-4f76-af95-65846b26df6d", reader.ObjectID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dst.UploadRangeFromURL(ctxT(t), src.URL(), 1024, 0, int64(len(content)), &file.UploadRangeFromURLOptions{CopySourceAuthorization: to.Ptr(token())}); err != nil {
+		t.Errorf("Put Range From URL with a bearer source authorization: %v", err)
+	}
+	_, err = dst.UploadRangeFromURL(ctxT(t), src.URL(), 1024, 0, int64(len(content)), &file.UploadRangeFromURLOptions{CopySourceAuthorization: to.Ptr("Bearer not-a-token")})
 	wantFileError(t, err, http.StatusForbidden, fileerror.Code("CannotVerifyCopySource"))
 }

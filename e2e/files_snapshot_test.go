@@ -112,6 +112,19 @@ func TestFiles_ShareSnapshots(t *testing.T) {
 		t.Errorf("range diff across a rename: %v %+v", err, diff.Ranges)
 	}
 
+	// Bytes rewritten as they were still count as written since the snapshot.
+	if _, err := moved.UploadRange(ctxT(t), 0, streamOf([]byte("HELLO")), nil); err != nil {
+		t.Fatal(err)
+	}
+	diff, err = moved.GetRangeList(ctxT(t), &file.GetRangeListOptions{PrevShareSnapshot: snap2.Snapshot})
+	if err != nil || len(diff.Ranges) != 1 || *diff.Ranges[0].Start != 0 || *diff.Ranges[0].End != 10 {
+		t.Errorf("range diff after rewriting the same bytes: %v %+v", err, diff.Ranges)
+	}
+	unchanged, err := moved.GetRangeList(ctxT(t), &file.GetRangeListOptions{PrevShareSnapshot: snap2.Snapshot, ShareSnapshot: snap2.Snapshot})
+	if err != nil || len(unchanged.Ranges) != 0 {
+		t.Errorf("range diff of a snapshot with itself: %v %+v", err, unchanged.Ranges)
+	}
+
 	// Restore a deleted file by copying it from the snapshot with a SAS.
 	if _, err := moved.Delete(ctxT(t), nil); err != nil {
 		t.Fatal(err)

@@ -6,7 +6,9 @@ import (
 	"hash/crc64"
 	"net/http"
 	"strings"
+	"time"
 
+	"github.com/cerulean-azure/cerulean/internal/access"
 	"github.com/cerulean-azure/cerulean/internal/azerr"
 	"github.com/cerulean-azure/cerulean/internal/store"
 )
@@ -57,12 +59,19 @@ func (q *request) putRangeFromURL() error {
 		return err
 	}
 	// Unlike Copy File's, this source is not covered by the request's own credential: it
-	// carries its SAS (bearer source authorization is not built).
-	if srcSAS.Get("sig") == "" {
-		return azerr.Forbidden("CannotVerifyCopySource", "This request is not authorized to perform this operation: give x-ms-copy-source a SAS that lets it be read.")
-	}
-	if err := q.authorizeSource(copySource, srcShare, srcPath, srcSAS); err != nil {
-		return err
+	// carries its SAS, or x-ms-copy-source-authorization a bearer token of a principal that
+	// may read it.
+	switch auth := h.Get("x-ms-copy-source-authorization"); {
+	case auth != "":
+		if err := q.authorizeBearerSource(auth, srcShare); err != nil {
+			return err
+		}
+	case srcSAS.Get("sig") == "":
+		return azerr.Forbidden("CannotVerifyCopySource", "This request is not authorized to perform this operation: give x-ms-copy-source a SAS that lets it be read, or x-ms-copy-source-authorization a bearer token.")
+	default:
+		if err := q.authorizeSource(copySource, srcShare, srcPath, srcSAS); err != nil {
+			return err
+		}
 	}
 	if srcShare, err = sourceSnapshot(srcShare, srcSAS); err != nil {
 		return err
@@ -96,5 +105,24 @@ func (q *request) putRangeFromURL() error {
 	nodeHeaders(q.w, n)
 	q.w.Header().Set("x-ms-content-crc64", crc64Header(data))
 	q.w.WriteHeader(http.StatusCreated)
+	return nil
+}
+
+// authorizeBearerSource authorizes a copy source for the principal of the bearer token in
+// x-ms-copy-source-authorization ("Bearer <token>", audience Azure Storage): it needs the
+// source's read data actions with backup semantics, as OAuth over REST does.
+func (q *request) authorizeBearerSource(auth, share string) error {
+	scheme, token, _ := strings.Cut(auth, " ")
+	if !strings.EqualFold(scheme, "Bearer") || token == "" || q.svc.tokens == nil {
+		return invalidHeader("x-ms-copy-source-authorization", "must be 'Bearer <token>'")
+	}
+	claims, err := q.svc.tokens.Verify(q.ctx, strings.TrimSpace(token), []string{"https://storage.azure.com", "https://" + q.account.Name + DNSSuffix})
+	if err != nil {
+		return copySource.refuse(err)
+	}
+	p := access.Principal{ObjectID: claims.ObjectID, Display: claims.AppID, IssuedAt: time.Unix(claims.IssuedAt, 0)}
+	if err := q.svc.authorizeData(q.ctx, p, q.account, baseShareName(share), copySource.actions); err != nil {
+		return copySource.refuse(err)
+	}
 	return nil
 }

@@ -353,31 +353,61 @@ func (q *request) listRangeDiff() error {
 		if err != nil {
 			return err
 		}
-		const window = 4 << 20
-		for ws := lo; ws < hi; ws += window {
-			we := min(ws+window, hi)
+		// Chunk by chunk: a chunk whose sealed bytes are the snapshot's was not written
+		// since; one written since is compared 512 bytes at a time, and if it was
+		// rewritten with the same bytes, its written ranges count as changed (Azure reports
+		// what was written, whatever it wrote).
+		for c := uint64(lo / chunkSize); int64(c)*chunkSize < hi; c++ {
+			cs, ce := chunkSpan(c)
+			cs, ce = max(cs, lo), min(ce, hi)
+			curSealed, err := tx.Get(colChunks, chunkKey(q.account.Name, q.share, n.ID, c))
+			if err != nil && !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
+			prevSealed, err := tx.Get(colChunks, chunkKey(q.account.Name, prevShare, p.ID, c))
+			if err != nil && !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
+			unchanged := n.Generation == p.Generation && curSealed != nil && string(curSealed) == string(prevSealed)
 			var cur, prev []byte
-			for u := ws; u < we; u += 512 {
-				ue := min(u+512, we)
+			type unit struct {
+				lo, hi int64
+				state  byte // 'c' changed, 'x' cleared, 's' written then and now with the same bytes
+			}
+			var units []unit
+			differs := false
+			for u := cs; u < ce; u += 512 {
+				ue := min(u+512, ce)
 				wc, wp := u < n.Size && written(n.Ranges, u, ue), u < p.Size && written(p.Ranges, u, ue)
 				switch {
 				case wc && !wp:
-					add(&changed, u, ue)
+					units = append(units, unit{u, ue, 'c'})
 				case wp && !wc:
-					add(&cleared, u, ue)
-				case wc && wp:
+					units = append(units, unit{u, ue, 'x'})
+				case wc && wp && !unchanged:
 					if cur == nil {
-						if cur, err = readRangeTx(tx, cc, q.account.Name, q.share, n, ws, min(we, n.Size)); err != nil {
+						if cur, err = readRangeTx(tx, cc, q.account.Name, q.share, n, cs, min(ce, n.Size)); err != nil {
 							return err
 						}
-						if prev, err = readRangeTx(tx, pc, q.account.Name, prevShare, p, ws, min(we, p.Size)); err != nil {
+						if prev, err = readRangeTx(tx, pc, q.account.Name, prevShare, p, cs, min(ce, p.Size)); err != nil {
 							return err
 						}
 					}
-					a, b := cur[u-ws:min(ue-ws, int64(len(cur)))], prev[u-ws:min(ue-ws, int64(len(prev)))]
+					a, b := cur[u-cs:min(ue-cs, int64(len(cur)))], prev[u-cs:min(ue-cs, int64(len(prev)))]
 					if string(a) != string(b) {
-						add(&changed, u, ue)
+						differs = true
+						units = append(units, unit{u, ue, 'c'})
+					} else {
+						units = append(units, unit{u, ue, 's'})
 					}
+				}
+			}
+			for _, u := range units {
+				switch {
+				case u.state == 'c' || (u.state == 's' && !differs):
+					add(&changed, u.lo, u.hi)
+				case u.state == 'x':
+					add(&cleared, u.lo, u.hi)
 				}
 			}
 		}

@@ -147,7 +147,7 @@ func provision(ctx context.Context, e serverEnv) (resources, error) {
 		acct       *account
 		kind, sku  string
 		softDelete bool
-	}{{&r.Default, "StorageV2", "Standard_RAGRS", false}, {&r.Premium, "FileStorage", "Premium_LRS", false}, {&r.SoftDelete, "StorageV2", "Standard_LRS", true}} {
+	}{{&r.Default, "StorageV2", "Standard_RAGRS", true}, {&r.Premium, "FileStorage", "Premium_LRS", false}, {&r.SoftDelete, "StorageV2", "Standard_LRS", true}} {
 		a.acct.Name = randomName("cf", 10)
 		id := rg + "/providers/Microsoft.Storage/storageAccounts/" + a.acct.Name
 		if err := c.do(ctx, http.MethodPut, id, armVersionStorage, map[string]any{"location": location, "kind": a.kind,
