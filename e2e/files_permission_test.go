@@ -57,6 +57,14 @@ func TestFiles_BinaryPermissionFormat(t *testing.T) {
 	if err != nil || *back.Permission != sddl {
 		t.Fatalf("the file's permission = %v (%v), want %s", back.Permission, err, sddl)
 	}
+	// As Azure does, a permission given inline gets a key of its own each time, even for
+	// an equal descriptor; both keys name it (issue 13 item 2).
+	set, err := fc.SetHTTPHeaders(ctxT(t), &file.SetHTTPHeadersOptions{Permissions: &file.Permissions{Permission: to.Ptr(sddl)}})
+	if err != nil || set.FilePermissionKey == nil || *set.FilePermissionKey == *props.FilePermissionKey {
+		t.Errorf("setting an equal inline permission: %v, key %v (was %s)", err, set.FilePermissionKey, *props.FilePermissionKey)
+	} else if again, err := sc.GetPermission(ctxT(t), *set.FilePermissionKey, nil); err != nil || *again.Permission != sddl {
+		t.Errorf("the new key's permission = %v (%v)", again.Permission, err)
+	}
 
 	// Malformed binary: 400, not stored.
 	bad := base64.StdEncoding.EncodeToString(raw[:len(raw)-5])

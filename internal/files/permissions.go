@@ -1,17 +1,17 @@
 package files
 
 import (
-	"encoding/base64"
-	"fmt"
-	"net/http"
-	"strings"
-
+	"crypto/rand"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/binary"
 	"errors"
-	"github.com/cerulean-azure/cerulean/internal/ntfs"
+	"fmt"
+	"net/http"
 	"strconv"
+	"strings"
 
+	"github.com/cerulean-azure/cerulean/internal/ntfs"
 	"github.com/cerulean-azure/cerulean/internal/store"
 )
 
@@ -37,6 +37,22 @@ func putPermissionTx(tx store.Tx, account, share, sddl string) (string, error) {
 		err = nil
 	}
 	return key, err
+}
+
+// putNewPermissionTx stores a descriptor given inline (x-ms-file-permission on a create,
+// a set or a copy) under a key of its own, as Azure issues one for every such request even
+// when an equal descriptor is stored: the content's hash, then a random number.
+func putNewPermissionTx(tx store.Tx, account, share, sddl string) (string, error) {
+	h := sha256.Sum256([]byte(sddl))
+	for {
+		var r [8]byte
+		_, _ = rand.Read(r[:])
+		key := strconv.FormatUint(binary.BigEndian.Uint64(h[:8]), 10) + "*" + strconv.FormatUint(binary.BigEndian.Uint64(r[:])>>1, 10)
+		err := tx.Create(colPermissions, shareKey(account, share)+"/"+key, []byte(sddl))
+		if !errors.Is(err, store.ErrExists) {
+			return key, err
+		}
+	}
 }
 
 // getPermissionTx returns the descriptor stored under key.
@@ -111,7 +127,7 @@ func permissionFor(tx store.Tx, h http.Header, account, share string) (string, e
 	if err != nil {
 		return "", invalidHeader("x-ms-file-permission", "is not a valid "+strings.ToLower(strings.TrimSpace(format+" security descriptor"))+" ("+err.Error()+")")
 	}
-	return putPermissionTx(tx, account, share, sd.String())
+	return putNewPermissionTx(tx, account, share, sd.String())
 }
 
 // inheritedTx is the descriptor a new file (or directory) inherits from a parent whose
