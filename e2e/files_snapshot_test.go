@@ -340,3 +340,30 @@ func TestFiles_ShareDeleteDelay(t *testing.T) {
 		t.Errorf("create again once deleted: %v", err)
 	}
 }
+
+// TestFiles_ShareFlags: an SMB share reports x-ms-enable-smb-directory-lease (on unless
+// created or set off), in its properties and in List Shares.
+func TestFiles_ShareFlags(t *testing.T) {
+	svc, _, _, _ := filesFixture(t)
+	p, err := svc.NewShareClient("data").GetProperties(ctxT(t), nil)
+	if err != nil || p.EnableSMBDirectoryLease == nil || !*p.EnableSMBDirectoryLease {
+		t.Fatalf("a share's SMB directory leases by default: %v %v", err, p.EnableSMBDirectoryLease)
+	}
+	off := svc.NewShareClient("noleases")
+	if _, err := off.Create(ctxT(t), &share.CreateOptions{EnableSMBDirectoryLease: to.Ptr(false)}); err != nil {
+		t.Fatal(err)
+	}
+	if p, err = off.GetProperties(ctxT(t), nil); err != nil || *p.EnableSMBDirectoryLease {
+		t.Errorf("created without SMB directory leases: %v %v", err, p.EnableSMBDirectoryLease)
+	}
+	page, err := svc.NewListSharesPager(&service.ListSharesOptions{Prefix: to.Ptr("noleases")}).NextPage(ctxT(t))
+	if err != nil || len(page.Shares) != 1 || page.Shares[0].Properties.EnableSMBDirectoryLease == nil || *page.Shares[0].Properties.EnableSMBDirectoryLease {
+		t.Errorf("listed without SMB directory leases: %v", err)
+	}
+	if _, err := off.SetProperties(ctxT(t), &share.SetPropertiesOptions{EnableSMBDirectoryLease: to.Ptr(true)}); err != nil {
+		t.Fatal(err)
+	}
+	if p, err = off.GetProperties(ctxT(t), nil); err != nil || !*p.EnableSMBDirectoryLease {
+		t.Errorf("set back on: %v %v", err, p.EnableSMBDirectoryLease)
+	}
+}

@@ -86,6 +86,7 @@ func (q *request) listShares() error {
 		LeaseState       string `xml:"LeaseState"`
 		EnabledProtocols string `xml:"EnabledProtocols"`
 		SnapshotVDA      *bool  `xml:"EnableSnapshotVirtualDirectoryAccess,omitempty"`
+		SMBDirLease      *bool  `xml:"EnableSMBDirectoryLease,omitempty"`
 		DeletedTime      string `xml:"DeletedTime,omitempty"`
 		RemainingDays    *int   `xml:"RemainingRetentionDays,omitempty"`
 		// A premium share's provisioned figures and paid bursting.
@@ -120,7 +121,7 @@ func (q *request) listShares() error {
 		}
 		it := shareItem{Name: s.Name, Snapshot: s.Snapshot, Properties: shareProps{LastModified: s.LastModified.Format(http.TimeFormat), Etag: s.ETag,
 			Quota: s.Quota, AccessTier: s.AccessTier, LeaseStatus: "unlocked", LeaseState: "available", EnabledProtocols: s.EnabledProtocols,
-			SnapshotVDA: s.snapshotVirtualDirectoryAccess()}, Deleted: s.Deleted, Version: s.Version}
+			SnapshotVDA: s.snapshotVirtualDirectoryAccess(), SMBDirLease: s.smbDirectoryLease()}, Deleted: s.Deleted, Version: s.Version}
 		if q.account.Premium {
 			pv := provisionedFor(s)
 			pr := &it.Properties
@@ -171,7 +172,7 @@ func (q *request) serveShare() error {
 			return err
 		}
 		s := Share{Name: q.share, Metadata: meta, AccessTier: q.r.Header.Get("x-ms-access-tier"), EnabledProtocols: q.r.Header.Get("x-ms-enabled-protocols")}
-		if err := s.setSnapshotVirtualDirectoryAccess(q.r.Header); err != nil {
+		if err := s.setShareFlags(q.r.Header); err != nil {
 			return err
 		}
 		if err := s.setPaidBursting(q.account, q.r.Header); err != nil {
@@ -210,6 +211,9 @@ func (q *request) serveShare() error {
 		q.w.Header().Set("x-ms-enabled-protocols", s.EnabledProtocols)
 		if v := s.snapshotVirtualDirectoryAccess(); v != nil {
 			q.w.Header().Set("x-ms-enable-snapshot-virtual-directory-access", strconv.FormatBool(*v))
+		}
+		if v := s.smbDirectoryLease(); v != nil {
+			q.w.Header().Set("x-ms-enable-smb-directory-lease", strconv.FormatBool(*v))
 		}
 		if q.account.Premium {
 			premiumHeaders(q.w, s)
@@ -288,7 +292,7 @@ func (q *request) serveShare() error {
 				if err := s.setPaidBursting(q.account, q.r.Header); err != nil {
 					return err
 				}
-				return s.setSnapshotVirtualDirectoryAccess(q.r.Header)
+				return s.setShareFlags(q.r.Header)
 			}
 			return nil
 		})

@@ -34,6 +34,9 @@ type Share struct {
 	Snapshot string `json:"snapshot,omitempty"`
 	// SnapshotVirtualDirectoryAccess is an NFS share's x-ms-enable-snapshot-virtual-directory-access.
 	SnapshotVirtualDirectoryAccess *bool `json:"snapshotVirtualDirectoryAccess,omitempty"`
+	// SMBDirectoryLease is x-ms-enable-smb-directory-lease (nil: the default, on). Stored
+	// and reported; Samba grants no directory leases either way.
+	SMBDirectoryLease *bool `json:"smbDirectoryLease,omitempty"`
 	// Paid bursting of a premium share (x-ms-share-paid-bursting-*).
 	PaidBursting *PaidBursting `json:"paidBursting,omitempty"`
 	// A soft-deleted share (share soft delete on): its version, when it was deleted and how

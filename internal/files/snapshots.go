@@ -274,20 +274,6 @@ func (s Share) snapshotVirtualDirectoryAccess() *bool {
 	return &t
 }
 
-// setSnapshotVirtualDirectoryAccess takes x-ms-enable-snapshot-virtual-directory-access.
-func (s *Share) setSnapshotVirtualDirectoryAccess(h http.Header) error {
-	v := h.Get("x-ms-enable-snapshot-virtual-directory-access")
-	if v == "" {
-		return nil
-	}
-	b, err := strconv.ParseBool(v)
-	if err != nil {
-		return invalidHeader("x-ms-enable-snapshot-virtual-directory-access", "must be true or false")
-	}
-	s.SnapshotVirtualDirectoryAccess = &b
-	return nil
-}
-
 // listRangeDiff serves List Ranges with prevsharesnapshot: the 512-byte-aligned ranges whose
 // content differs between the file in that earlier snapshot and the file now (or in
 // sharesnapshot), as Range, and the ranges written then and cleared since, as ClearRange.
@@ -442,4 +428,37 @@ func nodeByIDTx(tx store.Tx, account, share string, id uint64) (Node, bool, erro
 		}
 	}
 	return Node{}, false, nil
+}
+
+// smbDirectoryLease is what an SMB share reports of x-ms-enable-smb-directory-lease (on unless
+// turned off); nil for NFS shares.
+func (s Share) smbDirectoryLease() *bool {
+	if strings.EqualFold(s.EnabledProtocols, "NFS") {
+		return nil
+	}
+	if s.SMBDirectoryLease != nil {
+		return s.SMBDirectoryLease
+	}
+	t := true
+	return &t
+}
+
+// setShareFlags takes the boolean share settings a Create Share or Set Share Properties may
+// carry: snapshot virtual directory access (NFS) and SMB directory leases.
+func (s *Share) setShareFlags(h http.Header) error {
+	for _, f := range []struct {
+		header string
+		to     **bool
+	}{{"x-ms-enable-snapshot-virtual-directory-access", &s.SnapshotVirtualDirectoryAccess}, {"x-ms-enable-smb-directory-lease", &s.SMBDirectoryLease}} {
+		v := h.Get(f.header)
+		if v == "" {
+			continue
+		}
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return invalidHeader(f.header, "must be true or false")
+		}
+		*f.to = &b
+	}
+	return nil
 }
