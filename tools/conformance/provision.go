@@ -99,6 +99,9 @@ func (c *armClient) do(ctx context.Context, method, path, version string, body a
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode == http.StatusConflict && bytes.Contains(b, []byte(`"RoleAssignmentExists"`)) {
+		return nil // a work folder used before: the server kept its data, and this grant
+	}
 	if resp.StatusCode >= 300 {
 		return fmt.Errorf("%s %s: %s %s", method, path, resp.Status, b)
 	}
