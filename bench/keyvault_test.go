@@ -153,13 +153,7 @@ func (kv kvServer) kvOp(path string, body []byte) func(c *http.Client) bool {
 		req, _ := http.NewRequest(http.MethodPost, kv.vaultBase+path, bytes.NewReader(body))
 		req.Header.Set("Authorization", "Bearer "+kv.token)
 		req.Header.Set("Content-Type", "application/json")
-		resp, err := c.Do(req)
-		if err != nil {
-			return false
-		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
+		return doOK(c, req)
 	}
 }
 

@@ -191,24 +191,15 @@ func coreAction(method string, l []string) string {
 	return "Microsoft.Resources/subscriptions/read"
 }
 
+// subscriptionOr404 and rgOr404 read through the revision-checked caches: every request
+// under a subscription asks for it (the result is shared: read-only).
 func (s *Service) subscriptionOr404(c *Call, sub string) (Subscription, int, any, error) {
-	var out Subscription
-	err := s.st.View(c.Ctx, func(tx store.Tx) error {
-		var err error
-		out, err = getSubscription(tx, sub)
-		return err
-	})
+	out, err := s.subs.get(c.Ctx, s.st, strings.ToLower(sub), func(tx store.Tx) (Subscription, error) { return getSubscription(tx, sub) })
 	return out, 0, nil, err
 }
 
 func (s *Service) rgOr404(c *Call, sub, rg string) (ResourceGroup, error) {
-	var g ResourceGroup
-	err := s.st.View(c.Ctx, func(tx store.Tx) error {
-		var err error
-		g, err = getResourceGroup(tx, sub, rg)
-		return err
-	})
-	return g, err
+	return s.rgs.get(c.Ctx, s.st, rgKey(sub, rg), func(tx store.Tx) (ResourceGroup, error) { return getResourceGroup(tx, sub, rg) })
 }
 
 func (s *Service) listTenants(c *Call) (int, any, error) {

@@ -98,12 +98,16 @@ type Service struct {
 	types map[string]registration // lower-case full type → handler
 	ns    map[string]string       // lower-case namespace → canonical spelling
 	now   func() time.Time
+
+	subs docCache[Subscription]  // by lower-case id, at colSubscriptions' revision
+	rgs  docCache[ResourceGroup] // by rgKey, at colResourceGroups' revision
 }
 
 // New returns the ARM service.
 func New(dir *directory.Directory, tokens *sts.Service, gate *access.Gate) *Service {
 	return &Service{dir: dir, st: dir.Store(), sts: tokens, gate: gate, log: activity.New(dir.Store(), dir.Now),
-		types: map[string]registration{}, ns: map[string]string{}, now: dir.Now}
+		types: map[string]registration{}, ns: map[string]string{}, now: dir.Now,
+		subs: docCache[Subscription]{col: colSubscriptions}, rgs: docCache[ResourceGroup]{col: colResourceGroups}}
 }
 
 // NewCatalog returns a service that only records registrations, for listing Routes.

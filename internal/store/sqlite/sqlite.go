@@ -31,6 +31,9 @@ type DB struct {
 	revMu    sync.Mutex
 	revMulti map[int]*sql.Stmt // revision sums over n collections, prepared on first use
 
+	wal  *walIndex // the WAL-index header, mapped (walindex.go)
+	revs revCache  // revisions read while the header was as recorded
+
 	stmtMu sync.Mutex
 	stmts  map[*sql.DB]map[string]*sql.Stmt // statements prepared once per pool (no parse per call)
 
@@ -121,7 +124,11 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		write.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
+	// Readers keep their connections: database/sql keeps 2 idle by default, so under a few
+	// concurrent requests it closed and reopened SQLite connections (pragmas and every
+	// prepared statement again) on most reads (issue 14's ARM read profile).
 	read.SetMaxOpenConns(8)
+	read.SetMaxIdleConns(8)
 	db := &DB{read: read, write: write, writes: make(chan *writeReq), quit: make(chan struct{})}
 	if err := db.migrate(ctx); err != nil {
 		db.Close()
@@ -138,6 +145,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		}
 	}
 	db.stmts = map[*sql.DB]map[string]*sql.Stmt{write: {}, read: {}}
+	db.wal = mapWALIndex(path)
 	for pool, qs := range map[*sql.DB][]string{write: append(writeStatements, rangeStatements...), read: rangeStatements} {
 		for _, q := range qs {
 			st, err := pool.PrepareContext(ctx, q)
@@ -200,6 +208,9 @@ func (db *DB) Close() error {
 	if !db.closed.Swap(true) {
 		close(db.quit)
 		db.wg.Wait()
+		db.revs.mu.Lock()
+		db.wal.close()
+		db.revs.mu.Unlock()
 	}
 	return errors.Join(db.read.Close(), db.write.Close())
 }
@@ -399,11 +410,33 @@ func (db *DB) run(ctx context.Context, pool *sql.DB, readOnly bool, fn func(stor
 	return nil
 }
 
-// Revision implements store.Store.
+// Revision implements store.Store: from the revisions table, or as last read from it while
+// no commit has been made since (walindex.go).
 func (db *DB) Revision(ctx context.Context, collections ...string) (int64, error) {
 	if db.closed.Load() {
 		return 0, store.ErrClosed
 	}
+	key := strings.Join(collections, "\x00")
+	db.revs.mu.Lock()
+	hdr, mapped := db.wal.header()
+	if c, ok := db.revs.m[key]; mapped && ok && c.hdr == hdr {
+		db.revs.mu.Unlock()
+		return c.rev, nil
+	}
+	db.revs.mu.Unlock()
+	r, err := db.queryRevision(ctx, collections)
+	if err == nil && mapped {
+		db.revs.mu.Lock()
+		if db.revs.m == nil {
+			db.revs.m = map[string]cachedRev{}
+		}
+		db.revs.m[key] = cachedRev{hdr: hdr, rev: r} // hdr was read before the query
+		db.revs.mu.Unlock()
+	}
+	return r, err
+}
+
+func (db *DB) queryRevision(ctx context.Context, collections []string) (int64, error) {
 	stmt, err := db.revisionStmt(ctx, len(collections))
 	if err != nil {
 		return 0, err

@@ -1,0 +1,57 @@
+package arm
+
+import (
+	"context"
+	"sync"
+
+	"github.com/cerulean-azure/cerulean/internal/store"
+)
+
+// docCache keeps documents of one collection read for the hot paths every request takes
+// (its subscription, its resource group), valid only at the collection's store revision
+// they were read under: a write to the collection, by this server or an offline command
+// beside it, changes the revision, and the next read goes to the store (issue 14). It is
+// never more lenient: a document newer than its tag is merely read again. Callers treat
+// what it returns as read-only (it is shared).
+type docCache[T any] struct {
+	col string
+	mu  sync.Mutex
+	rev int64
+	m   map[string]cachedDoc[T]
+}
+
+type cachedDoc[T any] struct{ v T }
+
+// get returns the document under key, reading it with load when it is not cached at the
+// collection's current revision.
+func (c *docCache[T]) get(ctx context.Context, st store.Store, key string, load func(tx store.Tx) (T, error)) (T, error) {
+	rev, err := st.Revision(ctx, c.col)
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	c.mu.Lock()
+	if c.rev != rev || c.m == nil {
+		c.rev, c.m = rev, map[string]cachedDoc[T]{}
+	}
+	d, ok := c.m[key]
+	c.mu.Unlock()
+	if ok {
+		return d.v, nil
+	}
+	var v T
+	err = st.View(ctx, func(tx store.Tx) error {
+		var err error
+		v, err = load(tx)
+		return err
+	})
+	if err != nil {
+		return v, err // not found (or the store failed): asked again next time
+	}
+	c.mu.Lock()
+	if c.rev == rev && len(c.m) < 4096 {
+		c.m[key] = cachedDoc[T]{v}
+	}
+	c.mu.Unlock()
+	return v, nil
+}
