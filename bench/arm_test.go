@@ -56,15 +56,9 @@ func TestARMReadThroughput(t *testing.T) {
 	bare := bareHTTPS(t, ts.serverCert, body)
 
 	bareRate := armRate(t, ts.tlsConfig, bare, "")
-	if f := os.Getenv("CERULEAN_CPUPROFILE"); f != "" {
-		out, err := os.Create(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		pprof.StartCPUProfile(out)
-		defer func() { pprof.StopCPUProfile(); out.Close() }()
-	}
+	stop := startProfile(t)
 	ourRate := armRate(t, ts.tlsConfig, url, token)
+	stop()
 	t.Logf("\nARM GET of a resource group, RBAC-checked, keep-alive TLS, %d clients, %v each:\n"+
 		"  cerulean     : %8.0f req/s\n  bare handler : %8.0f req/s (same %d-byte JSON, same certificate)\n  ratio        : %8.2f (target >= 0.5)",
 		armClients, tokenRunTime, ourRate, bareRate, len(body), ourRate/bareRate)
@@ -83,4 +77,19 @@ func fetch(t testing.TB, tlsConfig *tls.Config, url, token string) []byte {
 		t.Fatalf("GET %s: %s %s", url, resp.Status, b)
 	}
 	return b
+}
+
+// startProfile starts a CPU profile into $CERULEAN_CPUPROFILE, if set; the returned func
+// stops it.
+func startProfile(t testing.TB) func() {
+	f := os.Getenv("CERULEAN_CPUPROFILE")
+	if f == "" {
+		return func() {}
+	}
+	out, err := os.Create(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pprof.StartCPUProfile(out)
+	return func() { pprof.StopCPUProfile(); out.Close() }
 }

@@ -230,3 +230,16 @@ func TestTokenEndpointThroughput(t *testing.T) {
 		ccRate, 100*ccRate/signing)
 	t.Log("\n" + report)
 }
+
+// TestMITokenCachedProfile measures the cached managed-identity endpoint alone; with
+// CERULEAN_CPUPROFILE=file it writes a CPU profile of the run.
+func TestMITokenCachedProfile(t *testing.T) {
+	if testing.Short() {
+		t.Skip("measures for a few seconds")
+	}
+	ts := startTokenServer(t, noMILimits())
+	stop := startProfile(t)
+	r := rateN(t, 4, nil, miRequest(ts))
+	stop()
+	t.Logf("managed identity, cached, 4 clients: %.0f req/s (target 20,000)", r)
+}

@@ -7,14 +7,14 @@ import (
 	"github.com/cerulean-azure/cerulean/internal/store"
 )
 
-// docCache keeps documents of one collection read for the hot paths every request takes
-// (its subscription, its resource group), valid only at the collection's store revision
-// they were read under: a write to the collection, by this server or an offline command
-// beside it, changes the revision, and the next read goes to the store (issue 14). It is
+// docCache keeps what the hot paths read on every request (a request's subscription and
+// resource group, a host's identities), valid only at the store revision of the collections
+// it was read from: a write to any of them, by this server or an offline command beside it,
+// changes the revision, and the next read goes to the store (issue 14). It is
 // never more lenient: a document newer than its tag is merely read again. Callers treat
 // what it returns as read-only (it is shared).
 type docCache[T any] struct {
-	col string
+	cols []string // the collections the documents are read from
 	mu  sync.Mutex
 	rev int64
 	m   map[string]cachedDoc[T]
@@ -25,7 +25,7 @@ type cachedDoc[T any] struct{ v T }
 // get returns the document under key, reading it with load when it is not cached at the
 // collection's current revision.
 func (c *docCache[T]) get(ctx context.Context, st store.Store, key string, load func(tx store.Tx) (T, error)) (T, error) {
-	rev, err := st.Revision(ctx, c.col)
+	rev, err := st.Revision(ctx, c.cols...)
 	if err != nil {
 		var zero T
 		return zero, err

@@ -33,7 +33,7 @@ func TestDocCache_Strict(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	c := docCache[ResourceGroup]{col: colResourceGroups}
+	c := docCache[ResourceGroup]{cols: []string{colResourceGroups}}
 	get := func() (ResourceGroup, error) {
 		return c.get(ctx, st, rgKey("sub", "rg"), func(tx store.Tx) (ResourceGroup, error) { return getResourceGroup(tx, "sub", "rg") })
 	}
@@ -57,5 +57,42 @@ func TestDocCache_Strict(t *testing.T) {
 	}
 	if _, err := get(); !isNotFound(err) {
 		t.Fatalf("after another handle deleted it: %v, want not found", err)
+	}
+}
+
+// A cache over several collections (a host's identities: resources and principals) is
+// invalid as soon as any of them changes.
+func TestDocCache_AnyCollection(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "s.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	loads := 0
+	c := docCache[int]{cols: []string{colResources, "directory.principals"}}
+	get := func() {
+		t.Helper()
+		if _, err := c.get(ctx, st, "host", func(store.Tx) (int, error) { loads++; return loads, nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	get()
+	get()
+	if loads != 1 {
+		t.Fatalf("%d loads with nothing changed, want 1", loads)
+	}
+	for i, col := range []string{"directory.principals", colResources, "unrelated"} {
+		if err := st.Update(ctx, func(tx store.Tx) error { return tx.Put(col, "k", []byte("v")) }); err != nil {
+			t.Fatal(err)
+		}
+		get()
+		want := 2 + i
+		if col == "unrelated" {
+			want = 3
+		}
+		if loads != want {
+			t.Fatalf("after a write to %s: %d loads, want %d", col, loads, want)
+		}
 	}
 }

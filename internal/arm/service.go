@@ -101,13 +101,17 @@ type Service struct {
 
 	subs docCache[Subscription]  // by lower-case id, at colSubscriptions' revision
 	rgs  docCache[ResourceGroup] // by rgKey, at colResourceGroups' revision
+	// hosts are HostIdentities answers by host id, at the revision of resources and
+	// principals (a deleted or detached identity changes one of them).
+	hosts docCache[sts.HostIdentities]
 }
 
 // New returns the ARM service.
 func New(dir *directory.Directory, tokens *sts.Service, gate *access.Gate) *Service {
 	return &Service{dir: dir, st: dir.Store(), sts: tokens, gate: gate, log: activity.New(dir.Store(), dir.Now),
 		types: map[string]registration{}, ns: map[string]string{}, now: dir.Now,
-		subs: docCache[Subscription]{col: colSubscriptions}, rgs: docCache[ResourceGroup]{col: colResourceGroups}}
+		subs: docCache[Subscription]{cols: []string{colSubscriptions}}, rgs: docCache[ResourceGroup]{cols: []string{colResourceGroups}},
+		hosts: docCache[sts.HostIdentities]{cols: []string{colResources, directory.PrincipalsCollection}}}
 }
 
 // NewCatalog returns a service that only records registrations, for listing Routes.

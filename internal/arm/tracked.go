@@ -421,10 +421,15 @@ func (s *Service) deleteResourceTx(tx store.Tx, r *Resource) error {
 	return tx.Delete(colResources, Key(r.ID))
 }
 
-// HostIdentities implements sts.HostResolver: the identities a host resource carries now.
+// HostIdentities implements sts.HostResolver: the identities a host resource carries now
+// (cached at the revision of resources and principals: the answer is shared, read-only).
 func (s *Service) HostIdentities(ctx context.Context, hostID string) (sts.HostIdentities, error) {
+	return s.hosts.get(ctx, s.st, strings.ToLower(hostID), func(tx store.Tx) (sts.HostIdentities, error) { return s.hostIdentitiesTx(tx, hostID) })
+}
+
+func (s *Service) hostIdentitiesTx(tx store.Tx, hostID string) (sts.HostIdentities, error) {
 	var hi sts.HostIdentities
-	err := s.st.View(ctx, func(tx store.Tx) error {
+	err := func() error {
 		r, err := GetResourceTx(tx, hostID)
 		if isNotFound(err) {
 			return sts.ErrHostNotFound
@@ -453,7 +458,7 @@ func (s *Service) HostIdentities(ctx context.Context, hostID string) (sts.HostId
 			hi.UserAssigned = append(hi.UserAssigned, p)
 		}
 		return nil
-	})
+	}()
 	return hi, err
 }
 
