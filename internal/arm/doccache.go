@@ -15,9 +15,9 @@ import (
 // what it returns as read-only (it is shared).
 type docCache[T any] struct {
 	cols []string // the collections the documents are read from
-	mu  sync.Mutex
-	rev int64
-	m   map[string]cachedDoc[T]
+	mu   sync.Mutex
+	rev  int64
+	m    map[string]cachedDoc[T]
 }
 
 type cachedDoc[T any] struct{ v T }
