@@ -184,7 +184,9 @@ func TestKeyVaultCryptoThroughput(t *testing.T) {
 		_, err := rsa.DecryptOAEP(sha256.New(), nil, key, ct, nil)
 		return err == nil
 	}, nil)
+	stop := startProfile(t) // CERULEAN_CPUPROFILE: the unwrapKey run
 	apiUnwrap := parallel(t, kv.kvOp("/keys/bench/unwrapkey?api-version=7.5", unwrapBody), kv.client)
+	stop()
 	rawSign := parallel(t, func(*http.Client) bool {
 		_, err := rsa.SignPKCS1v15(nil, key, crypto.SHA256, digest[:])
 		return err == nil
