@@ -194,10 +194,10 @@ func TestKeyVaultCryptoThroughput(t *testing.T) {
 	apiSign := parallel(t, kv.kvOp("/keys/bench/sign?api-version=7.5", signBody), kv.client)
 
 	verdict := func(r float64) string {
-		if r >= 0.8 {
-			return "meets the 80% target"
+		if r >= 0.85 {
+			return "meets the 85% target (issue 14)"
 		}
-		return "BELOW the 80% target"
+		return "BELOW the 85% target (issue 14)"
 	}
 	t.Logf(`Key Vault RSA-2048 through the REST API (HTTPS, bearer token, RBAC, one vault), %d workers, %v each:
   unwrapKey RSA-OAEP-256: API %7.0f op/s   raw crypto/rsa %7.0f op/s   ratio %3.0f%%  (%s)

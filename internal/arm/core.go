@@ -194,12 +194,12 @@ func coreAction(method string, l []string) string {
 // subscriptionOr404 and rgOr404 read through the revision-checked caches: every request
 // under a subscription asks for it (the result is shared: read-only).
 func (s *Service) subscriptionOr404(c *Call, sub string) (Subscription, int, any, error) {
-	out, err := s.subs.get(c.Ctx, s.st, strings.ToLower(sub), func(tx store.Tx) (Subscription, error) { return getSubscription(tx, sub) })
+	out, err := s.subs.Get(c.Ctx, s.st, strings.ToLower(sub), func(tx store.Tx) (Subscription, error) { return getSubscription(tx, sub) })
 	return out, 0, nil, err
 }
 
 func (s *Service) rgOr404(c *Call, sub, rg string) (ResourceGroup, error) {
-	return s.rgs.get(c.Ctx, s.st, rgKey(sub, rg), func(tx store.Tx) (ResourceGroup, error) { return getResourceGroup(tx, sub, rg) })
+	return s.rgs.Get(c.Ctx, s.st, rgKey(sub, rg), func(tx store.Tx) (ResourceGroup, error) { return getResourceGroup(tx, sub, rg) })
 }
 
 func (s *Service) listTenants(c *Call) (int, any, error) {

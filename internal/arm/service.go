@@ -99,19 +99,19 @@ type Service struct {
 	ns    map[string]string       // lower-case namespace → canonical spelling
 	now   func() time.Time
 
-	subs docCache[Subscription]  // by lower-case id, at colSubscriptions' revision
-	rgs  docCache[ResourceGroup] // by rgKey, at colResourceGroups' revision
+	subs store.RevisionCache[Subscription]  // by lower-case id, at colSubscriptions' revision
+	rgs  store.RevisionCache[ResourceGroup] // by rgKey, at colResourceGroups' revision
 	// hosts are HostIdentities answers by host id, at the revision of resources and
 	// principals (a deleted or detached identity changes one of them).
-	hosts docCache[sts.HostIdentities]
+	hosts store.RevisionCache[sts.HostIdentities]
 }
 
 // New returns the ARM service.
 func New(dir *directory.Directory, tokens *sts.Service, gate *access.Gate) *Service {
 	return &Service{dir: dir, st: dir.Store(), sts: tokens, gate: gate, log: activity.New(dir.Store(), dir.Now),
 		types: map[string]registration{}, ns: map[string]string{}, now: dir.Now,
-		subs: docCache[Subscription]{cols: []string{colSubscriptions}}, rgs: docCache[ResourceGroup]{cols: []string{colResourceGroups}},
-		hosts: docCache[sts.HostIdentities]{cols: []string{colResources, directory.PrincipalsCollection}}}
+		subs: store.RevisionCache[Subscription]{Collections: []string{colSubscriptions}}, rgs: store.RevisionCache[ResourceGroup]{Collections: []string{colResourceGroups}},
+		hosts: store.RevisionCache[sts.HostIdentities]{Collections: []string{colResources, directory.PrincipalsCollection}}}
 }
 
 // NewCatalog returns a service that only records registrations, for listing Routes.

@@ -424,7 +424,7 @@ func (s *Service) deleteResourceTx(tx store.Tx, r *Resource) error {
 // HostIdentities implements sts.HostResolver: the identities a host resource carries now
 // (cached at the revision of resources and principals: the answer is shared, read-only).
 func (s *Service) HostIdentities(ctx context.Context, hostID string) (sts.HostIdentities, error) {
-	return s.hosts.get(ctx, s.st, strings.ToLower(hostID), func(tx store.Tx) (sts.HostIdentities, error) { return s.hostIdentitiesTx(tx, hostID) })
+	return s.hosts.Get(ctx, s.st, strings.ToLower(hostID), func(tx store.Tx) (sts.HostIdentities, error) { return s.hostIdentitiesTx(tx, hostID) })
 }
 
 func (s *Service) hostIdentitiesTx(tx store.Tx, hostID string) (sts.HostIdentities, error) {

@@ -54,12 +54,11 @@ func (c *call) cryptoOp(name, version, op string) (int, any, error) {
 	if in.Alg == "" {
 		return 0, nil, badParameter("The request has no 'alg': name the algorithm (for example RSA-OAEP-256 or RS256).")
 	}
-	var kv keyVersion
-	if err := c.svc.st.View(c.ctx, func(tx store.Tx) error {
-		var err error
-		_, kv, err = c.loadVersion(tx, name, version)
-		return err
-	}); err != nil {
+	kv, err := c.svc.versions.Get(c.ctx, c.svc.st, c.vault.UID+"/"+strings.ToLower(name)+"/"+version, func(tx store.Tx) (keyVersion, error) {
+		_, kv, err := c.loadVersion(tx, name, version)
+		return kv, err
+	})
+	if err != nil {
 		return 0, nil, err
 	}
 	if err := c.usable(kv, spec.perm, spec.keyOp); err != nil {

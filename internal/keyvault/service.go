@@ -52,6 +52,10 @@ type Service struct {
 	limits   *throttle
 	keyCache *keyCache
 	vaults   vaultCache
+	// versions are the key versions crypto operations use, by vault uid, name and version
+	// asked for, at the revision of keys and their versions (a disable, a deletion, a new
+	// version or a rotation changes it).
+	versions store.RevisionCache[keyVersion]
 }
 
 // vaultCache holds every vault record as of one revision of the vault collection: the data
@@ -106,7 +110,8 @@ func New(st store.Store, barrier *seal.Barrier, tokens *sts.Service, gate *acces
 		now = time.Now
 	}
 	return &Service{st: st, barrier: barrier, tokens: tokens, gate: gate, now: now, settings: settings,
-		limits: newThrottle(), keyCache: newKeyCache(4096)}
+		limits: newThrottle(), keyCache: newKeyCache(4096),
+		versions: store.RevisionCache[keyVersion]{Collections: []string{colKeys, colKeyVersions}}}
 }
 
 // VaultURI is the canonical URI of a vault, as ARM reports it and as key ids use it.

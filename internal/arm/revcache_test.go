@@ -10,7 +10,7 @@ import (
 	"github.com/cerulean-azure/cerulean/internal/store/sqlite"
 )
 
-// The resource-group cache answers from memory only at the revision it read under: a
+// store.RevisionCache, as the resource-group cache uses it: it answers from memory only at the revision it read under: a
 // change by this store handle or by another one on the same file (an offline command) is
 // seen by the next read, a deletion at once, and nothing deleted is served.
 func TestDocCache_Strict(t *testing.T) {
@@ -33,9 +33,9 @@ func TestDocCache_Strict(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	c := docCache[ResourceGroup]{cols: []string{colResourceGroups}}
+	c := store.RevisionCache[ResourceGroup]{Collections: []string{colResourceGroups}}
 	get := func() (ResourceGroup, error) {
-		return c.get(ctx, st, rgKey("sub", "rg"), func(tx store.Tx) (ResourceGroup, error) { return getResourceGroup(tx, "sub", "rg") })
+		return c.Get(ctx, st, rgKey("sub", "rg"), func(tx store.Tx) (ResourceGroup, error) { return getResourceGroup(tx, "sub", "rg") })
 	}
 	if _, err := get(); !isNotFound(err) {
 		t.Fatalf("before it exists: %v", err)
@@ -70,10 +70,10 @@ func TestDocCache_AnyCollection(t *testing.T) {
 	}
 	defer st.Close()
 	loads := 0
-	c := docCache[int]{cols: []string{colResources, "directory.principals"}}
+	c := store.RevisionCache[int]{Collections: []string{colResources, "directory.principals"}}
 	get := func() {
 		t.Helper()
-		if _, err := c.get(ctx, st, "host", func(store.Tx) (int, error) { loads++; return loads, nil }); err != nil {
+		if _, err := c.Get(ctx, st, "host", func(store.Tx) (int, error) { loads++; return loads, nil }); err != nil {
 			t.Fatal(err)
 		}
 	}
