@@ -76,8 +76,17 @@ func startFilesWorld(t testing.TB, dir string) *filesWorld {
 	// take credentials over TLS only.
 	base := "https://" + ln.Addr().String()
 	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: in.CA.Pool()}, MaxIdleConnsPerHost: 2 * filesClients}}
-	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {in.Admin.AppID}, "client_secret": {in.Admin.Secret}, "scope": {"https://management.azure.com/.default"}}
-	resp, err := hc.PostForm(base+"/"+in.Tenant.ID+"/oauth2/v2.0/token", form)
+	c, token, key := provisionFiles(t, hc, base, in.Tenant.ID, in.Admin.AppID, in.Admin.Secret, in.SubscriptionScope())
+	return &filesWorld{client: c, hc: hc, token: token, base: base, in: in, srv: srv, key: key}
+}
+
+// provisionFiles signs in as the administrator and makes group "bench", account
+// "benchfiles" and share "bench" on the server at base; it returns the File service client
+// (Shared Key), the administrator's ARM token and the account key.
+func provisionFiles(t testing.TB, hc *http.Client, base, tenant, appID, secret, subScope string) (*service.Client, string, string) {
+	t.Helper()
+	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {appID}, "client_secret": {secret}, "scope": {"https://management.azure.com/.default"}}
+	resp, err := hc.PostForm(base+"/"+tenant+"/oauth2/v2.0/token", form)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,14 +95,14 @@ func startFilesWorld(t testing.TB, dir string) *filesWorld {
 	}
 	json.NewDecoder(resp.Body).Decode(&tok)
 	resp.Body.Close()
-	acct := in.SubscriptionScope() + "/resourceGroups/bench/providers/Microsoft.Storage/storageAccounts/benchfiles"
+	acct := subScope + "/resourceGroups/bench/providers/Microsoft.Storage/storageAccounts/benchfiles"
 	var keys struct {
 		Keys []struct {
 			Value string `json:"value"`
 		} `json:"keys"`
 	}
 	for _, op := range []struct{ method, path, body string }{
-		{http.MethodPut, in.SubscriptionScope() + "/resourceGroups/bench?api-version=2021-04-01", `{"location":"westus"}`},
+		{http.MethodPut, subScope + "/resourceGroups/bench?api-version=2021-04-01", `{"location":"westus"}`},
 		{http.MethodPut, acct + "?api-version=2023-05-01", `{"location":"westus","kind":"StorageV2","sku":{"name":"Standard_LRS"}}`},
 		{http.MethodPost, acct + "/listKeys?api-version=2023-05-01", ""},
 	} {
@@ -122,7 +131,7 @@ func startFilesWorld(t testing.TB, dir string) *filesWorld {
 	if _, err := c.NewShareClient("bench").Create(context.Background(), nil); err != nil {
 		t.Fatal(err)
 	}
-	return &filesWorld{client: c, hc: hc, token: tok.AccessToken, base: base, in: in, srv: srv, key: keys.Keys[0].Value}
+	return c, tok.AccessToken, keys.Keys[0].Value
 }
 
 // throughput runs n clients, each writing (then reading) one file of filesMiB in 4 MiB ranges.

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cerulean-azure/cerulean/internal/azerr"
@@ -362,7 +363,9 @@ func (q *request) putRange() error {
 		if q.r.ContentLength != length {
 			return invalidHeader("Content-Length", "must equal the length of x-ms-range ("+strconv.FormatInt(length, 10)+")")
 		}
-		body = make([]byte, length)
+		buf := getRangeBuf(length)
+		defer putRangeBuf(buf)
+		body = *buf
 		if _, err := io.ReadFull(q.r.Body, body); err != nil {
 			return azerr.BadRequest("InvalidInput", "The request body is shorter than Content-Length.")
 		}
@@ -453,6 +456,12 @@ func (q *request) getFile() error {
 	var start, end int64
 	var body []byte // the whole response when it fits in one window, read in the same snapshot
 	rangeMD5 := rh != "" && strings.EqualFold(q.r.Header.Get("x-ms-range-get-content-md5"), "true")
+	var pooled *[]byte // body's buffer, returned to the pool once written
+	defer func() {
+		if pooled != nil {
+			putRangeBuf(pooled)
+		}
+	}()
 	err := q.svc.st.View(q.ctx, func(tx store.Tx) error {
 		var err error
 		if n, err = q.loadNode(tx, false); err != nil {
@@ -482,7 +491,9 @@ func (q *request) getFile() error {
 		if err != nil || end < start || end-start+1 > streamWindow {
 			return err
 		}
-		body = make([]byte, end-start+1)
+		buf := getRangeBuf(end - start + 1)
+		pooled = buf
+		body = *buf
 		return readIntoTx(tx, c, q.account.Name, q.share, n, start, body)
 	})
 	if err != nil {
@@ -525,7 +536,9 @@ func (q *request) streamContent(n Node, start, end int64) {
 	if end <= start {
 		return
 	}
-	buf := make([]byte, min(streamWindow, end-start))
+	pooled := getRangeBuf(min(streamWindow, end-start))
+	defer putRangeBuf(pooled)
+	buf := *pooled
 	for off := start; off < end; {
 		w := buf[:min(int64(len(buf)), end-off)]
 		if !written(n.Ranges, off, off+int64(len(w))) {
@@ -904,4 +917,21 @@ func (q *request) putRangeTx(tx store.Tx, start, end int64, data []byte) (Node, 
 		n.LastWriteTime = now
 	}
 	return n, putNodeTx(tx, q.account.Name, q.share, n)
+}
+
+// rangeBufs are the 4 MiB buffers a Put Range reads its body into and a GET reads a window
+// into: reused, so a large file moving in many ranges costs the server a few buffers per
+// request in flight rather than new garbage for each (issue 14).
+var rangeBufs = sync.Pool{New: func() any { b := make([]byte, MaxRange); return &b }}
+
+// getRangeBuf is a pooled buffer of n bytes (n <= MaxRange).
+func getRangeBuf(n int64) *[]byte {
+	b := rangeBufs.Get().(*[]byte)
+	*b = (*b)[:n]
+	return b
+}
+
+func putRangeBuf(b *[]byte) {
+	*b = (*b)[:cap(*b)]
+	rangeBufs.Put(b)
 }
