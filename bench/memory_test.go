@@ -18,7 +18,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
 )
 
 // The memory workload (issue 14): `cerulean serve` as its own process, so its resident set
