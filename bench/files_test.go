@@ -52,6 +52,7 @@ type filesWorld struct {
 	in     *instance.Instance
 	srv    *server.Server
 	key    string // the account's key1
+	times  *serverTimes
 }
 
 func startFilesWorld(t testing.TB, dir string) *filesWorld {
@@ -63,7 +64,8 @@ func startFilesWorld(t testing.TB, dir string) *filesWorld {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { in.Close() })
-	srv, err := server.Build(ctx, in, server.DefaultSettings(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	times := &serverTimes{}
+	srv, err := server.Build(ctx, in, server.DefaultSettings(), slog.New(times))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +79,7 @@ func startFilesWorld(t testing.TB, dir string) *filesWorld {
 	base := "https://" + ln.Addr().String()
 	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: in.CA.Pool()}, MaxIdleConnsPerHost: 2 * filesClients}}
 	c, token, key := provisionFiles(t, hc, base, in.Tenant.ID, in.Admin.AppID, in.Admin.Secret, in.SubscriptionScope())
-	return &filesWorld{client: c, hc: hc, token: token, base: base, in: in, srv: srv, key: key}
+	return &filesWorld{client: c, hc: hc, token: token, base: base, in: in, srv: srv, key: key, times: times}
 }
 
 // provisionFiles signs in as the administrator and makes group "bench", account
@@ -234,8 +236,10 @@ func TestFilesThroughput(t *testing.T) {
 		return ws[1], rs[1]
 	}
 	rawW, rawR := median(1)
+	stop := startProfile(t) // CERULEAN_CPUPROFILE: our runs
 	w1, r1 := throughput(t, c, 1, "one")
 	wN, rN := throughput(t, c, filesClients, "many")
+	stop()
 	rawWN, _ := median(filesClients)
 	azurite := "  Azurite (block blob, same bytes)  : not installed (scripts/install-test-deps puts it in bench/azurite)"
 	if url := startAzurite(t); url != "" {

@@ -156,7 +156,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// Never a header, and paths, queries and hosts with their secrets redacted: a host
 		// secret or a SAS signature in the log would work for whoever reads it.
 		s.Log.Info("request", "method", r.Method, "host", logHost(r.Host), "path", logPath(r.URL.Path), "query", logQuery(r.URL.RawQuery), "status", rec.status,
-			"duration_ms", time.Since(start).Milliseconds(), "request_id", reqID,
+			"duration_ms", float64(time.Since(start).Microseconds())/1000, "request_id", reqID,
 			"client_request_id", r.Header.Get("x-ms-client-request-id"), "tls", r.TLS != nil)
 	}()
 	r = r.WithContext(context.WithValue(r.Context(), requestIDKey, reqID))

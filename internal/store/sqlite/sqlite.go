@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/cerulean-azure/cerulean/internal/store"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
@@ -42,6 +43,11 @@ type DB struct {
 	writes chan *writeReq
 	quit   chan struct{}
 	wg     sync.WaitGroup
+
+	// The WAL is copied back into the database by a connection of its own, off the writer's
+	// path (see checkpointer); committed is signalled after each commit.
+	ckpt      *sql.DB
+	committed chan struct{}
 }
 
 // writeReq is an Update waiting for the writer.
@@ -114,7 +120,10 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		q.Add("_pragma", p)
 	}
 	dsn := "file:" + path + "?" + q.Encode()
-	write, err := sql.Open("sqlite", dsn+"&_txlock=immediate")
+	// The writer checkpoints only as a safety valve, when the checkpointer has fallen far
+	// behind (walCheckpointFrames).
+	wq := url.Values{"_txlock": {"immediate"}, "_pragma": {fmt.Sprintf("wal_autocheckpoint(%d)", walCheckpointFrames)}}
+	write, err := sql.Open("sqlite", dsn+"&"+wq.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
@@ -124,12 +133,19 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		write.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
+	ckpt, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		write.Close()
+		read.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	ckpt.SetMaxOpenConns(1)
 	// Readers keep their connections: database/sql keeps 2 idle by default, so under a few
 	// concurrent requests it closed and reopened SQLite connections (pragmas and every
 	// prepared statement again) on most reads (issue 14's ARM read profile).
 	read.SetMaxOpenConns(8)
 	read.SetMaxIdleConns(8)
-	db := &DB{read: read, write: write, writes: make(chan *writeReq), quit: make(chan struct{})}
+	db := &DB{read: read, write: write, ckpt: ckpt, writes: make(chan *writeReq), quit: make(chan struct{}), committed: make(chan struct{}, 1)}
 	if err := db.migrate(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -156,9 +172,44 @@ func Open(ctx context.Context, path string) (*DB, error) {
 			db.stmts[pool][q] = st
 		}
 	}
-	db.wg.Add(1)
+	db.wg.Add(2)
 	go db.writer()
+	go db.checkpointer()
 	return db, nil
+}
+
+// walCheckpointFrames is the WAL length (in pages) at which the writer checkpoints itself,
+// should the checkpointer fall that far behind: 256 MiB of 64 KiB pages.
+const walCheckpointFrames = 4096
+
+// checkpointEvery is how often, at most, the checkpointer copies the WAL into the database.
+const checkpointEvery = 100 * time.Millisecond
+
+// checkpointer copies committed pages from the WAL into the database file (a PASSIVE
+// checkpoint: it waits for nobody and nobody waits for it) shortly after commits. SQLite's
+// default is the committing connection checkpointing every 1,000 pages, inside a commit: with
+// 64 KiB pages, every 64 MiB written one writer stalled while 64 MiB was copied and synced,
+// and every update queued behind it (issue 14: 4 MiB Put Ranges ≈ 1.7× faster without it).
+// Durability is SQLite's: a page reaches the database only after its WAL frame was synced,
+// and the database is synced before the WAL may be reused.
+func (db *DB) checkpointer() {
+	defer db.wg.Done()
+	for {
+		select {
+		case <-db.committed:
+		case <-db.quit:
+			return
+		}
+		var busy, frames, copied int
+		// An error leaves the frames in the WAL, where readers find them; the next round or
+		// the writer's safety valve copies them.
+		db.ckpt.QueryRow("PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &frames, &copied)
+		select {
+		case <-time.After(checkpointEvery):
+		case <-db.quit:
+			return
+		}
+	}
 }
 
 // pageSize is the page size of a new database: file content is stored in 1 MiB chunks, and
@@ -212,7 +263,7 @@ func (db *DB) Close() error {
 		db.wal.close()
 		db.revs.mu.Unlock()
 	}
-	return errors.Join(db.read.Close(), db.write.Close())
+	return errors.Join(db.read.Close(), db.ckpt.Close(), db.write.Close())
 }
 
 // View implements store.Store.
@@ -309,6 +360,11 @@ func (db *DB) commitGroup(group []*writeReq) {
 			if results[i] == nil {
 				results[i] = fmt.Errorf("commit: %w", err)
 			}
+		}
+	} else {
+		select {
+		case db.committed <- struct{}{}:
+		default:
 		}
 	}
 	finish(nil)

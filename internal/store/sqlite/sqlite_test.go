@@ -1,13 +1,16 @@
 package sqlite_test
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/cerulean-azure/cerulean/internal/store"
 	"github.com/cerulean-azure/cerulean/internal/store/sqlite"
@@ -150,6 +153,55 @@ func TestUpdate_GroupCommitIsolation(t *testing.T) {
 	}
 	// Still usable, and closing waits for nothing left.
 	if err := db.Update(ctx, func(tx store.Tx) error { return tx.Put("good", "last", []byte("1")) }); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestCheckpointer: committed pages reach the database file shortly after their commit,
+// copied by the background checkpointer (the writer itself would wait for 256 MiB of WAL),
+// and a reopened store reads them.
+func TestCheckpointer(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "w.db")
+	db, err := sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	size := func() int64 {
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi.Size()
+	}
+	before := size()
+	value := bytes.Repeat([]byte("c"), 256<<10)
+	for i := 0; i < 8; i++ {
+		if err := db.Update(ctx, func(tx store.Tx) error { return tx.Put("c", fmt.Sprint(i), value) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for size() < before+8*256<<10 {
+		if time.Now().After(deadline) {
+			t.Fatalf("database file %d bytes (%d before 2 MiB of commits): the WAL was not checkpointed", size(), before)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	db.Close()
+	db, err = sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	err = db.View(ctx, func(tx store.Tx) error {
+		got, err := tx.Get("c", "7")
+		if err == nil && !bytes.Equal(got, value) {
+			err = errors.New("value differs")
+		}
+		return err
+	})
+	if err != nil {
 		t.Fatal(err)
 	}
 }
