@@ -81,7 +81,7 @@ func dataDir(cmd *cobra.Command) string {
 func serveCmd() *cobra.Command {
 	all := server.DefaultSettings()
 	settings := &all.STS
-	var listen, logLevel, smbAddr string
+	var listen, logLevel, smbAddr, pprofAddr string
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run Cerulean (HTTP and HTTPS on one port, plus the interception proxy)",
@@ -112,6 +112,13 @@ Every read and write goes through Cerulean's encryption, customer-key state and 
 			log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			if pprofAddr != "" {
+				stopPprof, err := servePprof(pprofAddr, log)
+				if err != nil {
+					return err
+				}
+				defer stopPprof()
+			}
 			return serve(ctx, log, dataDir(cmd), listen, smbAddr, all)
 		},
 	}
@@ -119,6 +126,7 @@ Every read and write goes through Cerulean's encryption, customer-key state and 
 	f.StringVar(&listen, "listen", "127.0.0.1:8443", "address to listen on (port 0 picks a free port)")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	f.StringVar(&smbAddr, "smb", "", "also serve the file shares over SMB on this address, e.g. 127.0.0.1:445 (Azure's port, and the only one smbcacls connects to); needs root and Debian's samba; shares are <account>.<share>, the account key logs in as the account, directory principals with 'cerulean smb login'")
+	f.StringVar(&pprofAddr, "pprof", "", "also serve Go's profiles (net/http/pprof: CPU, heap, goroutines) over plain HTTP on this loopback address, e.g. 127.0.0.1:6060, for 'go tool pprof http://127.0.0.1:6060/debug/pprof/profile'")
 	f.DurationVar(&settings.AppTokenLifetime, "app-token-lifetime", settings.AppTokenLifetime, "lifetime of client-credential tokens")
 	f.DurationVar(&settings.ManagedIdentityTokenLifetime, "mi-token-lifetime", settings.ManagedIdentityTokenLifetime, "lifetime of managed-identity tokens (Azure: about 24h)")
 	f.Float64Var(&settings.ManagedIdentityRate, "mi-rate-limit", settings.ManagedIdentityRate, "managed-identity token requests per second per host (Azure: 20; 0 = unlimited)")

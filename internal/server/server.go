@@ -53,6 +53,7 @@ type Server struct {
 
 	http *http.Server
 	ln   *muxListener
+	idle idleRelease
 }
 
 // Serve accepts connections on ln until ctx is done.
@@ -66,6 +67,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	logf := func(msg string, args ...any) { s.Log.Info(msg, args...) }
 	go s.KeyVault.Run(ctx, logf)
+	go s.releaseWhenIdle(ctx)
 	go s.Storage.RunKeyPoll(ctx, s.KeyPollInterval, s.KeyPollNow, logf)
 	go func() {
 		<-ctx.Done()
@@ -135,6 +137,7 @@ func requestID(ctx context.Context) string {
 // ServeHTTP stamps request ids, recovers from panics, logs, and routes.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
+	s.idle.requests.Add(1)
 	reqID := uuid.NewString()
 	w.Header().Set("x-ms-request-id", reqID)
 	corr := r.Header.Get("x-ms-correlation-request-id")

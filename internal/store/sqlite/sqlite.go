@@ -7,8 +7,10 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
 	"os"
 	"strings"
@@ -114,26 +116,42 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create sqlite %s: %w", path, err)
 	}
+	ps, err := filePageSize(f)
 	f.Close()
-	q := url.Values{}
-	for _, p := range []string{"journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(10000)", "foreign_keys(ON)", "cache_size(-65536)", "temp_store(MEMORY)"} {
-		q.Add("_pragma", p)
+	if err != nil {
+		return nil, fmt.Errorf("read sqlite %s: %w", path, err)
 	}
-	dsn := "file:" + path + "?" + q.Encode()
+	// Each connection has a page cache of its own, filled as it reads and kept while it
+	// lives: the writer's holds the pages it changes, a reader's is emptied by SQLite when it
+	// begins a transaction after another connection committed, so a small one serves as well,
+	// and the checkpointer reads the WAL, not through its cache. The sizes are given in pages
+	// of the file's size: a size in KiB ("cache_size(-N)") is turned into pages with the
+	// page size known when the pragma runs — SQLite's default 4 KiB, as the connection has
+	// not read the file yet — so with 64 KiB pages "64 MiB" was 1 GiB per connection, and
+	// the server's memory grew with every MiB a large file wrote (issue 14).
+	dsn := func(cacheKiB int, extra url.Values) string {
+		q := url.Values{}
+		for _, p := range []string{"journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(10000)", "foreign_keys(ON)", fmt.Sprintf("cache_size(%d)", max(cacheKiB<<10/ps, 16)), "temp_store(MEMORY)"} {
+			q.Add("_pragma", p)
+		}
+		for k, v := range extra {
+			q[k] = append(q[k], v...)
+		}
+		return "file:" + path + "?" + q.Encode()
+	}
 	// The writer checkpoints only as a safety valve, when the checkpointer has fallen far
 	// behind (walCheckpointFrames).
-	wq := url.Values{"_txlock": {"immediate"}, "_pragma": {fmt.Sprintf("wal_autocheckpoint(%d)", walCheckpointFrames)}}
-	write, err := sql.Open("sqlite", dsn+"&"+wq.Encode())
+	write, err := sql.Open("sqlite", dsn(writerCacheKiB, url.Values{"_txlock": {"immediate"}, "_pragma": {fmt.Sprintf("wal_autocheckpoint(%d)", walCheckpointFrames)}}))
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
 	write.SetMaxOpenConns(1)
-	read, err := sql.Open("sqlite", dsn)
+	read, err := sql.Open("sqlite", dsn(readerCacheKiB, nil))
 	if err != nil {
 		write.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
-	ckpt, err := sql.Open("sqlite", dsn)
+	ckpt, err := sql.Open("sqlite", dsn(checkpointerCacheKiB, nil))
 	if err != nil {
 		write.Close()
 		read.Close()
@@ -176,6 +194,33 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	go db.writer()
 	go db.checkpointer()
 	return db, nil
+}
+
+// The page caches' sizes (KiB): see Open.
+const (
+	writerCacheKiB       = 16384
+	readerCacheKiB       = 8192
+	checkpointerCacheKiB = 1024
+)
+
+// filePageSize is the page size in a database file's header (pageSize for a new, empty
+// file: migrate gives it that size).
+func filePageSize(f *os.File) (int, error) {
+	var h [18]byte
+	if _, err := f.ReadAt(h[:], 0); err != nil {
+		if errors.Is(err, io.EOF) {
+			return pageSize, nil
+		}
+		return 0, err
+	}
+	switch v := int(binary.BigEndian.Uint16(h[16:18])); v {
+	case 1:
+		return 65536, nil
+	case 0:
+		return pageSize, nil
+	default:
+		return v, nil
+	}
 }
 
 // walCheckpointFrames is the WAL length (in pages) at which the writer checkpoints itself,
