@@ -166,6 +166,9 @@ func TestSmallFilesThroughput(t *testing.T) {
 	base := (disk + disk2) / 2
 	t.Logf("row\tsmall files, File REST (create + put range + properties, 4-8 KiB, %d clients)\t%.0f files/s; per write request p50 %.1f ms (p99 %.1f) in the server, %.1f ms (p99 %.1f) at the client\tlocal disk, create + write + fsync: %.0f files/s\t%.2f\t≥ 1,000 files/s, p50 ≤ 3 ms",
 		smallClients, ours.filesPerSec, ms(s50), ms(s99), ms(ours.p50), ms(ours.p99), base, ours.filesPerSec/base)
+	row(fmt.Sprintf("small files, File REST (create + put range + properties, 4-8 KiB, %d clients)", smallClients),
+		fmt.Sprintf("%.0f files/s, p50 %.1f ms per write in the server", ours.filesPerSec, ms(s50)),
+		fmt.Sprintf("local disk, create + write + fsync %.0f files/s", base), pct(ours.filesPerSec/base), "≥ 1,000 files/s, p50 ≤ 3 ms")
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

@@ -332,6 +332,7 @@ func TestSoak(t *testing.T) {
 	fmt.Fprintf(&report, "soak: %d clients of mixed load, %d rounds of %v, %v idle after each; server in its own process\n", soakClients, soakRounds, round, soakIdle)
 	fmt.Fprintf(&report, "  idle before      : RSS %6.1f MiB, %d goroutines\n", mib(idleRSS), idleG)
 	var after []int64
+	var rounds []string
 	total5xx, totalFails := 0, 0
 	for r := 1; r <= soakRounds; r++ {
 		stats := map[string]*opStats{}
@@ -402,8 +403,11 @@ func TestSoak(t *testing.T) {
 			fmt.Println(string(st))
 		}
 		fmt.Fprintf(&report, "  round %d idle     : RSS %6.1f MiB (%+.1f over idle), %d goroutines\n", r, mib(rss), mib(rss-idleRSS), g)
+		rounds = append(rounds, fmt.Sprintf("%+.0f MiB", mib(rss-idleRSS)))
 	}
 	t.Log("\n" + report.String())
+	row(fmt.Sprintf("soak: %d clients of mixed load, %d × %v", soakClients, soakRounds, round), fmt.Sprintf("%d 5xx, %d failed; RSS after each round %s", total5xx, totalFails, strings.Join(rounds, ", ")),
+		fmt.Sprintf("idle %.0f MiB", mib(idleRSS)), "", "0 5xx; within 32 MiB of idle; no growth")
 	if total5xx > 0 || totalFails > 0 {
 		t.Errorf("%d 5xx answers and %d failed requests (must be 0)", total5xx, totalFails)
 	}
