@@ -414,6 +414,9 @@ func TestSoak(t *testing.T) {
 	if growth := after[len(after)-1] - idleRSS; growth > 32<<10 {
 		t.Errorf("the server's RSS stayed %.1f MiB over idle after the load stopped (target: within 32 MiB)", mib(growth))
 	}
+	if growth := after[len(after)-1] - after[0]; growth > 8<<10 {
+		t.Errorf("the server's RSS after round %d was %.1f MiB above its RSS after round 1: memory grows from run to run", len(after), mib(growth))
+	}
 }
 
 func mib(kib int64) float64 { return float64(kib) / 1024 }

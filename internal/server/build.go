@@ -106,5 +106,8 @@ func Build(ctx context.Context, in *instance.Instance, settings Settings, log *s
 		Graph: graph.New(in.Dir, tokens), CA: in.CA, Log: log,
 		Storage: st, Sync: sync, KeyPollInterval: settings.KeyPollInterval, KeyPollNow: make(chan struct{}, 1)}
 	cmk.SetHandler(srv) // storage reaches customer keys through the server, like any client
+	if r, ok := in.Store.(memoryReleaser); ok {
+		srv.store = r
+	}
 	return srv, nil
 }

@@ -8,8 +8,9 @@ import (
 )
 
 // idleRelease gives the memory a burst of requests left behind back to the system once the
-// server falls quiet: Go's runtime returns freed heap pages only gradually, so after a load
-// the server kept tens of MiB it no longer used (issue 14's soak).
+// server falls quiet: the store's page caches, filled up to their bounds, and Go's freed heap
+// pages, which its runtime returns only gradually — after a load the server kept tens of MiB
+// it no longer used (issue 14's soak).
 type idleRelease struct {
 	requests atomic.Int64 // counted by ServeHTTP
 	seen     int64        // the count at the previous tick
@@ -31,6 +32,11 @@ func (r *idleRelease) step(n int64) bool {
 	return release
 }
 
+// memoryReleaser is a store whose caches can be emptied (the SQLite store's page caches).
+type memoryReleaser interface {
+	ReleaseMemory(ctx context.Context) error
+}
+
 func (s *Server) releaseWhenIdle(ctx context.Context) {
 	t := time.NewTicker(idleReleaseEvery)
 	defer t.Stop()
@@ -40,6 +46,11 @@ func (s *Server) releaseWhenIdle(ctx context.Context) {
 			return
 		case <-t.C:
 			if s.idle.step(s.idle.requests.Load()) {
+				if s.store != nil {
+					if err := s.store.ReleaseMemory(ctx); err != nil && ctx.Err() == nil {
+						s.Log.Warn("releasing the store's caches", "error", err)
+					}
+				}
 				debug.FreeOSMemory()
 			}
 		}

@@ -51,9 +51,10 @@ type Server struct {
 	CA              *pki.CA
 	Log             *slog.Logger
 
-	http *http.Server
-	ln   *muxListener
-	idle idleRelease
+	http  *http.Server
+	ln    *muxListener
+	idle  idleRelease
+	store memoryReleaser // the store's caches, emptied when the server falls idle (nil: none)
 }
 
 // Serve accepts connections on ln until ctx is done.

@@ -714,3 +714,33 @@ func prefixEnd(prefix string) string {
 	}
 	return ""
 }
+
+// ReleaseMemory empties every connection's page cache (SQLite's shrink_memory), giving back
+// what a burst of reads and writes filled, up to the caches' bounds (see Open); the server
+// calls it when it falls idle. Updates and reads wait for it, briefly.
+func (db *DB) ReleaseMemory(ctx context.Context) error {
+	if db.closed.Load() {
+		return store.ErrClosed
+	}
+	var errs []error
+	for _, pool := range []*sql.DB{db.write, db.read, db.ckpt} {
+		// Every open connection, each taken at once so that none is taken twice.
+		n := pool.Stats().OpenConnections
+		var conns []*sql.Conn
+		for i := 0; i < n; i++ {
+			c, err := pool.Conn(ctx)
+			if err != nil {
+				errs = append(errs, err)
+				break
+			}
+			conns = append(conns, c)
+		}
+		for _, c := range conns {
+			if _, err := c.ExecContext(ctx, "PRAGMA shrink_memory"); err != nil {
+				errs = append(errs, err)
+			}
+			c.Close()
+		}
+	}
+	return errors.Join(errs...)
+}
