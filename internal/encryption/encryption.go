@@ -110,11 +110,17 @@ var ErrChunk = errors.New("encryption: chunk does not decrypt")
 
 // Open decrypts one chunk.
 func (f *FileCipher) Open(chunk uint64, sealed []byte) ([]byte, error) {
+	return f.OpenTo(nil, chunk, sealed)
+}
+
+// OpenTo is Open decrypting into dst's memory (its contents overwritten) when it has the
+// room, else into new memory. dst must not overlap sealed.
+func (f *FileCipher) OpenTo(dst []byte, chunk uint64, sealed []byte) ([]byte, error) {
 	n := f.aead.NonceSize()
 	if len(sealed) < n+f.aead.Overhead() {
 		return nil, ErrChunk
 	}
-	pt, err := f.aead.Open(nil, sealed[:n], sealed[n:], f.aad(chunk))
+	pt, err := f.aead.Open(dst[:0], sealed[:n], sealed[n:], f.aad(chunk))
 	if err != nil {
 		return nil, ErrChunk
 	}

@@ -36,3 +36,23 @@ func TestFileCipher(t *testing.T) {
 		t.Error("tampered chunk opened")
 	}
 }
+
+func TestOpenTo(t *testing.T) {
+	f, _ := ForFile(NewDataKey(), "acct", "share", 7, 1)
+	plain := bytes.Repeat([]byte{7}, 3000)
+	sealed := f.Seal(1, plain)
+	buf := make([]byte, 0, 4096)
+	got, err := f.OpenTo(buf, 1, sealed)
+	if err != nil || !bytes.Equal(got, plain) {
+		t.Fatalf("OpenTo: %v", err)
+	}
+	if &got[0] != &buf[:1][0] {
+		t.Error("OpenTo did not use the buffer it had room in")
+	}
+	if got, err := f.OpenTo(make([]byte, 0, 10), 1, sealed); err != nil || !bytes.Equal(got, plain) {
+		t.Fatalf("OpenTo into a short buffer: %v", err)
+	}
+	if _, err := f.OpenTo(buf, 2, sealed); err == nil {
+		t.Error("opened as another chunk")
+	}
+}

@@ -42,6 +42,10 @@ type Store interface {
 type Tx interface {
 	// Get returns the value under (collection, key) or ErrNotFound.
 	Get(collection, key string) ([]byte, error)
+	// GetFunc calls fn with the value under (collection, key) and returns what fn returns, or
+	// ErrNotFound without calling it. The value is the store's own memory, valid only while fn
+	// runs: fn must not keep or change it (no copy is made; Get copies).
+	GetFunc(collection, key string, fn func(value []byte) error) error
 	// Put creates or replaces the value.
 	Put(collection, key string, value []byte) error
 	// Create stores the value only if the key is absent; otherwise ErrExists.

@@ -608,6 +608,25 @@ func (t *tx) Get(collection, key string) ([]byte, error) {
 	return v, nil
 }
 
+func (t *tx) GetFunc(collection, key string, fn func([]byte) error) error {
+	rows, err := t.tx.StmtContext(t.ctx, t.get).QueryContext(t.ctx, collection, key)
+	if err != nil {
+		return fmt.Errorf("get %s/%s: %w", collection, key, err)
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("get %s/%s: %w", collection, key, err)
+		}
+		return store.ErrNotFound
+	}
+	var v sql.RawBytes // the driver's copy of the value, not cloned again by database/sql
+	if err := rows.Scan(&v); err != nil {
+		return fmt.Errorf("get %s/%s: %w", collection, key, err)
+	}
+	return fn(v)
+}
+
 func (t *tx) Put(collection, key string, value []byte) error {
 	if t.readOnly {
 		return errReadOnly

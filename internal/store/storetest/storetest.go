@@ -30,6 +30,41 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 			t.Fatalf("got %q, want v2", got)
 		}
 	})
+	t.Run("GetFunc", func(t *testing.T) {
+		s := open(t)
+		mustUpdate(t, s, func(tx store.Tx) error { return tx.Put("c", "k", []byte("value")) })
+		var got string
+		mustView(t, s, func(tx store.Tx) error {
+			return tx.GetFunc("c", "k", func(v []byte) error { got = string(v); return nil })
+		})
+		if got != "value" {
+			t.Fatalf("GetFunc saw %q, want value", got)
+		}
+		called := false
+		err := s.View(ctx, func(tx store.Tx) error {
+			return tx.GetFunc("c", "missing", func([]byte) error { called = true; return nil })
+		})
+		if !errors.Is(err, store.ErrNotFound) || called {
+			t.Fatalf("missing key: %v (fn called: %v), want ErrNotFound without a call", err, called)
+		}
+		stop := errors.New("fn's own error")
+		err = s.View(ctx, func(tx store.Tx) error { return tx.GetFunc("c", "k", func([]byte) error { return stop }) })
+		if !errors.Is(err, stop) {
+			t.Fatalf("GetFunc returned %v, want fn's error", err)
+		}
+		// Inside an update, it sees the update's own writes.
+		mustUpdate(t, s, func(tx store.Tx) error {
+			if err := tx.Put("c", "k", []byte("new")); err != nil {
+				return err
+			}
+			return tx.GetFunc("c", "k", func(v []byte) error {
+				if string(v) != "new" {
+					return fmt.Errorf("GetFunc in the update saw %q", v)
+				}
+				return nil
+			})
+		})
+	})
 	t.Run("CollectionsAreSeparate", func(t *testing.T) {
 		s := open(t)
 		mustUpdate(t, s, func(tx store.Tx) error { return tx.Put("a", "k", []byte("in a")) })
