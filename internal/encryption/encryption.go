@@ -97,8 +97,18 @@ func (f *FileCipher) aad(chunk uint64) []byte {
 
 // Seal encrypts one chunk: nonce || ciphertext || tag.
 func (f *FileCipher) Seal(chunk uint64, plaintext []byte) []byte {
+	return f.SealTo(nil, chunk, plaintext)
+}
+
+// SealTo is Seal writing into dst's memory (its contents overwritten) when it has the room,
+// else into new memory. dst must not overlap plaintext.
+func (f *FileCipher) SealTo(dst []byte, chunk uint64, plaintext []byte) []byte {
 	n := f.aead.NonceSize()
-	out := make([]byte, n, n+len(plaintext)+f.aead.Overhead())
+	out := dst[:0]
+	if size := n + len(plaintext) + f.aead.Overhead(); cap(out) < size {
+		out = make([]byte, 0, size)
+	}
+	out = out[:n]
 	if _, err := rand.Read(out); err != nil {
 		panic("encryption: no randomness: " + err.Error())
 	}

@@ -56,3 +56,22 @@ func TestOpenTo(t *testing.T) {
 		t.Error("opened as another chunk")
 	}
 }
+
+func TestSealTo(t *testing.T) {
+	f, _ := ForFile(NewDataKey(), "acct", "share", 7, 1)
+	plain := bytes.Repeat([]byte{9}, 1000)
+	buf := make([]byte, 0, 2048)
+	c := f.SealTo(buf, 2, plain)
+	if &c[0] != &buf[:1][0] {
+		t.Error("SealTo did not use the buffer it had room in")
+	}
+	if got, err := f.Open(2, c); err != nil || !bytes.Equal(got, plain) {
+		t.Fatalf("open: %v", err)
+	}
+	if got, err := f.Open(2, f.SealTo(make([]byte, 0, 10), 2, plain)); err != nil || !bytes.Equal(got, plain) {
+		t.Fatalf("SealTo into a short buffer: %v", err)
+	}
+	if bytes.Equal(f.SealTo(nil, 2, plain), f.SealTo(nil, 2, plain)) {
+		t.Error("two seals of the same chunk are equal: the nonce is not fresh")
+	}
+}

@@ -164,7 +164,11 @@ func writeRangeTx(tx store.Tx, c *encryption.FileCipher, account, share string, 
 			copy(old[within:], data[:take])
 			plain = old
 		}
-		if err := tx.Put(colChunks, chunkKey(account, share, n.ID, index), c.Seal(index, trimChunk(plain, index, n.Size))); err != nil {
+		// Sealed into a pooled buffer: the store copies what it is given.
+		sb := sealedBufs.Get().(*[]byte)
+		err := tx.Put(colChunks, chunkKey(account, share, n.ID, index), c.SealTo(*sb, index, trimChunk(plain, index, n.Size)))
+		sealedBufs.Put(sb)
+		if err != nil {
 			return err
 		}
 		n.Content++
@@ -214,6 +218,9 @@ func readIntoTx(tx store.Tx, c *encryption.FileCipher, account, share string, n 
 	}
 	return nil
 }
+
+// sealedBufs hold one sealed chunk each (the plaintext, a nonce and a tag).
+var sealedBufs = sync.Pool{New: func() any { b := make([]byte, 0, chunkSize+64); return &b }}
 
 // plainBufs hold one chunk's plaintext each.
 var plainBufs = sync.Pool{New: func() any { b := make([]byte, 0, chunkSize); return &b }}

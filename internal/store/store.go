@@ -46,7 +46,7 @@ type Tx interface {
 	// ErrNotFound without calling it. The value is the store's own memory, valid only while fn
 	// runs: fn must not keep or change it (no copy is made; Get copies).
 	GetFunc(collection, key string, fn func(value []byte) error) error
-	// Put creates or replaces the value.
+	// Put creates or replaces the value; value is not retained after Put returns.
 	Put(collection, key string, value []byte) error
 	// Create stores the value only if the key is absent; otherwise ErrExists.
 	Create(collection, key string, value []byte) error
